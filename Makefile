@@ -1,0 +1,45 @@
+# `make run`: set up and serve the portal on SQLite. `make test`: lint, types and the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEV_ENV := DEBUG=1
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run setup test lint typecheck pytest pytest-postgres clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(VENV)/.installed
+	$(DEV_ENV) $(PY) manage.py migrate --noinput
+	$(DEV_ENV) $(PY) manage.py load_reference
+	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
+	$(DEV_ENV) $(PY) manage.py create_demo_users
+
+run: setup
+	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy .
+
+pytest: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+# The same suite against PostgreSQL, so that SQLite-only behaviour cannot hide. Skipped when
+# PostgreSQL is down, unless REQUIRE_SERVICES=1 (CI), where that is a failure.
+pytest-postgres: $(VENV)/.installed
+	@status=0; $(PY) -m tests.services postgres || status=$$?; \
+	if [ $$status -eq 0 ]; then DATABASE_URL=$(PG_TEST_URL) $(VENV)/bin/pytest; \
+	elif [ $$status -eq 2 ]; then exit 1; fi
+
+test: lint typecheck pytest pytest-postgres
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from heating.models.choices import AreaType, BuildingKind, HeatingPath, Role
+from heating.models.divisions import County, Township, Village
+from heating.models.plan import BuildingTarget, CountyDeadline, PlanYear, Target
+from heating.models.scoping import CountyScopedQuerySet, visible_counties_q
+from heating.models.users import User
+
+__all__ = [
+    "AreaType",
+    "BuildingKind",
+    "BuildingTarget",
+    "County",
+    "CountyDeadline",
+    "CountyScopedQuerySet",
+    "HeatingPath",
+    "PlanYear",
+    "Role",
+    "Target",
+    "Township",
+    "User",
+    "Village",
+    "visible_counties_q",
+]

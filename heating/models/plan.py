@@ -1,0 +1,163 @@
+"""A plan year: its milestones and its targets."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q, Sum
+from simple_history.models import HistoricalRecords
+
+from heating.models.choices import AreaType, BuildingKind, HeatingPath
+from heating.models.divisions import County
+from heating.models.scoping import CountyScopedQuerySet
+
+
+class PlanYear(models.Model):
+    """One year's implementation plan (实施方案) and its milestones."""
+
+    year = models.PositiveSmallIntegerField("年度", primary_key=True)
+    title = models.CharField("方案名称", max_length=100)
+    document_no = models.CharField("文号", max_length=50, blank=True)
+    plan_due = models.DateField("县级实施方案报备截止")
+    works_start = models.DateField("组织实施开始")
+    works_due = models.DateField("施工完成截止", help_text="个别县另有规定的见“县级节点”")
+    acceptance_start = models.DateField("验收开始")
+    acceptance_due = models.DateField("验收截止")
+    evaluation_start = models.DateField("绩效评价开始")
+    evaluation_due = models.DateField("绩效评价截止")
+
+    class Meta:
+        ordering = ["-year"]
+        verbose_name = verbose_name_plural = "计划年度"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(plan_due__lt=F("works_start"))
+                & Q(works_start__lte=F("works_due"))
+                & Q(acceptance_start__lte=F("acceptance_due"))
+                & Q(works_due__lte=F("acceptance_due"))
+                & Q(acceptance_due__lt=F("evaluation_start"))
+                & Q(evaluation_start__lte=F("evaluation_due")),
+                name="plan_year_milestones_in_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year}年度"
+
+    @staticmethod
+    def default_calendar(year: int) -> dict[str, Any]:
+        """The 2023 plan's calendar moved to `year`, for a year created before its plan is entered."""
+        return {
+            "title": f"忻州市{year}年冬季清洁取暖工作实施方案",
+            "plan_due": dt.date(year, 4, 20),
+            "works_start": dt.date(year, 4, 21),
+            "works_due": dt.date(year, 10, 15),
+            "acceptance_start": dt.date(year, 10, 15),
+            "acceptance_due": dt.date(year, 10, 31),
+            "evaluation_start": dt.date(year, 11, 1),
+            "evaluation_due": dt.date(year + 1, 4, 30),
+        }
+
+    def works_due_for(self, county: County) -> dt.date:
+        override = self.county_deadlines.filter(county=county).first()
+        return override.works_due if override else self.works_due
+
+
+class CountyDeadline(models.Model):
+    """A county whose works must end earlier than the city's (五台山: 10/1)."""
+
+    plan_year = models.ForeignKey(
+        PlanYear, on_delete=models.CASCADE, related_name="county_deadlines", verbose_name="年度"
+    )
+    county = models.ForeignKey(County, on_delete=models.CASCADE, verbose_name="县（市、区）")
+    works_due = models.DateField("施工完成截止")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "县级节点"
+        constraints = [
+            models.UniqueConstraint(fields=["plan_year", "county"], name="county_deadline_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_year} {self.county} 施工截止 {self.works_due:%m月%d日}"
+
+
+class TargetQuerySet(CountyScopedQuerySet["Target"]):
+    def for_year(self, year: int) -> TargetQuerySet:
+        return self.filter(plan_year_id=year)
+
+    def total(self) -> int:
+        return self.aggregate(n=Sum("households"))["n"] or 0
+
+
+class Target(models.Model):
+    """Households to retrofit in one county, by one heating path, in one area type (总任务数)."""
+
+    plan_year = models.ForeignKey(
+        PlanYear, on_delete=models.CASCADE, related_name="targets", verbose_name="年度"
+    )
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="targets", verbose_name="县（市、区）"
+    )
+    path = models.CharField("取暖路径", max_length=16, choices=HeatingPath.choices)
+    area = models.CharField("城乡类型", max_length=8, choices=AreaType.choices)
+    households = models.PositiveIntegerField("任务户数")
+
+    history = HistoricalRecords()
+    objects = TargetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan_year", "county__order", "path", "area"]
+        verbose_name = verbose_name_plural = "改造任务"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan_year", "county", "path", "area"], name="target_unique_cell"
+            ),
+            models.CheckConstraint(
+                condition=Q(path__in=HeatingPath.values), name="target_path_valid"
+            ),
+            models.CheckConstraint(condition=Q(area__in=AreaType.values), name="target_area_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.plan_year_id} {self.county} {self.get_path_display()}"
+            f"（{self.get_area_display()}）{self.households}户"
+        )
+
+
+class BuildingTarget(models.Model):
+    """The city's building energy-retrofit target in m² (建筑节能改造)."""
+
+    plan_year = models.ForeignKey(
+        PlanYear, on_delete=models.CASCADE, related_name="building_targets", verbose_name="年度"
+    )
+    kind = models.CharField("类别", max_length=16, choices=BuildingKind.choices)
+    area_m2 = models.DecimalField("面积（平方米）", max_digits=12, decimal_places=2)
+    # The plan asks town buildings to gain at least 30% energy efficiency; rural envelopes have no figure.
+    min_efficiency_gain_pct = models.PositiveSmallIntegerField(
+        "能效提升下限（%）", null=True, blank=True
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan_year", "kind"]
+        verbose_name = verbose_name_plural = "建筑节能改造任务"
+        constraints = [
+            models.UniqueConstraint(fields=["plan_year", "kind"], name="building_target_unique"),
+            models.CheckConstraint(condition=Q(area_m2__gt=0), name="building_target_positive"),
+            models.CheckConstraint(
+                condition=Q(kind__in=BuildingKind.values), name="building_target_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_efficiency_gain_pct__isnull=True)
+                | Q(min_efficiency_gain_pct__lte=100),
+                name="building_target_gain_is_percent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_year_id} {self.get_kind_display()} {self.area_m2 / 10000:g}万平方米"

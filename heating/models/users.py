@@ -1,0 +1,72 @@
+"""People and their roles. A role decides which counties a user sees (see scoping.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+
+from heating.models.choices import Role
+from heating.models.divisions import County
+
+
+class PortalUserManager(UserManager["User"]):
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("role", Role.ADMIN)
+        return super().create_superuser(username, email, password, **extra)
+
+
+class User(AbstractUser):
+    role = models.CharField("角色", max_length=16, choices=Role.choices)
+    county = models.ForeignKey(
+        County,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="officials",
+        verbose_name="所属县（市、区）",
+        help_text="县级用户必填：只能查看和维护本县数据",
+    )
+    counties = models.ManyToManyField(
+        County,
+        blank=True,
+        related_name="inspectors",
+        verbose_name="负责验收的县（市、区）",
+        help_text="验收人员可负责一个或多个县",
+    )
+    organisation = models.CharField("单位", max_length=100, blank=True)
+
+    objects = PortalUserManager()  # type: ignore[misc]
+
+    class Meta:
+        verbose_name = verbose_name_plural = "用户"
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+            # A county official belongs to exactly one county; nobody else is bound to one.
+            models.CheckConstraint(
+                condition=Q(role=Role.COUNTY, county__isnull=False)
+                | (~Q(role=Role.COUNTY) & Q(county__isnull=True)),
+                name="user_county_iff_county_role",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The admin site is for the municipal bureau and administrators only.
+        self.is_staff = self.role in (Role.MUNICIPAL, Role.ADMIN) or self.is_superuser
+        super().save(*args, **kwargs)
+
+    @property
+    def sees_all_counties(self) -> bool:
+        return self.is_superuser or self.role in (Role.MUNICIPAL, Role.ADMIN)
+
+    @property
+    def manages_plan(self) -> bool:
+        """Targets, the tender list and other reference lists are the municipal bureau's."""
+        return self.sees_all_counties

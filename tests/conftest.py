@@ -1,0 +1,82 @@
+"""Shared test set-up: the real reference data and 2023 targets in every test database, and the
+standard actors (a municipal user, two county officials of different counties, an inspector, an
+administrator)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from heating.models import County, PlanYear, Role, User
+from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
+from heating.services import divisions_load, plan_years_load, user_create
+
+TABLE_2023 = settings.FIXTURES_DIR / "plans" / "task-breakdown-2023.xlsx"
+PASSWORD = "correct-horse-battery"
+
+
+def load_table(path: Path, year: int = 2023) -> None:
+    dataset = TaskBreakdownXLSX().create_dataset(path.read_bytes())
+    result = TargetBreakdownResource(plan_year=PlanYear.objects.get(year=year)).import_data(dataset)
+    assert not result.has_validation_errors()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        divisions_load(directory=settings.FIXTURES_DIR / "divisions")
+        plan_years_load(directory=settings.FIXTURES_DIR / "plans")
+        load_table(TABLE_2023)
+    yield
+
+
+def county(short_name: str) -> County:
+    return County.objects.get(short_name=short_name)
+
+
+@pytest.fixture
+def municipal(db: None) -> User:
+    return user_create(
+        username="shi", password=PASSWORD, role=Role.MUNICIPAL, organisation="忻州市能源局"
+    )
+
+
+@pytest.fixture
+def official(db: None) -> User:
+    """A county official of 忻府区."""
+    return user_create(
+        username="xinfu", password=PASSWORD, role=Role.COUNTY, county=county("忻府区")
+    )
+
+
+@pytest.fixture
+def other_official(db: None) -> User:
+    """A county official of 原平市."""
+    return user_create(
+        username="yuanping", password=PASSWORD, role=Role.COUNTY, county=county("原平市")
+    )
+
+
+@pytest.fixture
+def inspector(db: None) -> User:
+    """An inspector for 忻府区 and 定襄县."""
+    return user_create(
+        username="yanshou",
+        password=PASSWORD,
+        role=Role.INSPECTOR,
+        counties=[county("忻府区"), county("定襄县")],
+    )
+
+
+@pytest.fixture
+def administrator(db: None) -> User:
+    return user_create(username="root", password=PASSWORD, role=Role.ADMIN)
+
+
+def login(client: Client, user: User) -> Client:
+    client.force_login(user)
+    return client
