@@ -1,19 +1,108 @@
-"""Reads of the plan's core."""
+"""Reads of the plan's core, always scoped to what the user may see."""
 
 from __future__ import annotations
 
-from heating.breakdown import CELLS, Counts
-from heating.models import County, PlanYear, Target
+import datetime as dt
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Count, QuerySet
+
+from heating.breakdown import CELLS, COLUMNS, Counts, row_values
+from heating.models import County, HeatingPath, PlanYear, Target, Township, User
 
 
-def targets_of_year(*, plan_year: PlanYear) -> dict[County, Counts]:
-    """The year's stored cells by county, in the table's order (every county, zeros where none)."""
+def targets_of_year(
+    *, plan_year: PlanYear, counties: QuerySet[County] | None = None
+) -> dict[County, Counts]:
+    """The year's stored cells by county, in the table's order (zeros where a county has none)."""
     counts: dict[County, Counts] = {
-        county: dict.fromkeys(CELLS, 0) for county in County.objects.all()
+        county: dict.fromkeys(CELLS, 0)
+        for county in (County.objects.all() if counties is None else counties)
     }
     by_pk = {c.pk: c for c in counts}
-    for county_id, path, area, households in Target.objects.filter(plan_year=plan_year).values_list(
+    rows = Target.objects.filter(plan_year=plan_year, county__in=list(by_pk)).values_list(
         "county_id", "path", "area", "households"
-    ):
+    )
+    for county_id, path, area, households in rows:
         counts[by_pk[county_id]][(path, area)] = households
     return counts
+
+
+def current_plan_year() -> PlanYear | None:
+    return PlanYear.objects.order_by("-year").first()
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """One row of the printed table: a county (or a total) and its 15 numbers."""
+
+    label: str
+    values: list[int]
+    county: County | None = None
+
+    @property
+    def total(self) -> int:
+        return self.values[2]
+
+    @property
+    def by_path(self) -> list[int]:
+        """合计 of each path, in HeatingPath order."""
+        return [v for c, v in zip(COLUMNS, self.values, strict=True) if c.path and not c.area]
+
+
+@dataclass(frozen=True)
+class TargetTable:
+    rows: list[TargetRow]
+    total: TargetRow
+
+    @property
+    def by_path(self) -> list[tuple[str, int]]:
+        return list(zip(HeatingPath.labels, self.total.by_path, strict=True))
+
+
+def target_table(*, user: User | AnonymousUser, plan_year: PlanYear) -> TargetTable:
+    """The task-breakdown table as far as the user may see it, with the sum of what is shown."""
+    counts = targets_of_year(plan_year=plan_year, counties=County.objects.visible_to(user))
+    rows = [TargetRow(c.short_name, row_values(cells), c) for c, cells in counts.items()]
+    sums = [sum(column) for column in zip(*(r.values for r in rows), strict=True)] or [0] * len(
+        COLUMNS
+    )
+    label = "总计" if user.is_authenticated and user.sees_all_counties else "合计"
+    return TargetTable(rows=rows, total=TargetRow(label, sums))
+
+
+@dataclass(frozen=True)
+class Milestone:
+    label: str
+    start: dt.date | None
+    end: dt.date
+    status: str
+
+
+def milestones(
+    *, plan_year: PlanYear, today: dt.date, county: County | None = None
+) -> list[Milestone]:
+    """The plan's four stages, with the county's own works deadline where it has one."""
+    works_due = plan_year.works_due_for(county) if county else plan_year.works_due
+    stages = [
+        ("制定方案并报备", None, plan_year.plan_due),
+        ("组织实施（完成施工）", plan_year.works_start, works_due),
+        ("项目验收", plan_year.acceptance_start, plan_year.acceptance_due),
+        ("绩效评价", plan_year.evaluation_start, plan_year.evaluation_due),
+    ]
+    return [
+        Milestone(label, start, end, _status(start, end, today)) for label, start, end in stages
+    ]
+
+
+def _status(start: dt.date | None, end: dt.date, today: dt.date) -> str:
+    if today > end:
+        return "已截止"
+    if start is None or today >= start:
+        return "进行中"
+    return "未开始"
+
+
+def townships_with_village_counts(*, county: County) -> QuerySet[Township]:
+    return county.townships.annotate(village_count=Count("villages")).order_by("code")

@@ -1,9 +1,28 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from heating import views
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("targets/", views.targets, name="targets"),
+    path("targets/<int:year>/", views.targets, name="targets-year"),
+    path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),
+    path("counties/<int:pk>/", views.county_detail, name="county-detail"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password/",
+        auth_views.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
 ]

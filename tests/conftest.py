@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.test import Client
+from pytest_django.fixtures import Settings
+from pytest_django.plugin import DjangoDbBlocker
 
 from heating.models import County, PlanYear, Role, User
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
@@ -26,12 +28,17 @@ def load_table(path: Path, year: int = 2023) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> Iterator[None]:
+    with django_db_blocker.unblock():
         divisions_load(directory=settings.FIXTURES_DIR / "divisions")
         plan_years_load(directory=settings.FIXTURES_DIR / "plans")
         load_table(TABLE_2023)
     yield
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings: Settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def county(short_name: str) -> County:

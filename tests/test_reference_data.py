@@ -55,6 +55,7 @@ def test_the_2023_targets_add_up_to_the_plan() -> None:
     targets = Target.objects.for_year(2023)
     assert targets.count() == 16 * 4 * 2
     assert targets.total() == 209683
-    by_path = {p: targets.filter(path=p).total() for p in ("district", "electric", "gas", "biomass")}
+    by_path = {
+        p: targets.filter(path=p).total() for p in ("district", "electric", "gas", "biomass")
+    }
     assert by_path == {"district": 164768, "electric": 29976, "gas": 4589, "biomass": 10350}
-

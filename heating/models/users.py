@@ -45,12 +45,17 @@ class User(AbstractUser):
     class Meta:
         verbose_name = verbose_name_plural = "用户"
         constraints = [
-            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role__in=Role.values),
+                name="user_role_valid",
+                violation_error_message="请选择角色。",
+            ),
             # A county official belongs to exactly one county; nobody else is bound to one.
             models.CheckConstraint(
                 condition=Q(role=Role.COUNTY, county__isnull=False)
                 | (~Q(role=Role.COUNTY) & Q(county__isnull=True)),
                 name="user_county_iff_county_role",
+                violation_error_message="县级用户必须选择所属县（市、区）；其他角色不设所属县。",
             ),
         ]
 

@@ -1,0 +1,168 @@
+"""The admin site: the municipal bureau keeps the plan and reference lists here; administrators the users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Model
+from django.http import HttpRequest
+from import_export.admin import ImportMixin
+from import_export.forms import ConfirmImportForm, ImportForm
+from simple_history.admin import SimpleHistoryAdmin
+
+from heating.breakdown import TableLayoutError
+from heating.models import (
+    BuildingTarget,
+    County,
+    CountyDeadline,
+    PlanYear,
+    Target,
+    Township,
+    User,
+    Village,
+)
+from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
+
+admin.site.site_header = "忻州市清洁取暖改造台账平台 · 管理后台"
+admin.site.site_title = "清洁取暖管理后台"
+admin.site.index_title = "计划与基础数据"
+
+
+def _manages_plan(request: HttpRequest) -> bool:
+    user = request.user
+    return user.is_active and user.is_authenticated and user.manages_plan
+
+
+class PlanAdmin(admin.ModelAdmin[Any]):
+    """Models the municipal bureau manages: every right follows the role, not per-model grants."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _manages_plan(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _manages_plan(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return _manages_plan(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _manages_plan(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return _manages_plan(request)
+
+
+class ReadOnlyPlanAdmin(PlanAdmin):
+    """Divisions come from the national release (`load_reference`), not from hand edits."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(County)
+class CountyAdmin(ReadOnlyPlanAdmin):
+    list_display = ["order", "short_name", "name", "division_code"]
+    search_fields = ["short_name", "name", "division_code"]
+
+
+@admin.register(Township)
+class TownshipAdmin(ReadOnlyPlanAdmin):
+    list_display = ["code", "name", "county"]
+    list_filter = ["county"]
+    search_fields = ["code", "name"]
+    list_select_related = ["county"]
+
+
+@admin.register(Village)
+class VillageAdmin(ReadOnlyPlanAdmin):
+    list_display = ["code", "name", "township"]
+    list_filter = ["township__county"]
+    search_fields = ["code", "name", "township__name"]
+    list_select_related = ["township"]
+
+
+class CountyDeadlineInline(admin.TabularInline[CountyDeadline, PlanYear]):
+    model = CountyDeadline
+    extra = 0
+
+
+class BuildingTargetInline(admin.TabularInline[BuildingTarget, PlanYear]):
+    model = BuildingTarget
+    extra = 0
+
+
+@admin.register(PlanYear)
+class PlanYearAdmin(PlanAdmin):
+    list_display = ["year", "title", "plan_due", "works_due", "acceptance_due", "evaluation_due"]
+    inlines = [CountyDeadlineInline, BuildingTargetInline]
+
+
+class TargetImportForm(ImportForm):
+    plan_year = forms.ModelChoiceField(PlanYear.objects.all(), label="计划年度", empty_label=None)
+    field_order = ["plan_year", "resource", "import_file", "format"]
+
+
+class TargetConfirmImportForm(ConfirmImportForm):
+    plan_year = forms.ModelChoiceField(PlanYear.objects.all(), widget=forms.HiddenInput())
+
+
+@admin.register(Target)
+class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
+    """Targets are entered as the whole printed table (导入), checked all-or-nothing."""
+
+    list_display = ["plan_year", "county", "path", "area", "households"]
+    list_filter = ["plan_year", "path", "area", "county"]
+    list_select_related = ["county"]
+    list_per_page = 200
+    resource_classes = [TargetBreakdownResource]
+    formats = [TaskBreakdownXLSX]
+    import_form_class = TargetImportForm
+    confirm_form_class = TargetConfirmImportForm
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return _manages_plan(request)
+
+    def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.pop("form", None)
+        kwargs = super().get_import_resource_kwargs(request, **kwargs)
+        if form is not None and hasattr(form, "cleaned_data"):
+            kwargs["plan_year"] = form.cleaned_data["plan_year"]
+        return kwargs
+
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        initial: dict[str, Any] = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["plan_year"] = import_form.cleaned_data["plan_year"].pk
+        return initial
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
+        if isinstance(e, TableLayoutError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin[User]):
+    """Only administrators manage accounts (UserAdmin's default: superusers)."""
+
+    list_display = ["username", "first_name", "role", "county", "organisation", "is_active"]
+    list_filter = ["role", "county", "is_active"]
+    fieldsets = (
+        *(UserAdmin.fieldsets or ()),
+        ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
+    )
+    add_fieldsets = (
+        *UserAdmin.add_fieldsets,
+        ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
+    )
+    filter_horizontal = ["counties", "groups", "user_permissions"]

@@ -1,0 +1,122 @@
+"""Pages of the plan's core. Every view starts from a queryset scoped to the user."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from heating.breakdown import COLUMNS, GROUPS, SUBS
+from heating.models import BuildingTarget, County, HeatingPath, PlanYear, User
+from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
+from heating.selectors import (
+    current_plan_year,
+    milestones,
+    target_table,
+    townships_with_village_counts,
+)
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _plan_year(year: int | None) -> PlanYear:
+    plan_year = PlanYear.objects.filter(year=year).first() if year else current_plan_year()
+    if plan_year is None:
+        raise Http404("没有该年度的计划")
+    return plan_year
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # every caller is behind login_required
+    return request.user
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    plan_year = _plan_year(None)
+    table = target_table(user=user, plan_year=plan_year)
+    own_county = user.county if user.county_id else None
+    chart = {
+        "counties": [r.label for r in table.rows],
+        "series": [
+            {"name": label, "data": [r.by_path[i] for r in table.rows]}
+            for i, label in enumerate(HeatingPath.labels)
+        ],
+    }
+    return render(
+        request,
+        "heating/home.html",
+        {
+            "plan_year": plan_year,
+            "table": table,
+            "milestones": milestones(
+                plan_year=plan_year, county=own_county, today=timezone.localdate()
+            ),
+            "county_deadlines": plan_year.county_deadlines.select_related("county"),
+            "building_targets": BuildingTarget.objects.filter(plan_year=plan_year),
+            "chart": chart,
+        },
+    )
+
+
+@require_GET
+@login_required
+def targets(request: HttpRequest, year: int | None = None) -> HttpResponse:
+    plan_year = _plan_year(year)
+    return render(
+        request,
+        "heating/targets.html",
+        {
+            "plan_year": plan_year,
+            "plan_years": PlanYear.objects.all(),
+            "table": target_table(user=_user(request), plan_year=plan_year),
+            "groups": [g for g, _ in GROUPS],
+            "subs": [s for s, _ in SUBS] * len(GROUPS),
+            "columns": COLUMNS,
+        },
+    )
+
+
+@require_GET
+@login_required
+def targets_export(request: HttpRequest, year: int) -> HttpResponse:
+    if not _user(request).manages_plan:
+        raise PermissionDenied("只有市级用户可以下载全市任务分解表")
+    plan_year = _plan_year(year)
+    dataset = TargetBreakdownResource(plan_year=plan_year).export()
+    response = HttpResponse(TaskBreakdownXLSX().export_data(dataset), content_type=XLSX_TYPE)
+    filename = f"忻州市{plan_year.year}年清洁取暖改造任务分解表.xlsx"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+    return response
+
+
+@require_GET
+@login_required
+def county_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    county = get_object_or_404(County.objects.visible_to(user), pk=pk)
+    plan_year = _plan_year(None)
+    table = target_table(user=user, plan_year=plan_year)
+    row = next(r for r in table.rows if r.county == county)
+    return render(
+        request,
+        "heating/county_detail.html",
+        {
+            "county": county,
+            "plan_year": plan_year,
+            "row": row,
+            "paths": list(zip(HeatingPath.labels, row.by_path, strict=True)),
+            "cells": list(zip(COLUMNS, row.values, strict=True)),
+            "milestones": milestones(
+                plan_year=plan_year, county=county, today=timezone.localdate()
+            ),
+            "townships": townships_with_village_counts(county=county),
+        },
+    )
