@@ -127,6 +127,7 @@ class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
     formats = [TaskBreakdownXLSX]
     import_form_class = TargetImportForm
     confirm_form_class = TargetConfirmImportForm
+    import_template_name = "admin/heating/target/import.html"
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return _manages_plan(request)

@@ -44,7 +44,7 @@ def test_municipal_sees_the_whole_city(client: Client, municipal: User) -> None:
     for figure in ("164,768", "29,976", "4,589", "10,350"):
         assert figure in page
     assert len(response.context["table"].rows) == 16
-    assert "1,217,600" in page  # building energy m²
+    assert "121.76" in page and "183.45" in page  # building energy, 万平方米
 
 
 def test_administrator_sees_the_whole_city(client: Client, administrator: User) -> None:

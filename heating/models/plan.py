@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
@@ -144,7 +145,7 @@ class BuildingTarget(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["plan_year", "kind"]
+        ordering = ["plan_year", "-kind"]  # town buildings first, as the plan lists them
         verbose_name = verbose_name_plural = "建筑节能改造任务"
         constraints = [
             models.UniqueConstraint(fields=["plan_year", "kind"], name="building_target_unique"),
@@ -160,4 +161,9 @@ class BuildingTarget(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan_year_id} {self.get_kind_display()} {self.area_m2 / 10000:g}万平方米"
+        return f"{self.plan_year_id} {self.get_kind_display()} {self.area_wan_m2:g}万平方米"
+
+    @property
+    def area_wan_m2(self) -> Decimal:
+        """The area in 万平方米, the unit the plan uses."""
+        return self.area_m2 / 10000
