@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import django_filters
+from django.db.models import Q
+
+from heating.models import AreaType, County, HeatingPath, Township, User, Village
+from retrofits.models import HouseholdQuerySet, Stage, TenderItem
+
+_ID_LIKE = re.compile(r"\d{6,17}[\dXx]?")
+
+
+class HouseholdFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label="搜索", method="search", help_text="户主姓名、户编号或身份证号"
+    )
+    county = django_filters.ModelChoiceFilter(label="县（市、区）", queryset=County.objects.none())
+    township = django_filters.ModelChoiceFilter(
+        label="乡（镇、街道）", queryset=Township.objects.none()
+    )
+    village = django_filters.ModelChoiceFilter(label="村（社区）", queryset=Village.objects.none())
+    path = django_filters.ChoiceFilter(label="取暖路径", choices=HeatingPath.choices)
+    area = django_filters.ChoiceFilter(label="城乡类型", choices=AreaType.choices)
+    stage = django_filters.ChoiceFilter(label="实施进度", choices=Stage.choices)
+    low_income = django_filters.BooleanFilter(label="低收入户")
+    equipment = django_filters.ModelChoiceFilter(
+        label="设备型号", queryset=TenderItem.objects.all()
+    )
+    order = django_filters.OrderingFilter(
+        label="排序",
+        fields=(
+            ("code", "code"),
+            ("head_name", "head_name"),
+            ("stage", "stage"),
+            ("completed_on", "completed_on"),
+            ("updated_at", "updated_at"),
+        ),
+        field_labels={
+            "code": "户编号",
+            "head_name": "户主姓名",
+            "stage": "实施进度",
+            "completed_on": "完工日期",
+            "updated_at": "更新时间",
+        },
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        counties = County.objects.visible_to(user)
+        self.filters["county"].queryset = counties
+        townships = Township.objects.filter(county__in=counties)
+        county_id = self.data.get("county")
+        if county_id and str(county_id).isdigit():
+            townships = townships.filter(county_id=county_id)
+        elif counties.count() > 1:
+            townships = townships.none()
+        self.filters["township"].queryset = townships
+        township_id = self.data.get("township")
+        self.filters["village"].queryset = (
+            Village.objects.filter(township_id=township_id, township__in=townships)
+            if township_id and str(township_id).isdigit()
+            else Village.objects.none()
+        )
+
+    def search(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
+        """Prefix matches, which the indexes on code, ID number and name answer at any size."""
+        value = value.strip()
+        if not value:
+            return queryset
+        if _ID_LIKE.fullmatch(value):
+            return queryset.filter(
+                Q(id_number__startswith=value.upper()) | Q(code__startswith=value)
+            )
+        return queryset.filter(Q(head_name__startswith=value) | Q(code__startswith=value))

@@ -1,0 +1,87 @@
+"""Forms validate and convert; the rules themselves live in validators.py and the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+
+from heating.models import County, Township, Village
+from retrofits.models import Household, Stage, TenderItem
+from retrofits.validators import normalize_id_number, phone_problem_and_value
+
+
+class HouseholdForm(forms.ModelForm[Household]):
+    reason = forms.CharField(
+        label="变更原因",
+        required=False,
+        max_length=200,
+        help_text="实施进度跨越阶段或回退时必填，记入该户的变更记录",
+    )
+
+    class Meta:
+        model = Household
+        fields = [
+            "code",
+            "township",
+            "village",
+            "head_name",
+            "id_number",
+            "phone",
+            "area",
+            "path",
+            "equipment",
+            "stage",
+            "completed_on",
+            "low_income",
+            "notes",
+        ]
+        widgets = {
+            "completed_on": forms.DateInput(attrs={"type": "date"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args: Any, county: County, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.county = county
+        self.fields["township"].queryset = Township.objects.filter(county=county)  # type: ignore[attr-defined]
+        chosen = str(self.data.get("township") or self.instance.township_id or "")
+        self.fields["village"].queryset = (  # type: ignore[attr-defined]
+            Village.objects.filter(township_id=int(chosen))
+            if chosen.isdigit()
+            else Village.objects.none()
+        )
+        self.fields["equipment"].queryset = TenderItem.objects.all()  # type: ignore[attr-defined]
+        # 已验收 comes from acceptance records only; keep it on the form only to show it.
+        if self.instance.stage != Stage.ACCEPTED:
+            self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]
+        self.fields["township"].widget.attrs.update(
+            {"hx-get": "", "hx-target": "#id_village", "hx-trigger": "change"}
+        )
+
+    def clean_id_number(self) -> str:
+        return normalize_id_number(self.cleaned_data["id_number"])
+
+    def clean_phone(self) -> str:
+        problem, value = phone_problem_and_value(self.cleaned_data.get("phone", ""))
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+
+class LedgerUploadForm(forms.Form):
+    file = forms.FileField(label="台账文件", help_text="按台账模板填写的 xlsx 或 csv 文件")
+    dry_run = forms.BooleanField(label="只检查，不写入", required=False)
+
+    def clean_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["file"]
+        name = (upload.name or "").lower()
+        if not name.endswith((".xlsx", ".csv")):
+            raise forms.ValidationError("请上传 .xlsx 或 .csv 文件（Excel 请另存为 .xlsx）")
+        if (upload.size or 0) > settings.MAX_UPLOAD_MB * 1024 * 1024:
+            raise forms.ValidationError(
+                f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限，请分县或分批上传"
+            )
+        return upload

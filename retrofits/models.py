@@ -1,0 +1,291 @@
+"""Households (一户一档), the tender list they take equipment from, and ledger import jobs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from heating.models import (
+    AreaType,
+    County,
+    CountyScopedQuerySet,
+    HeatingPath,
+    Role,
+    Township,
+    Village,
+)
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from heating.models import User
+
+
+class Stage(models.TextChoices):
+    # In the order a household goes through them; 已验收 comes only from an acceptance record.
+    CONFIRMED = "confirmed", "已确户"
+    SELECTED = "selected", "已选型"
+    BUILDING = "building", "施工中"
+    COMPLETED = "completed", "已完工"
+    ACCEPTED = "accepted", "已验收"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        return list(cls.values).index(value)
+
+
+# Paths whose equipment the municipal energy bureau tenders (市能源局统一招标).
+TENDERED_PATHS = (HeatingPath.ELECTRIC, HeatingPath.GAS)
+DONE_STAGES = (Stage.COMPLETED, Stage.ACCEPTED)
+
+
+class TenderItem(models.Model):
+    """One model on the tender list (中标设备清单)."""
+
+    category = models.CharField("设备类别", max_length=40)
+    path = models.CharField(
+        "适用路径",
+        max_length=16,
+        choices=[(p.value, p.label) for p in TENDERED_PATHS],
+    )
+    model = models.CharField("型号", max_length=64, unique=True)
+    vendor = models.CharField("中标企业", max_length=100)
+    rated_power_kw = models.DecimalField("额定功率（kW）", max_digits=8, decimal_places=2)
+    unit_price = models.DecimalField("中标单价（元）", max_digits=12, decimal_places=2)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["path", "category", "model"]
+        verbose_name = verbose_name_plural = "中标设备"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(path__in=[p.value for p in TENDERED_PATHS]),
+                name="tender_item_path_tendered",
+                violation_error_message="适用路径只能是煤改电或煤改气",
+            ),
+            models.CheckConstraint(
+                condition=Q(rated_power_kw__gt=0),
+                name="tender_item_power_positive",
+                violation_error_message="额定功率应为正数",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gt=0),
+                name="tender_item_price_positive",
+                violation_error_message="中标单价应为正数",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model}（{self.category}）"
+
+
+class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
+    def in_county(self, county: County) -> HouseholdQuerySet:
+        return self.filter(county=county)
+
+    def editable_by(self, user: User | AnonymousUser) -> HouseholdQuerySet:
+        """County officials keep their own county's ledger; administrators may mend any."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.role == Role.COUNTY and user.county_id:
+            return self.filter(county_id=user.county_id)
+        if user.is_superuser or user.role == Role.ADMIN:
+            return self
+        return self.none()
+
+    def done(self) -> HouseholdQuerySet:
+        return self.filter(stage__in=DONE_STAGES)
+
+
+class Household(models.Model):
+    """One household of the ledger (台账) and its whole file (一户一档)."""
+
+    code = models.CharField("户编号", max_length=32, unique=True)
+    # Served by the composite indexes below, which lead with these columns.
+    county = models.ForeignKey(
+        County,
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name="县（市、区）",
+        db_index=False,
+    )
+    township = models.ForeignKey(
+        Township, on_delete=models.PROTECT, related_name="households", verbose_name="乡（镇、街道）"
+    )
+    village = models.ForeignKey(
+        Village,
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name="村（社区）",
+        db_index=False,
+    )
+    head_name = models.CharField("户主姓名", max_length=50)
+    id_number = models.CharField("身份证号", max_length=18, unique=True)
+    phone = models.CharField("联系电话", max_length=20, blank=True)
+    area = models.CharField("城乡类型", max_length=8, choices=AreaType.choices)
+    path = models.CharField("取暖路径", max_length=16, choices=HeatingPath.choices)
+    equipment = models.ForeignKey(
+        TenderItem,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="households",
+        verbose_name="设备型号",
+    )
+    stage = models.CharField("实施进度", max_length=16, choices=Stage.choices)
+    completed_on = models.DateField("完工日期", null=True, blank=True)
+    low_income = models.BooleanField("低收入户", default=False)
+    notes = models.TextField("备注", blank=True)
+
+    created_at = models.DateTimeField("创建时间", auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="创建人",
+        db_index=False,
+    )
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="更新人",
+        db_index=False,
+    )
+
+    # History rows are found by household (`id`); indexes on their other columns would only slow
+    # the import's bulk history insert.
+    history = HistoricalRecords(
+        excluded_fields=["created_at", "updated_at"],
+        no_db_index=[
+            "code",
+            "id_number",
+            "county",
+            "township",
+            "village",
+            "equipment",
+            "created_by",
+            "updated_by",
+        ],
+    )
+    objects = HouseholdQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = verbose_name_plural = "改造户"
+        indexes = [
+            # The list pages filter by county and sort by code; the rollups group by these four.
+            models.Index(fields=["county", "code"], name="household_county_code"),
+            models.Index(fields=["county", "path", "area", "stage"], name="household_rollup"),
+            models.Index(fields=["village", "stage"], name="household_village_stage"),
+            models.Index(fields=["head_name"], name="household_head_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values), name="household_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(path__in=HeatingPath.values), name="household_path_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(area__in=AreaType.values), name="household_area_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(stage__in=DONE_STAGES) | Q(completed_on__isnull=False),
+                name="household_done_has_date",
+                violation_error_message="已完工或已验收的户须填写完工日期",
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=DONE_STAGES) | Q(completed_on__isnull=True),
+                name="household_date_only_when_done",
+                violation_error_message="未完工的户不应填写完工日期",
+            ),
+            models.CheckConstraint(
+                condition=Q(path__in=[p.value for p in TENDERED_PATHS]) | Q(equipment__isnull=True),
+                name="household_equipment_only_tendered",
+                violation_error_message="只有煤改电、煤改气的户填写中标设备型号",
+            ),
+            models.CheckConstraint(
+                condition=~Q(path__in=[p.value for p in TENDERED_PATHS])
+                | Q(stage=Stage.CONFIRMED)
+                | Q(equipment__isnull=False),
+                name="household_tendered_has_equipment",
+                violation_error_message="煤改电、煤改气的户自“已选型”起须填写设备型号",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.head_name}"
+
+
+class LedgerImport(models.Model):
+    """One upload of a ledger file and what became of it; the page polls this row for progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "排队中"
+        RUNNING = "running", "处理中"
+        SUCCEEDED = "succeeded", "导入成功"
+        FAILED = "failed", "有错误，未导入"
+
+    file = models.FileField("文件", upload_to="ledger-imports/%Y/%m/")
+    original_name = models.CharField("原文件名", max_length=255)
+    county = models.ForeignKey(
+        County,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="限定县（市、区）",
+        help_text="县级用户只能导入本县的户",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name="导入人",
+    )
+    created_at = models.DateTimeField("上传时间", auto_now_add=True)
+    dry_run = models.BooleanField("仅检查", default=False)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.PENDING)
+    phase = models.CharField("当前步骤", max_length=40, blank=True)
+    total_rows = models.PositiveIntegerField("总行数", default=0)
+    processed_rows = models.PositiveIntegerField("已处理行数", default=0)
+    created_count = models.PositiveIntegerField("新增", default=0)
+    updated_count = models.PositiveIntegerField("更新", default=0)
+    unchanged_count = models.PositiveIntegerField("未变", default=0)
+    error_count = models.PositiveIntegerField("错误数", default=0)
+    # The first errors, for the result page; the whole list is in error_file.
+    errors = models.JSONField("错误", default=list, blank=True)
+    message = models.TextField("说明", blank=True)
+    error_file = models.FileField("错误标注文件", upload_to="ledger-imports/%Y/%m/", blank=True)
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+
+    objects = CountyScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = "台账导入"
+
+    def __str__(self) -> str:
+        return f"{self.original_name}（{self.get_status_display()}）"
+
+    @property
+    def percent(self) -> int:
+        if self.status in (self.Status.SUCCEEDED, self.Status.FAILED):
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -1,0 +1,86 @@
+"""Reads of the household ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.contrib.auth.models import AnonymousUser
+
+from heating.models import AreaType, HeatingPath, Role, User
+from retrofits.ledger import NO, YES
+from retrofits.models import HouseholdQuerySet, Stage
+
+
+def sees_personal_data(user: User | AnonymousUser, county_id: int) -> bool:
+    """Full ID and phone numbers: the household's own county officials and administrators."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.role == Role.ADMIN:
+        return True
+    return user.role == Role.COUNTY and user.county_id == county_id
+
+
+def mask_id_number(value: str) -> str:
+    return value[:6] + "*" * 8 + value[14:] if len(value) == 18 else "*" * len(value)
+
+
+def mask_phone(value: str) -> str:
+    digits = value.replace("-", "")
+    if len(digits) < 7:
+        return "*" * len(value)
+    return value[:3] + "****" + value[-4:]
+
+
+EXPORT_FIELDS = (
+    "code",
+    "county__short_name",
+    "township__name",
+    "village__name",
+    "head_name",
+    "id_number",
+    "phone",
+    "area",
+    "path",
+    "equipment__model",
+    "stage",
+    "completed_on",
+    "low_income",
+    "notes",
+    "county_id",
+)
+
+
+def ledger_rows(
+    households: HouseholdQuerySet, *, user: User | AnonymousUser | None
+) -> Iterator[list[object]]:
+    """Rows in the template's layout and wording; ID and phone masked unless the user may see them.
+
+    `user=None` is the server's own export (the CLI), which sees everything.
+    """
+    area = dict(AreaType.choices)
+    path = dict(HeatingPath.choices)
+    stage = dict(Stage.choices)
+    rows = households.order_by("code").values_list(*EXPORT_FIELDS)
+    for values in rows.iterator(chunk_size=5000):
+        (
+            code, county, township, village, name, id_number, phone,
+            area_value, path_value, model, stage_value, completed_on, low_income, notes, county_id,
+        ) = values  # fmt: skip
+        if user is not None and not sees_personal_data(user, county_id):
+            id_number, phone = mask_id_number(id_number), mask_phone(phone) if phone else ""
+        yield [
+            code,
+            county,
+            township,
+            village,
+            name,
+            id_number,
+            phone,
+            area[area_value],
+            path[path_value],
+            model or "",
+            stage[stage_value],
+            completed_on,
+            YES if low_income else NO,
+            notes,
+        ]
