@@ -18,6 +18,8 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py load_reference
 	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
 	$(DEV_ENV) $(PY) manage.py create_demo_users
+	$(DEV_ENV) $(PY) manage.py import_tender fixtures/demo/tender-list-demo.csv
+	$(DEV_ENV) $(PY) manage.py generate_households --scale 0.01
 
 run: setup
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000

@@ -39,7 +39,7 @@ class HouseholdForm(forms.ModelForm[Household]):
             "notes",
         ]
         widgets = {
-            "completed_on": forms.DateInput(attrs={"type": "date"}),
+            "completed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 
@@ -57,9 +57,6 @@ class HouseholdForm(forms.ModelForm[Household]):
         # 已验收 comes from acceptance records only; keep it on the form only to show it.
         if self.instance.stage != Stage.ACCEPTED:
             self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]
-        self.fields["township"].widget.attrs.update(
-            {"hx-get": "", "hx-target": "#id_village", "hx-trigger": "change"}
-        )
 
     def clean_id_number(self) -> str:
         return normalize_id_number(self.cleaned_data["id_number"])

@@ -335,17 +335,18 @@ def import_ledger(
         writer.stage(staged)
         outcome.errors.extend(writer.database_errors())
         if outcome.errors:
-            transaction.set_rollback(True)
             outcome.errors.sort(key=lambda e: (e.row, list(BY_HEADER).index(e.column)))
-            return outcome
-        if dry_run:
+        elif dry_run:
             outcome.created, outcome.updated = writer.count_changes()
-            transaction.set_rollback(True)
         else:
             outcome.updated = writer.update()
             outcome.created = writer.insert()
             writer.write_history()
         writer.drop()
+        if outcome.errors or dry_run:
+            transaction.set_rollback(True)
+            if outcome.errors:
+                return outcome
     outcome.unchanged = len(staged) - outcome.created - outcome.updated
     return outcome
 

@@ -227,6 +227,40 @@ class Household(models.Model):
     def __str__(self) -> str:
         return f"{self.code} {self.head_name}"
 
+    def clean(self) -> None:
+        """The rules of validators.py, for forms and the admin (the import applies them itself)."""
+        from django.core.exceptions import ValidationError
+        from django.utils import timezone
+
+        from retrofits import validators
+
+        errors: dict[str, str] = {}
+        self.id_number = validators.normalize_id_number(self.id_number or "")
+        if problem := validators.id_number_problem(self.id_number):
+            errors["id_number"] = problem
+        problem, self.phone = validators.phone_problem_and_value(self.phone or "")
+        if problem:
+            errors["phone"] = problem
+        if self.township_id and self.county_id and self.township.county_id != self.county_id:
+            errors["township"] = f"「{self.township}」不是{self.county}的乡（镇、街道）"
+        if self.village_id and self.township_id and self.village.township_id != self.township_id:
+            errors["village"] = f"「{self.village}」不是{self.township}的村（社区）"
+        if self.path and self.stage:
+            equipment = self.equipment if self.equipment_id else None
+            if problem := validators.equipment_problem(
+                path=self.path,
+                stage=self.stage,
+                model=equipment.model if equipment else None,
+                model_path=equipment.path if equipment else None,
+            ):
+                errors["equipment"] = problem
+            if problem := validators.completion_problem(
+                self.stage, self.completed_on, timezone.localdate()
+            ):
+                errors["completed_on"] = problem
+        if errors:
+            raise ValidationError(errors)
+
 
 class LedgerImport(models.Model):
     """One upload of a ledger file and what became of it; the page polls this row for progress."""

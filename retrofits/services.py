@@ -29,11 +29,18 @@ def household_save(*, household: Household, user: User, reason: str = "") -> Hou
         if household.pk
         else None
     )
+    errors: dict[str, list[str]] = {}
     if problem := stage_change_problem(old_stage, household.stage):
-        raise ValidationError({"stage": problem})
+        errors["stage"] = [problem]
     if stage_change_needs_reason(old_stage, household.stage) and not reason.strip():
-        raise ValidationError({"reason": "实施进度跨越或回退了阶段，请填写原因"})
-    household.full_clean()
+        errors["reason"] = ["实施进度跨越或回退了阶段，请填写原因"]
+    try:
+        household.full_clean()
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
     if household.pk is None:
         household.created_by = user
     household.updated_by = user

@@ -16,6 +16,7 @@ from pytest_django.plugin import DjangoDbBlocker
 from heating.models import County, PlanYear, Role, User
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.services import divisions_load, plan_years_load, user_create
+from retrofits.models import TenderItem
 
 TABLE_2023 = settings.FIXTURES_DIR / "plans" / "task-breakdown-2023.xlsx"
 PASSWORD = "correct-horse-battery"
@@ -39,6 +40,37 @@ def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings: Settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def tender(db: None) -> list[TenderItem]:
+    """A small tender list: two 煤改电 models and one 煤改气 model."""
+    return [
+        TenderItem.objects.create(
+            category="空气源热泵",
+            path="electric",
+            model="KRS-8P",
+            vendor="甲公司",
+            rated_power_kw=8,
+            unit_price=20000,
+        ),
+        TenderItem.objects.create(
+            category="蓄热式电暖器",
+            path="electric",
+            model="XR-3000",
+            vendor="乙公司",
+            rated_power_kw=3,
+            unit_price=3600,
+        ),
+        TenderItem.objects.create(
+            category="燃气壁挂炉",
+            path="gas",
+            model="BG-20",
+            vendor="丙公司",
+            rated_power_kw=20,
+            unit_price=5600,
+        ),
+    ]
 
 
 def county(short_name: str) -> County:
