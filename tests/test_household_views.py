@@ -1,0 +1,371 @@
+"""The ledger's pages: each role × each view, masking, forms that keep input, the web import."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from heating.models import Township, User, Village
+from retrofits.models import Household, LedgerImport, Stage, TenderItem
+from tests.conftest import login
+from tests.ledger_files import IDS, row, xlsx
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def households(tmp_path: Path, tender: list[TenderItem]) -> dict[str, Household]:
+    yuanping = row(
+        户编号="YP-1", 户主姓名="王五", 身份证号=IDS[3], county="原平市", township="北城街道", village="城西社区",
+        城乡类型="城区/县城", 取暖路径="集中供热", 设备型号=None, 联系电话="0350-3031234",
+    )  # fmt: skip
+    call_command("import_ledger", str(xlsx(tmp_path, [row(), yuanping])), stdout=io.StringIO())
+    return {h.code: h for h in Household.objects.all()}
+
+
+def detail(h: Household) -> str:
+    return reverse("household-detail", args=[h.pk])
+
+
+def edit(h: Household) -> str:
+    return reverse("household-edit", args=[h.pk])
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["household-list", "household-create", "ledger-export", "ledger-template", "ledger-import"],
+)
+def test_ledger_pages_need_login(client: Client, name: str) -> None:
+    assert client.get(reverse(name)).status_code == 302
+
+
+def test_official_lists_only_their_county_with_full_personal_data(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    page = login(client, official).get(reverse("household-list")).content.decode()
+    assert "XF-0001" in page and "YP-1" not in page
+    assert IDS[0] in page and "13812345678" in page
+
+
+def test_municipal_lists_every_county_masked_and_read_only(
+    client: Client, municipal: User, households: dict[str, Household]
+) -> None:
+    page = login(client, municipal).get(reverse("household-list")).content.decode()
+    assert "XF-0001" in page and "YP-1" in page
+    assert IDS[0] not in page and "140902********012X" in page
+    assert "138****5678" in page
+    assert reverse("household-create") not in page
+
+
+def test_inspector_sees_their_counties_masked(
+    client: Client, inspector: User, households: dict[str, Household]
+) -> None:
+    page = login(client, inspector).get(reverse("household-list")).content.decode()
+    assert "XF-0001" in page and "YP-1" not in page
+    assert IDS[0] not in page
+
+
+def test_list_filters_and_searches(
+    client: Client, municipal: User, households: dict[str, Household]
+) -> None:
+    login(client, municipal)
+    page = client.get(reverse("household-list"), {"path": "district"}).content.decode()
+    assert "YP-1" in page and "XF-0001" not in page
+    page = client.get(reverse("household-list"), {"q": "张"}).content.decode()
+    assert "XF-0001" in page and "YP-1" not in page
+    assert client.get(reverse("household-list"), {"q": "YP"}).context["page"].paginator.count == 1
+
+
+@pytest.mark.parametrize(
+    ("actor", "code", "status"),
+    [
+        ("official", "XF-0001", 200),
+        ("official", "YP-1", 404),
+        ("other_official", "XF-0001", 404),
+        ("inspector", "XF-0001", 200),
+        ("inspector", "YP-1", 404),
+        ("municipal", "YP-1", 200),
+        ("administrator", "YP-1", 200),
+    ],
+)
+def test_dossier_is_404_outside_the_users_counties(
+    client: Client,
+    request: pytest.FixtureRequest,
+    households: dict[str, Household],
+    actor: str,
+    code: str,
+    status: int,
+) -> None:
+    user = request.getfixturevalue(actor)
+    assert login(client, user).get(detail(households[code])).status_code == status
+
+
+def test_dossier_shows_the_whole_file_and_its_history(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    page = login(client, official).get(detail(households["XF-0001"])).content.decode()
+    for text in ("张三", IDS[0], "奇村镇", "辛庄村委会", "KRS-8P", "已选型", "建档"):
+        assert text in page
+
+
+@pytest.mark.parametrize(
+    ("actor", "code", "status"),
+    [
+        ("official", "XF-0001", 200),
+        ("official", "YP-1", 404),
+        ("municipal", "XF-0001", 403),
+        ("inspector", "XF-0001", 403),
+    ],
+)
+def test_only_the_households_county_edits_it(
+    client: Client,
+    request: pytest.FixtureRequest,
+    households: dict[str, Household],
+    actor: str,
+    code: str,
+    status: int,
+) -> None:
+    user = request.getfixturevalue(actor)
+    assert login(client, user).get(edit(households[code])).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"), [("official", 200), ("municipal", 403), ("inspector", 403)]
+)
+def test_only_county_officials_create(
+    client: Client, request: pytest.FixtureRequest, actor: str, status: int
+) -> None:
+    assert (
+        login(client, request.getfixturevalue(actor)).get(reverse("household-create")).status_code
+        == status
+    )
+
+
+def form_data(h: Household | None = None, **changes: object) -> dict[str, object]:
+    township = Township.objects.get(name="奇村镇")
+    data: dict[str, object] = {
+        "code": "XF-0100",
+        "township": township.pk,
+        "village": Village.objects.get(township=township, name="辛庄村委会").pk,
+        "head_name": "李四",
+        "id_number": IDS[4],
+        "phone": "13900001111",
+        "area": "rural",
+        "path": "electric",
+        "equipment": TenderItem.objects.get(model="KRS-8P").pk,
+        "stage": "selected",
+        "completed_on": "",
+        "notes": "",
+        "reason": "",
+    }
+    if h is not None:
+        data.update(code=h.code, id_number=h.id_number, head_name=h.head_name, phone=h.phone)
+    data.update(changes)
+    return data
+
+
+def test_official_creates_a_household(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    response = login(client, official).post(reverse("household-create"), form_data())
+    household = Household.objects.get(code="XF-0100")
+    assert response.status_code == 302
+    assert (household.county.short_name, household.created_by) == ("忻府区", official)
+
+
+def test_a_bad_form_keeps_what_was_typed(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    response = login(client, official).post(
+        reverse("household-create"), form_data(id_number="140902196503080121", phone="12")
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "校验位错误" in page and "应为11位手机号" in page
+    assert 'value="李四"' in page and 'value="XF-0100"' in page
+    assert not Household.objects.filter(code="XF-0100").exists()
+
+
+def test_a_skipped_stage_needs_a_reason_kept_in_history(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    h = households["XF-0001"]
+    login(client, official)
+    done = {"stage": "completed", "completed_on": "2023-10-10"}
+    response = client.post(edit(h), form_data(h, **done))
+    assert "请填写原因" in response.content.decode()
+    h.refresh_from_db()
+    assert h.stage == Stage.SELECTED
+
+    response = client.post(edit(h), form_data(h, **done, reason="补录：施工队漏报"))
+    assert response.status_code == 302
+    h.refresh_from_db()
+    assert h.stage == Stage.COMPLETED
+    assert h.history.first().history_change_reason == "补录：施工队漏报"
+    page = client.get(detail(h)).content.decode()
+    assert "实施进度：已选型 → 已完工" in page and "补录：施工队漏报" in page
+
+
+def test_the_next_stage_needs_no_reason(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    h = households["XF-0001"]
+    response = login(client, official).post(edit(h), form_data(h, stage="building"))
+    assert response.status_code == 302
+
+
+def test_forms_cannot_make_a_household_accepted(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    h = households["XF-0001"]
+    response = login(client, official).post(
+        edit(h), form_data(h, stage="accepted", completed_on="2023-10-01", reason="x")
+    )
+    assert response.status_code == 200
+    assert not Household.objects.filter(stage=Stage.ACCEPTED).exists()
+
+
+def test_village_options_follow_the_township(client: Client, official: User) -> None:
+    login(client, official)
+    township = Township.objects.get(name="奇村镇")
+    page = client.get(reverse("village-options"), {"township": township.pk}).content.decode()
+    assert "辛庄村委会" in page
+    other = Township.objects.get(name="北城街道")
+    assert client.get(reverse("village-options"), {"township": other.pk}).status_code == 404
+
+
+def test_export_masks_for_the_city_and_not_for_the_county(
+    client: Client, official: User, municipal: User, households: dict[str, Household]
+) -> None:
+    mine = load_workbook(
+        io.BytesIO(login(client, official).get(reverse("ledger-export")).content)
+    ).active
+    assert [c.value for c in mine[2]][:1] == ["XF-0001"] and mine["F2"].value == IDS[0]
+    assert mine.max_row == 2
+    city = load_workbook(
+        io.BytesIO(login(client, municipal).get(reverse("ledger-export")).content)
+    ).active
+    assert city.max_row == 3
+    assert city["F2"].value == "140902********012X"
+
+
+def test_export_follows_the_filter(
+    client: Client, municipal: User, households: dict[str, Household]
+) -> None:
+    response = login(client, municipal).get(reverse("ledger-export"), {"path": "district"})
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert [r[0].value for r in sheet.iter_rows(min_row=2)] == ["YP-1"]
+
+
+def test_the_template_has_headers_hints_and_drop_downs(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    response = login(client, official).get(reverse("ledger-template"))
+    book = load_workbook(io.BytesIO(response.content))
+    sheet = book["清洁取暖改造户台账"]
+    assert sheet["A1"].value == "户编号" and sheet["N1"].value == "备注"
+    assert "必填" in sheet["F1"].comment.text
+    sources = {
+        str(dv.sqref).split(":")[0]: dv.formula1 for dv in sheet.data_validations.dataValidation
+    }
+    assert set(sources) >= {"B2", "C2", "H2", "I2", "J2", "K2", "M2"}
+    options = book["选项"]
+    assert options.sheet_state == "hidden"
+    assert [c.value for c in options["A"] if c.value] == ["忻府区"]
+    assert "奇村镇" in [c.value for c in options["B"]]
+
+
+def test_web_import_runs_as_a_job_with_a_result(
+    client: Client,
+    official: User,
+    tender: list[TenderItem],
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    login(client, official)
+    with xlsx(tmp_path, [row()]).open("rb") as f, django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("ledger-import"), {"file": f})
+    job = LedgerImport.objects.get()
+    assert response["Location"] == reverse("ledger-import-detail", args=[job.pk])
+    assert (job.status, job.created_count, job.percent) == ("succeeded", 1, 100)
+    page = client.get(response["Location"]).content.decode()
+    assert "新增 1，更新 0，未变 0" in page
+    assert "hx-trigger" not in page  # finished: the page stops polling
+
+
+def test_a_running_job_page_polls_for_progress(client: Client, official: User) -> None:
+    job = LedgerImport.objects.create(
+        original_name="a.xlsx", created_by=official, county=official.county, status="running",
+        total_rows=200, processed_rows=50, phase="逐行检查",
+    )  # fmt: skip
+    page = login(client, official).get(
+        reverse("ledger-import-detail", args=[job.pk]), HTTP_HX_REQUEST="true"
+    )
+    text = page.content.decode()
+    assert 'value="25"' in text and 'hx-trigger="every 1s"' in text and "逐行检查" in text
+
+
+def test_web_import_errors_come_back_as_an_annotated_file(
+    client: Client,
+    official: User,
+    tender: list[TenderItem],
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    login(client, official)
+    bad = [row(), row(户编号="XF-0002", 身份证号=IDS[1], 城乡类型="郊区")]
+    with xlsx(tmp_path, bad).open("rb") as f, django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("ledger-import"), {"file": f})
+    job = LedgerImport.objects.get()
+    assert job.status == "failed" and job.error_count == 1
+    assert not Household.objects.exists()
+    page = client.get(reverse("ledger-import-detail", args=[job.pk])).content.decode()
+    assert "郊区" in page and "应为 城区/县城 或 农村" in page
+    download = client.get(reverse("ledger-import-errors", args=[job.pk]))
+    sheet = load_workbook(io.BytesIO(b"".join(download.streaming_content))).active  # type: ignore[attr-defined]
+    assert sheet["O1"].value == "错误说明"
+    assert sheet["O2"].value is None
+    assert "第3行「城乡类型」" in sheet["O3"].value
+
+
+def test_web_import_refuses_other_file_types(client: Client, official: User) -> None:
+    response = login(client, official).post(
+        reverse("ledger-import"), {"file": io.BytesIO(b"x")}, format="multipart"
+    )
+    assert response.status_code == 200
+    assert not LedgerImport.objects.exists()
+
+
+@pytest.mark.parametrize("actor", ["municipal", "inspector"])
+def test_only_county_officials_import(
+    client: Client, request: pytest.FixtureRequest, actor: str
+) -> None:
+    assert (
+        login(client, request.getfixturevalue(actor)).get(reverse("ledger-import")).status_code
+        == 403
+    )
+
+
+def test_another_users_job_is_404(client: Client, official: User, other_official: User) -> None:
+    job = LedgerImport.objects.create(
+        original_name="a.xlsx", created_by=official, county=official.county
+    )
+    assert (
+        login(client, other_official)
+        .get(reverse("ledger-import-detail", args=[job.pk]))
+        .status_code
+        == 404
+    )
+
+
+def test_pages_refuse_wrong_methods(client: Client, official: User) -> None:
+    login(client, official)
+    assert client.post(reverse("household-list")).status_code == 405
+    assert client.delete(reverse("household-create")).status_code == 405
