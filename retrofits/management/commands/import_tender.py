@@ -24,7 +24,9 @@ class Command(BaseCommand):
         else:
             dataset = XLSX().create_dataset(path.read_bytes())
         resource = TenderItemResource()
-        result = resource.import_data(dataset, dry_run=False, raise_errors=False)
+        result = resource.import_data(
+            dataset, dry_run=False, raise_errors=False, rollback_on_validation_errors=True
+        )
         headers = {name: f.column_name for name, f in resource.fields.items()}
         if result.has_errors() or result.has_validation_errors():
             for row in result.invalid_rows:
