@@ -9,7 +9,7 @@ from django.db.models import Q
 from heating.models import AreaType, County, HeatingPath, Township, User, Village
 from retrofits.models import HouseholdQuerySet, Stage, TenderItem
 
-_ID_LIKE = re.compile(r"\d{6,17}[\dXx]?")
+_ID_LIKE = re.compile(r"\d{17}[\dXx]")
 
 
 class HouseholdFilter(django_filters.FilterSet):
@@ -65,12 +65,11 @@ class HouseholdFilter(django_filters.FilterSet):
         )
 
     def search(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
-        """Prefix matches, which the indexes on code, ID number and name answer at any size."""
+        """Whole values: a code or an ID number finds its household through a unique index, a name
+        is looked for among the rows the other filters (at least the user's county) leave."""
         value = value.strip()
         if not value:
             return queryset
         if _ID_LIKE.fullmatch(value):
-            return queryset.filter(
-                Q(id_number__startswith=value.upper()) | Q(code__startswith=value)
-            )
-        return queryset.filter(Q(head_name__startswith=value) | Q(code__startswith=value))
+            return queryset.filter(Q(id_number=value.upper()) | Q(code=value))
+        return queryset.filter(Q(head_name=value) | Q(code=value))

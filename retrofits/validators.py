@@ -59,6 +59,8 @@ _LANDLINE = re.compile(r"(0(?:[12]\d|[3-9]\d{2}))-?(\d{7,8})(?:-(\d{1,6}))?")
 
 def phone_problem_and_value(value: str) -> tuple[str | None, str]:
     """A mobile number (11 digits, 1[3-9]…) or a landline with its area code; the normalised form."""
+    if len(value) == 11 and value.isdigit() and value[0] == "1" and value[1] in "3456789":
+        return None, value  # the usual mobile number, without the regexes
     compact = re.sub(r"[\s()（）]", "", value)
     if not compact:
         return None, ""
@@ -177,8 +179,11 @@ class DivisionIndex:
             for key in keys:
                 del self.villages[township_id][key]
 
+    # Names as written usually match as they are; the normalising regex is the slow path.
     def township(self, county_id: int, name: str) -> int | None:
-        return self.townships.get(county_id, {}).get(name_key(name))
+        names = self.townships.get(county_id, {})
+        return names.get(name) or names.get(name_key(name))
 
     def village(self, township_id: int, name: str) -> int | None:
-        return self.villages.get(township_id, {}).get(name_key(name))
+        names = self.villages.get(township_id, {})
+        return names.get(name) or names.get(name_key(name))

@@ -78,9 +78,10 @@ def test_list_filters_and_searches(
     login(client, municipal)
     page = client.get(reverse("household-list"), {"path": "district"}).content.decode()
     assert "YP-1" in page and "XF-0001" not in page
-    page = client.get(reverse("household-list"), {"q": "张"}).content.decode()
+    page = client.get(reverse("household-list"), {"q": "张三"}).content.decode()
     assert "XF-0001" in page and "YP-1" not in page
-    assert client.get(reverse("household-list"), {"q": "YP"}).context["page"].paginator.count == 1
+    assert client.get(reverse("household-list"), {"q": "YP-1"}).context["page"].paginator.count == 1
+    assert client.get(reverse("household-list"), {"q": IDS[3]}).context["page"].paginator.count == 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,164 @@
+"""Benchmark: the full 209,683-household ledger import against the raw limit, on PostgreSQL.
+
+    .venv/bin/python bench/import_ledger.py [--database-url postgres://postgres@127.0.0.1:5432/heating_bench]
+
+It (re)creates the benchmark database, loads the 2023 plan and the demo tender list, writes the full
+synthetic ledger as an xlsx, then times, each phase in its own process so that peak RSS is its own:
+  (a) the raw limit: python-calamine reading the file + COPY of its rows into a scratch table;
+  (b) the project's full validated import of the file into an empty ledger;
+  (c) importing the same file again (every row unchanged).
+Targets: (b) <= 2 x (a), (c) <= (b), peak RSS under 600 MB. Figures drift between runs; the ratios,
+taken in one run, are what to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/heating_bench"
+
+
+def setup_django(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heating.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def peak_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def prepare(url: str, path: Path) -> int:
+    """Fresh database with the plan, then the full ledger written to `path`."""
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    setup_django(url)
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from retrofits.demo import household_rows
+    from retrofits.ledger import ChoiceLists, write_ledger
+
+    quiet = open(os.devnull, "w")  # noqa: SIM115
+    call_command("migrate", verbosity=0)
+    call_command("load_reference", stdout=quiet)
+    call_command(
+        "import_targets",
+        str(settings.FIXTURES_DIR / "plans/task-breakdown-2023.xlsx"),
+        year=2023,
+        stdout=quiet,
+    )
+    call_command(
+        "import_tender", str(settings.FIXTURES_DIR / "demo/tender-list-demo.csv"), stdout=quiet
+    )
+    rows = list(household_rows(scale=1.0))
+    path.write_bytes(write_ledger(rows, ChoiceLists(counties=[])))
+    return len(rows)
+
+
+def phase_raw(url: str, path: Path) -> dict[str, Any]:
+    import psycopg
+    from python_calamine import load_workbook
+
+    started = time.perf_counter()
+    sheet = load_workbook(str(path)).get_sheet_by_index(0)
+    rows = sheet.to_python()[1:]
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE scratch (code text, county text, township text, village text, "
+            "head_name text, id_number text, phone text, area text, path text, equipment text, "
+            "stage text, completed_on date, low_income text, notes text)"
+        )
+        with cursor.copy("COPY scratch FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([v if v != "" else None for v in row])
+        conn.commit()
+    return {"seconds": time.perf_counter() - started, "rows": len(rows), "peak_mb": peak_mb()}
+
+
+def phase_import(url: str, path: Path) -> dict[str, Any]:
+    setup_django(url)
+    from retrofits.importer import import_ledger
+    from retrofits.ledger import read_ledger
+
+    started = time.perf_counter()
+    outcome = import_ledger(
+        read_ledger(path.read_bytes(), path.name), user=None, source="benchmark"
+    )
+    return {
+        "seconds": time.perf_counter() - started,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "errors": len(outcome.errors),
+        "peak_mb": peak_mb(),
+    }
+
+
+def run_phase(name: str, url: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--phase", name, "--database-url", url, "--file", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--phase", choices=["raw", "import"])
+    parser.add_argument("--file", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        result = (phase_raw if args.phase == "raw" else phase_import)(args.database_url, args.file)
+        print(json.dumps(result))
+        return
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "ledger-209683.xlsx"
+        started = time.perf_counter()
+        count = prepare(args.database_url, path)
+        print(
+            f"generated {count} rows, {path.stat().st_size / 1e6:.1f} MB xlsx, in {time.perf_counter() - started:.1f} s"
+        )
+        raw = run_phase("raw", args.database_url, path)
+        fresh = run_phase("import", args.database_url, path)
+        again = run_phase("import", args.database_url, path)
+
+    print(f"(a) raw limit, calamine + COPY:  {raw['seconds']:6.1f} s  peak {raw['peak_mb']} MB")
+    print(
+        f"(b) full validated import:       {fresh['seconds']:6.1f} s  peak {fresh['peak_mb']} MB  "
+        f"created {fresh['created']}, errors {fresh['errors']}"
+    )
+    print(
+        f"(c) re-import, unchanged:        {again['seconds']:6.1f} s  peak {again['peak_mb']} MB  "
+        f"unchanged {again['unchanged']}, updated {again['updated']}"
+    )
+    print(f"(b)/(a) = {fresh['seconds'] / raw['seconds']:.2f}  (target <= 2)")
+    print(
+        f"(c)/(a) = {again['seconds'] / raw['seconds']:.2f}  (c)/(b) = {again['seconds'] / fresh['seconds']:.2f}  (target <= 1)"
+    )
+    print(f"peak RSS {max(fresh['peak_mb'], again['peak_mb'])} MB (target < 600)")
+
+
+if __name__ == "__main__":
+    main()
