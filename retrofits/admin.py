@@ -12,7 +12,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from heating.admin import PlanAdmin
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.resources import TenderItemResource
-from retrofits.services import household_save
+from retrofits.services import household_save, household_stage_errors
+
+ADMIN_REASON = "管理后台修改"
 
 
 @admin.register(TenderItem)
@@ -55,10 +57,29 @@ class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class RuledForm(form):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                data: dict[str, Any] = super().clean() or {}
+                if data.get("stage"):
+                    errors = household_stage_errors(
+                        household=self.instance, new_stage=data["stage"], reason=ADMIN_REASON
+                    )
+                    for name, messages in errors.items():
+                        for message in messages:
+                            self.add_error(None if name == "reason" else name, message)
+                return data
+
+        return RuledForm
+
     def save_model(
         self, request: HttpRequest, obj: Household, form: ModelForm[Household], change: bool
     ) -> None:
-        household_save(household=obj, user=request.user, reason="管理后台修改")  # type: ignore[arg-type]
+        household_save(household=obj, user=request.user, reason=ADMIN_REASON)  # type: ignore[arg-type]
 
 
 @admin.register(LedgerImport)

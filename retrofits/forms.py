@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from heating.models import County, Township, Village
 from retrofits.models import Household, Stage, TenderItem
+from retrofits.services import household_stage_errors
 from retrofits.validators import normalize_id_number, phone_problem_and_value
 
 
@@ -57,6 +58,16 @@ class HouseholdForm(forms.ModelForm[Household]):
         # 已验收 comes from acceptance records only; keep it on the form only to show it.
         if self.instance.stage != Stage.ACCEPTED:
             self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if data.get("stage"):
+            for name, messages in household_stage_errors(
+                household=self.instance, new_stage=data["stage"], reason=data.get("reason", "")
+            ).items():
+                for message in messages:
+                    self.add_error(name, message)
+        return data
 
     def clean_id_number(self) -> str:
         return normalize_id_number(self.cleaned_data["id_number"])

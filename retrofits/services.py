@@ -18,22 +18,30 @@ from retrofits.validators import stage_change_needs_reason, stage_change_problem
 ERRORS_SHOWN = 1000
 
 
-@transaction.atomic
-def household_save(*, household: Household, user: User, reason: str = "") -> Household:
-    """Create or change one household; a stage that skips or goes back needs a reason, kept in history."""
+def household_stage_errors(
+    *, household: Household, new_stage: str, reason: str
+) -> dict[str, list[str]]:
+    """The stage rules of one change, for the service and for forms that show all errors at once."""
     old_stage = (
-        Household.objects.select_for_update()
-        .filter(pk=household.pk)
-        .values_list("stage", flat=True)
-        .first()
+        Household.objects.filter(pk=household.pk).values_list("stage", flat=True).first()
         if household.pk
         else None
     )
     errors: dict[str, list[str]] = {}
-    if problem := stage_change_problem(old_stage, household.stage):
+    if problem := stage_change_problem(old_stage, new_stage):
         errors["stage"] = [problem]
-    if stage_change_needs_reason(old_stage, household.stage) and not reason.strip():
+    if stage_change_needs_reason(old_stage, new_stage) and not reason.strip():
         errors["reason"] = ["实施进度跨越或回退了阶段，请填写原因"]
+    return errors
+
+
+@transaction.atomic
+def household_save(*, household: Household, user: User, reason: str = "") -> Household:
+    """Create or change one household; a stage that skips or goes back needs a reason, kept in history."""
+    if household.pk:
+        # Two people saving the same household at once are serialised here.
+        Household.objects.select_for_update().filter(pk=household.pk).exists()
+    errors = household_stage_errors(household=household, new_stage=household.stage, reason=reason)
     try:
         household.full_clean()
     except ValidationError as exc:

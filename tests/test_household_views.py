@@ -370,3 +370,19 @@ def test_pages_refuse_wrong_methods(client: Client, official: User) -> None:
     login(client, official)
     assert client.post(reverse("household-list")).status_code == 405
     assert client.delete(reverse("household-create")).status_code == 405
+
+
+def test_an_administrators_admin_edit_goes_through_the_rules(
+    client: Client, administrator: User, households: dict[str, Household]
+) -> None:
+    h = households["XF-0001"]
+    login(client, administrator)
+    url = reverse("admin:retrofits_household_change", args=[h.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data.update(stage="accepted", completed_on="2023-10-01", low_income="")
+    response = client.post(url, data)
+    assert response.status_code == 200  # refused: 已验收 comes only from acceptance
+    assert "只能由验收记录产生" in response.content.decode()
+    h.refresh_from_db()
+    assert h.stage == Stage.SELECTED
