@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 import django_filters
-from django.db.models import Q
+from django.db.models import F, Q
 
 from heating.models import AreaType, County, HeatingPath, Township, User, Village
 from retrofits.models import HouseholdQuerySet, Stage, TenderItem
@@ -28,22 +28,16 @@ class HouseholdFilter(django_filters.FilterSet):
     equipment = django_filters.ModelChoiceFilter(
         label="设备型号", queryset=TenderItem.objects.all()
     )
-    order = django_filters.OrderingFilter(
+    # Only orders an index serves, so that sorting stays fast at a million households.
+    order = django_filters.ChoiceFilter(
         label="排序",
-        fields=(
-            ("code", "code"),
-            ("head_name", "head_name"),
-            ("stage", "stage"),
-            ("completed_on", "completed_on"),
-            ("updated_at", "updated_at"),
-        ),
-        field_labels={
-            "code": "户编号",
-            "head_name": "户主姓名",
-            "stage": "实施进度",
-            "completed_on": "完工日期",
-            "updated_at": "更新时间",
-        },
+        choices=[
+            ("code", "户编号（升序）"),
+            ("-code", "户编号（降序）"),
+            ("-completed_on", "完工日期（最近在前）"),
+        ],
+        method="order_by",
+        empty_label="户编号（默认）",
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -63,6 +57,11 @@ class HouseholdFilter(django_filters.FilterSet):
             if township_id and str(township_id).isdigit()
             else Village.objects.none()
         )
+
+    def order_by(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
+        if value == "-completed_on":
+            return queryset.order_by(F("completed_on").desc(nulls_last=True), "code")
+        return queryset.order_by(value)
 
     def search(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
         """Whole values: a code or an ID number finds its household through a unique index, a name

@@ -63,6 +63,9 @@ FIELDS = (
 )
 STAGING = "ledger_staging"
 PROGRESS_EVERY = 5000
+# Past this many written rows the planner's statistics are refreshed at once: stale ones right after a
+# county's first upload made the list page choose a plan a hundred times slower.
+ANALYZE_AFTER = 10000
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,8 @@ def import_ledger(
             outcome.updated = writer.update()
             outcome.created = writer.insert()
             writer.write_history()
+            if outcome.created + outcome.updated > ANALYZE_AFTER:
+                writer.analyze()
         writer.drop()
         if outcome.errors or dry_run:
             transaction.set_rollback(True)
@@ -512,6 +517,9 @@ class _Writer:
             f"FROM {self.table} h JOIN {STAGING} s ON s.code = h.code WHERE h.updated_at = %s",
             [*params, self.now],
         )
+
+    def analyze(self) -> None:
+        self._run(f"ANALYZE {self.table}")
 
     def drop(self) -> None:
         if not self.postgres:

@@ -386,3 +386,23 @@ def test_an_administrators_admin_edit_goes_through_the_rules(
     assert "只能由验收记录产生" in response.content.decode()
     h.refresh_from_db()
     assert h.stage == Stage.SELECTED
+
+
+def test_list_sorts_by_indexed_orders_only(
+    client: Client, municipal: User, households: dict[str, Household]
+) -> None:
+    login(client, municipal)
+
+    def codes(order: str) -> list[str]:
+        rows = client.get(reverse("household-list"), {"order": order}).context["rows"]
+        return [h.code for h, _, _ in rows]
+
+    assert codes("code") == ["XF-0001", "YP-1"]
+    assert codes("-code") == ["YP-1", "XF-0001"]
+    assert codes("-completed_on") == ["XF-0001", "YP-1"]  # neither done: by code, blanks last
+    assert (
+        client.get(reverse("household-list"), {"order": "head_name"})
+        .context["page"]
+        .paginator.count
+        == 2
+    )
