@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from heating.models import Role, User
@@ -13,6 +15,8 @@ from retrofits.importer import import_ledger
 from retrofits.ledger import LedgerFileError, read_ledger, write_annotated
 from retrofits.models import Household, LedgerImport
 from retrofits.validators import stage_change_needs_reason, stage_change_problem
+
+logger = logging.getLogger(__name__)
 
 # The result page shows this many errors; the annotated file carries all of them.
 ERRORS_SHOWN = 1000
@@ -95,14 +99,32 @@ def ledger_import_run(*, job_id: int) -> None:
     except LedgerFileError as exc:
         _finish(job, status=LedgerImport.Status.FAILED, message=str(exc))
         return
-    outcome = import_ledger(
-        ledger,
-        user=job.created_by,
-        source=f"台账导入：{job.original_name}",
-        only_county=job.county,
-        dry_run=job.dry_run,
-        progress=progress,
-    )
+    try:
+        outcome = import_ledger(
+            ledger,
+            user=job.created_by,
+            source=f"台账导入：{job.original_name}",
+            only_county=job.county,
+            dry_run=job.dry_run,
+            progress=progress,
+        )
+    except IntegrityError:
+        # Another upload wrote the same codes or ID numbers between our checks and our write.
+        logger.exception("ledger import %s collided with another write", job_id)
+        _finish(
+            job,
+            status=LedgerImport.Status.FAILED,
+            message="导入期间数据被同时修改，未写入任何数据，请重新上传。",
+        )
+        return
+    except Exception:
+        logger.exception("ledger import %s failed", job_id)
+        _finish(
+            job,
+            status=LedgerImport.Status.FAILED,
+            message="导入时发生系统错误，未写入任何数据。错误已记录，请联系系统管理员。",
+        )
+        raise
     job.total_rows = outcome.total
     job.processed_rows = outcome.total
     if outcome.errors:

@@ -406,3 +406,25 @@ def test_list_sorts_by_indexed_orders_only(
         .paginator.count
         == 2
     )
+
+
+def test_a_crashed_job_says_so_instead_of_polling_forever(
+    client: Client,
+    official: User,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("retrofits.services.import_ledger", explode)
+    login(client, official)
+    with (
+        xlsx(tmp_path, [row()]).open("rb") as f,
+        pytest.raises(RuntimeError),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(reverse("ledger-import"), {"file": f})
+    job = LedgerImport.objects.get()
+    assert job.status == "failed" and "系统错误" in job.message
