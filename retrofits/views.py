@@ -79,7 +79,8 @@ def household_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "query": query.urlencode(),
-            "can_edit": user.role == Role.COUNTY,
+            "can_create": user.role == Role.COUNTY,
+            "can_import": user.imports_ledger,
         },
     )
 
@@ -197,7 +198,8 @@ def ledger_template(request: HttpRequest) -> HttpResponse:
 @login_required
 def ledger_import(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    _own_county(user)
+    if not user.imports_ledger:
+        raise PermissionDenied("只有县级用户（本县）和系统管理员可以导入台账。")
     form = LedgerUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = ledger_import_start(

@@ -428,3 +428,27 @@ def test_a_crashed_job_says_so_instead_of_polling_forever(
         client.post(reverse("ledger-import"), {"file": f})
     job = LedgerImport.objects.get()
     assert job.status == "failed" and "系统错误" in job.message
+
+
+def test_an_administrator_imports_any_county(
+    client: Client,
+    administrator: User,
+    tender: list[TenderItem],
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    other = row(
+        户编号="YP-9",
+        身份证号=IDS[3],
+        county="原平市",
+        township="北城街道",
+        village="城西社区",
+        城乡类型="城区/县城",
+    )
+    login(client, administrator)
+    with (
+        xlsx(tmp_path, [row(), other]).open("rb") as f,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(reverse("ledger-import"), {"file": f})
+    assert LedgerImport.objects.get().created_count == 2

@@ -72,6 +72,11 @@ class User(AbstractUser):
         return self.is_superuser or self.role in (Role.MUNICIPAL, Role.ADMIN)
 
     @property
+    def imports_ledger(self) -> bool:
+        """County officials upload their own county's ledger; administrators any county's."""
+        return self.role in (Role.COUNTY, Role.ADMIN) or self.is_superuser
+
+    @property
     def manages_plan(self) -> bool:
         """Targets, the tender list and other reference lists are the municipal bureau's."""
         return self.sees_all_counties

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["user"], is_active=True).first()
             if user is None:
                 raise CommandError(f"没有用户 {options['user']}")
-            if user.role not in (Role.COUNTY, Role.ADMIN) and not user.is_superuser:
+            if not user.imports_ledger:
                 raise CommandError(f"{user.get_role_display()}不能导入台账：台账由县级用户维护")
         try:
             ledger = read_ledger(path.read_bytes(), path.name)
