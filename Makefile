@@ -20,6 +20,7 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py create_demo_users
 	$(DEV_ENV) $(PY) manage.py import_tender fixtures/demo/tender-list-demo.csv
 	$(DEV_ENV) $(PY) manage.py generate_households --scale 0.01
+	$(DEV_ENV) $(PY) manage.py rollup
 
 run: setup
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000

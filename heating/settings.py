@@ -148,6 +148,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Progress figures are recounted every few minutes, and after every import (retrofits.services).
+CELERY_BEAT_SCHEDULE = {
+    "progress-rollup": {
+        "task": "retrofits.tasks.run_rollup",
+        "schedule": envint("ROLLUP_SECONDS", 300),
+    },
+}
 
 # django-import-export: the admin keeps uploads between preview and confirm in the cache-free media store.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"

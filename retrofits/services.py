@@ -147,6 +147,10 @@ def ledger_import_run(*, job_id: int) -> None:
         outcome.updated,
         outcome.unchanged,
     )
+    if not job.dry_run and (outcome.created or outcome.updated):
+        from retrofits.tasks import run_rollup
+
+        transaction.on_commit(run_rollup.delay)
     _finish(
         job,
         status=LedgerImport.Status.SUCCEEDED,

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from retrofits.rollups import rollup_run
 from retrofits.services import ledger_import_run
 
 
 @shared_task(acks_late=True)
 def run_ledger_import(job_id: int) -> None:
     ledger_import_run(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def run_rollup() -> None:
+    rollup_run()

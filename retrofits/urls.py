@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from retrofits import views
+from retrofits import api, views
 
 urlpatterns = [
+    path("api/progress", api.progress, name="api-progress"),
     path("households/", views.household_list, name="household-list"),
     path("households/new/", views.household_create, name="household-create"),
     path("households/<int:pk>/", views.household_detail, name="household-detail"),

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from heating.models import County, PlanYear
+from retrofits.rollups import progress_report
+
+
+class Command(BaseCommand):
+    help = "输出各县（市、区）按取暖路径和城乡类型的任务数与进度（来自最近一次汇总）。"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--year", type=int, required=True)
+        parser.add_argument("--json", action="store_true", help="输出与 /api/progress 相同的 JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        plan_year = PlanYear.objects.filter(year=options["year"]).first()
+        if plan_year is None:
+            raise CommandError(f"没有 {options['year']} 年度的计划")
+        report = progress_report(plan_year=plan_year, counties=County.objects.all())
+        if options["json"]:
+            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            return
+        as_of = (
+            f"{report.run.finished_at:%Y-%m-%d %H:%M}"
+            if report.run and report.run.finished_at
+            else "尚未汇总"
+        )
+        self.stdout.write(f"{plan_year.year}年度进度（汇总于 {as_of}）")
+        for c in report.counties:
+            f = c.total
+            self.stdout.write(
+                f"{c.county.short_name:　<6} 任务 {f.target:>7}  完工 {f.completed:>7}  验收 {f.accepted:>7}"
+            )
+        t = report.total
+        self.stdout.write(
+            f"{'全市':　<6} 任务 {t.target:>7}  完工 {t.completed:>7}  验收 {t.accepted:>7}"
+        )

@@ -1,0 +1,88 @@
+"""Stored progress figures (rollups): what the dashboards and the API read instead of counting
+households on every page view."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from heating.models import AreaType, County, HeatingPath, Township, Village
+from retrofits.models.households import Stage
+
+
+class RollupRunQuerySet(models.QuerySet["RollupRun"]):
+    def complete(self) -> RollupRunQuerySet:
+        return self.filter(finished_at__isnull=False)
+
+    def latest_complete(self) -> RollupRun | None:
+        return self.complete().order_by("-finished_at", "-pk").first()
+
+
+class RollupRun(models.Model):
+    """One complete count of the ledger. A run's rows and its finished_at are written in a single
+    transaction, so readers only ever see whole runs; a worker killed halfway leaves nothing."""
+
+    started_at = models.DateTimeField("开始时间")
+    finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    households = models.PositiveIntegerField("户数", default=0)
+
+    objects = RollupRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-finished_at"]
+        verbose_name = verbose_name_plural = "进度汇总"
+
+    def __str__(self) -> str:
+        return f"进度汇总 {self.finished_at or self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ProgressCount(models.Model):
+    """Households of one village by path, area type and stage, as of one run."""
+
+    run = models.ForeignKey(RollupRun, on_delete=models.CASCADE, related_name="counts")
+    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
+    township = models.ForeignKey(Township, on_delete=models.CASCADE, related_name="+")
+    village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", db_index=False)
+    path = models.CharField(max_length=16, choices=HeatingPath.choices)
+    area = models.CharField(max_length=8, choices=AreaType.choices)
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    households = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "village", "path", "area", "stage"], name="progress_count_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.village_id} {self.path}/{self.area}/{self.stage}: {self.households}"
+
+
+class DailyProgress(models.Model):
+    """The day's last figures by county, path, area and stage: the trend line's points."""
+
+    day = models.DateField("日期")
+    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=16, choices=HeatingPath.choices)
+    area = models.CharField(max_length=8, choices=AreaType.choices)
+    stage = models.CharField(max_length=16, choices=Stage.choices)
+    households = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["day"]
+        verbose_name = verbose_name_plural = "每日进度"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "county", "path", "area", "stage"],
+                name="daily_progress_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(households__gte=0), name="daily_progress_nonnegative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.day} {self.county_id} {self.path}/{self.area}/{self.stage}: {self.households}"
+        )

@@ -1,0 +1,169 @@
+"""Progress rollups: stored figures equal a direct count, whole runs only, the same in the API and
+the CLI, scoped to the user's counties."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db.models import Count, Q
+from django.test import Client
+from django.urls import reverse
+
+from heating.models import User
+from retrofits import rollups
+from retrofits.models import DailyProgress, Household, LedgerImport, RollupRun, Stage, TenderItem
+from retrofits.rollups import KEEP_RUNS, rollup_run
+from tests.conftest import login
+from tests.ledger_files import row, xlsx
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ledger(tender: list[TenderItem]) -> None:
+    call_command("generate_households", "--scale", "0.01", stdout=io.StringIO())
+    # Some acceptance, which only acceptance records make, for the figures to show it.
+    done = Household.objects.filter(stage=Stage.COMPLETED, county__short_name="原平市")
+    Household.objects.filter(pk__in=list(done.values_list("pk", flat=True)[:40])).update(
+        stage=Stage.ACCEPTED
+    )
+
+
+def direct_counts() -> dict[tuple[str, str, str], dict[str, int]]:
+    rows = Household.objects.values("county__short_name", "path", "area").annotate(
+        completed=Count("pk", filter=Q(stage__in=[Stage.COMPLETED, Stage.ACCEPTED])),
+        accepted=Count("pk", filter=Q(stage=Stage.ACCEPTED)),
+        households=Count("pk"),
+    )
+    return {
+        (r["county__short_name"], r["path"], r["area"]): {
+            k: r[k] for k in ("completed", "accepted", "households")
+        }
+        for r in rows
+    }
+
+
+def api_counts(payload: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, int]]:
+    return {
+        (c["county"], cell["path"], cell["area"]): {
+            k: cell[k] for k in ("completed", "accepted", "households")
+        }
+        for c in payload["counties"]
+        for cell in c["cells"]
+        if cell["households"]
+    }
+
+
+def test_the_api_equals_a_direct_count(client: Client, municipal: User, ledger: None) -> None:
+    rollup_run()
+    payload = login(client, municipal).get(reverse("api-progress"), {"year": 2023}).json()
+    assert api_counts(payload) == direct_counts()
+    assert payload["city"]["target"] == 209683
+    assert payload["city"]["households"] == Household.objects.count()
+    assert payload["city"]["accepted"] == 40
+    run = RollupRun.objects.latest_complete()
+    assert run is not None and run.finished_at is not None
+    assert payload["as_of"] == run.finished_at.isoformat()
+
+
+def test_the_cli_prints_the_same_figures(client: Client, municipal: User, ledger: None) -> None:
+    rollup_run()
+    out = io.StringIO()
+    call_command("progress", "--year", "2023", "--json", stdout=out)
+    api = login(client, municipal).get(reverse("api-progress"), {"year": 2023}).json()
+    assert json.loads(out.getvalue()) == api
+
+
+def test_new_figures_appear_only_after_a_rollup(
+    client: Client, municipal: User, ledger: None
+) -> None:
+    rollup_run()
+    before = Household.objects.count()
+    Household.objects.filter(pk__in=Household.objects.values("pk")[:10]).delete()
+    login(client, municipal)
+    assert (
+        client.get(reverse("api-progress"), {"year": 2023}).json()["city"]["households"] == before
+    )
+    call_command("rollup", stdout=io.StringIO())
+    assert (
+        client.get(reverse("api-progress"), {"year": 2023}).json()["city"]["households"]
+        == before - 10
+    )
+
+
+def test_a_run_killed_halfway_leaves_the_previous_figures(
+    ledger: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = rollup_run()
+    Household.objects.filter(pk__in=Household.objects.values("pk")[:5]).delete()
+
+    def killed(*args: object) -> None:
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(rollups, "_snapshot_day", killed)
+    with pytest.raises(SystemExit):
+        rollup_run()
+    assert RollupRun.objects.latest_complete() == first
+    assert RollupRun.objects.count() == 1  # the half-written run is gone with its transaction
+
+    monkeypatch.undo()
+    assert rollup_run().households == first.households - 5
+
+
+def test_runs_are_pruned_and_the_day_kept_once(ledger: None) -> None:
+    for _ in range(KEEP_RUNS + 2):
+        last = rollup_run()
+    assert RollupRun.objects.count() == KEEP_RUNS
+    assert RollupRun.objects.latest_complete() == last
+    day = DailyProgress.objects.values_list("day", flat=True).distinct()
+    assert len(day) == 1
+    assert DailyProgress.objects.count() == 16 * 4 * 2 * 5
+    assert (
+        sum(DailyProgress.objects.values_list("households", flat=True)) == Household.objects.count()
+    )
+
+
+def test_before_any_rollup_the_api_shows_targets_and_no_time(
+    client: Client, municipal: User
+) -> None:
+    payload = login(client, municipal).get(reverse("api-progress"), {"year": 2023}).json()
+    assert payload["as_of"] is None
+    assert payload["city"]["target"] == 209683 and payload["city"]["households"] == 0
+    assert payload["counties"][0]["completed_pct"] == 0.0
+
+
+def test_the_api_is_scoped_to_the_users_counties(
+    client: Client, official: User, ledger: None
+) -> None:
+    rollup_run()
+    payload = login(client, official).get(reverse("api-progress"), {"year": 2023}).json()
+    assert [c["county"] for c in payload["counties"]] == ["忻府区"]
+    assert payload["city"]["target"] == 4449
+
+
+def test_the_api_refuses_anonymous_and_unknown_years(client: Client, municipal: User) -> None:
+    assert client.get(reverse("api-progress"), {"year": 2023}).status_code == 401
+    login(client, municipal)
+    assert client.get(reverse("api-progress"), {"year": 1999}).status_code == 404
+    assert client.get(reverse("api-progress")).status_code == 404
+    assert client.post(reverse("api-progress")).status_code == 405
+
+
+def test_an_import_is_followed_by_a_rollup(
+    client: Client,
+    official: User,
+    tender: list[TenderItem],
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    login(client, official)
+    with xlsx(tmp_path, [row()]).open("rb") as f, django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("ledger-import"), {"file": f})
+    assert LedgerImport.objects.get().status == "succeeded"
+    run = RollupRun.objects.latest_complete()
+    assert run is not None and run.households == 1
