@@ -127,6 +127,14 @@ class CountyProgress:
     total: Figures
     cells: dict[tuple[str, str], Figures]  # (path, area)
 
+    def group(self, path: str | None = None, area: str | None = None) -> Figures:
+        """The figures of one printed column group: a path (None: every path), an area or both."""
+        figures = Figures()
+        for (p, a), f in self.cells.items():
+            if (path is None or p == path) and (area is None or a == area):
+                figures.add(f)
+        return figures
+
 
 @dataclass
 class ProgressReport:
@@ -134,6 +142,12 @@ class ProgressReport:
     run: RollupRun | None
     counties: list[CountyProgress]
     total: Figures
+
+    def group(self, path: str | None = None, area: str | None = None) -> Figures:
+        figures = Figures()
+        for county in self.counties:
+            figures.add(county.group(path, area))
+        return figures
 
     def as_dict(self) -> dict[str, Any]:
         return {

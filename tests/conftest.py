@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from pytest_django.fixtures import Settings
 from pytest_django.plugin import DjangoDbBlocker
@@ -34,6 +35,9 @@ def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -
         divisions_load(directory=settings.FIXTURES_DIR / "divisions")
         plan_years_load(directory=settings.FIXTURES_DIR / "plans")
         load_table(TABLE_2023)
+        # Transactional tests (serialized_rollback=True) empty the database when they end; this is
+        # what they restore before they start, so every one of them sees the reference data.
+        connection._test_serialized_contents = connection.creation.serialize_db_to_string()  # type: ignore[attr-defined]
     yield
 
 

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from kombu import pools
 
 from heating.celery import app
 from heating.models import County, Role
@@ -27,7 +28,10 @@ from retrofits.services import ledger_import_start
 from tests import services
 from tests.ledger_files import IDS, row, xlsx
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.services,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 @pytest.fixture
@@ -75,7 +79,7 @@ def worker() -> Iterator[None]:
 
 def _drop_connections() -> None:
     """Forget pooled broker connections made under the previous broker URL (the in-memory one)."""
-    app.pool.force_close_all()  # type: ignore[attr-defined]
+    pools.reset()  # kombu's registry, which would hand out pools closed or bound to the old URL
     app._pool = None  # type: ignore[attr-defined]
     app.amqp._producer_pool = None  # type: ignore[attr-defined]
 

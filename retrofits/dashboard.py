@@ -1,0 +1,156 @@
+"""What the dashboards show, read from the stored rollups (never from the 209,683 households)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Sum
+
+from heating.breakdown import GROUPS
+from heating.models import County, HeatingPath, PlanYear, Township
+from retrofits.models import DONE_STAGES, DailyProgress, ProgressCount, RollupRun, Stage
+from retrofits.rollups import CountyProgress, Figures, ProgressReport
+
+# Points for the two units without a polygon of their own (longitude, latitude).
+POINTS = {"忻州城区": (112.734, 38.417), "五台山": (113.593, 38.998)}
+PACE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Status:
+    label: str  # 正常 / 有风险 / 逾期 / 已完成
+    css: str
+    detail: str
+
+
+def county_status(
+    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, pace_per_day: float
+) -> Status:
+    """Against the county's works deadline: done, overdue, or at risk at its recent pace."""
+    figures = progress.total
+    due = plan_year.works_due_for(progress.county)
+    left = figures.target - figures.completed
+    if left <= 0:
+        return Status("已完成", "done", f"施工截止 {due:%m月%d日}")
+    if today > due:
+        return Status("逾期", "overdue", f"施工截止 {due:%Y年%m月%d日} 已过，尚余 {left} 户")
+    days = (due - today).days
+    if pace_per_day * days >= left:
+        return Status(
+            "正常", "ok", f"近{PACE_DAYS}天日均完工 {pace_per_day:.0f} 户，距截止 {days} 天"
+        )
+    return Status(
+        "有风险",
+        "risk",
+        f"按近{PACE_DAYS}天日均 {pace_per_day:.0f} 户，截止前尚差约 {left - int(pace_per_day * days)} 户",
+    )
+
+
+def recent_pace(*, today: dt.date) -> dict[int, float]:
+    """Households completed per day over the last PACE_DAYS days, by county, from the daily snapshots."""
+    start = today - dt.timedelta(days=PACE_DAYS)
+    done = DailyProgress.objects.filter(stage__in=DONE_STAGES)
+    by_day: dict[tuple[int, dt.date], int] = {
+        (r["county"], r["day"]): r["n"]
+        for r in done.filter(day__gte=start).values("county", "day").annotate(n=Sum("households"))
+    }
+    pace: dict[int, float] = {}
+    for county_id in {c for c, _ in by_day}:
+        days = sorted(d for c, d in by_day if c == county_id)
+        if len(days) >= 2 and days[-1] > days[0]:
+            gained = by_day[(county_id, days[-1])] - by_day[(county_id, days[0])]
+            pace[county_id] = max(gained, 0) / (days[-1] - days[0]).days
+    return pace
+
+
+def next_milestone(plan_year: PlanYear, today: dt.date) -> tuple[str, int] | None:
+    stages = [
+        ("实施方案报备", plan_year.plan_due),
+        ("完成施工", plan_year.works_due),
+        ("完成验收", plan_year.acceptance_due),
+        ("绩效评价", plan_year.evaluation_due),
+    ]
+    upcoming = [(label, (due - today).days) for label, due in stages if due >= today]
+    return upcoming[0] if upcoming else None
+
+
+def trend(*, county: County | None = None) -> list[tuple[str, int, int]]:
+    """(day, completed, accepted) for every day with a snapshot."""
+    rows = DailyProgress.objects.all()
+    if county is not None:
+        rows = rows.filter(county=county)
+    days: dict[dt.date, list[int]] = {}
+    for r in rows.values("day", "stage").annotate(n=Sum("households")):
+        point = days.setdefault(r["day"], [0, 0])
+        if r["stage"] in DONE_STAGES:
+            point[0] += r["n"]
+        if r["stage"] == Stage.ACCEPTED:
+            point[1] += r["n"]
+    return [(f"{day:%Y-%m-%d}", c, a) for day, (c, a) in sorted(days.items())]
+
+
+def charts(report: ProgressReport, *, county: County | None = None) -> dict[str, Any]:
+    """The data of the page's ECharts figures."""
+    paths = [p for _, p in GROUPS if p]
+    return {
+        "counties": [c.county.short_name for c in report.counties],
+        "by_path": [
+            {
+                "name": HeatingPath(path).label,
+                "data": [
+                    sum(f.completed for (p, _), f in c.cells.items() if p == path)
+                    for c in report.counties
+                ],
+            }
+            for path in paths
+        ],
+        "targets": [c.total.target for c in report.counties],
+        # Households that have reached each stage (or gone past it): a true funnel.
+        "funnel": [
+            {
+                "name": f"{Stage(stage).label}及以后"
+                if stage != Stage.ACCEPTED
+                else Stage(stage).label,
+                "value": sum(report.total.by_stage[s] for s in Stage.values[index:]),
+            }
+            for index, stage in enumerate(Stage.values)
+        ],
+        "trend": trend(county=county),
+        "map": [
+            {
+                "name": c.county.name,
+                "short": c.county.short_name,
+                "value": c.total.as_dict()["completed_pct"] or 0,
+                "point": POINTS.get(c.county.short_name),
+            }
+            for c in report.counties
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    pk: int
+    name: str
+    figures: Figures
+
+
+def places(*, county: County | None = None, township: Township | None = None) -> list[PlaceRow]:
+    """Households by stage per township of a county, or per village of a township."""
+    run = RollupRun.objects.latest_complete()
+    if run is None:
+        return []
+    counts = ProgressCount.objects.filter(run=run)
+    if township is not None:
+        key, name = "village", "village__name"
+        counts = counts.filter(township=township)
+    else:
+        key, name = "township", "township__name"
+        counts = counts.filter(county=county)
+    rows: dict[int, PlaceRow] = {}
+    for r in counts.values(key, name, "stage").annotate(n=Sum("households")).order_by(key):
+        place = rows.setdefault(r[key], PlaceRow(r[key], r[name], Figures()))
+        place.figures.by_stage[r["stage"]] += r["n"]
+    return list(rows.values())

@@ -1,0 +1,129 @@
+"""The dashboards: the city's for the municipal bureau, a county's for its officials and inspectors."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from heating.breakdown import GROUPS, SUBS
+from heating.models import County, PlanYear, Township, User
+from heating.selectors import current_plan_year, milestones
+from retrofits.dashboard import charts, county_status, next_milestone, places, recent_pace
+from retrofits.progress_export import write_progress
+from retrofits.rollups import progress_report
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # every caller is behind login_required
+    return request.user
+
+
+def _plan_year() -> PlanYear:
+    plan_year = current_plan_year()
+    if plan_year is None:
+        raise Http404("还没有计划年度")
+    return plan_year
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    counties = County.objects.visible_to(user)
+    if not user.sees_all_counties:
+        first = counties.first()
+        if first is None:
+            raise Http404("没有可查看的县（市、区）")
+        return redirect("dashboard-county", pk=first.pk)
+    plan_year = _plan_year()
+    today = timezone.localdate()
+    report = progress_report(plan_year=plan_year, counties=counties)
+    pace = recent_pace(today=today)
+    paths = [path for _, path in GROUPS]
+    rows = [
+        (
+            c,
+            [c.group(path) for path in paths],
+            county_status(
+                c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
+            ),
+        )
+        for c in report.counties
+    ]
+    return render(
+        request,
+        "retrofits/dashboard.html",
+        {
+            "plan_year": plan_year,
+            "report": report,
+            "rows": rows,
+            "groups": [g for g, _ in GROUPS],
+            "totals": [report.group(path) for path in paths],
+            "next": next_milestone(plan_year, today),
+            "milestones": milestones(plan_year=plan_year, today=today),
+            "charts": charts(report),
+        },
+    )
+
+
+@require_GET
+@login_required
+def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    county = get_object_or_404(County.objects.visible_to(user), pk=pk)
+    plan_year = _plan_year()
+    today = timezone.localdate()
+    report = progress_report(plan_year=plan_year, counties=County.objects.filter(pk=county.pk))
+    progress = report.counties[0]
+    pace = recent_pace(today=today).get(county.pk, 0.0)
+    cells = [(label, [progress.group(path, area) for _, area in SUBS]) for label, path in GROUPS]
+    return render(
+        request,
+        "retrofits/county_dashboard.html",
+        {
+            "plan_year": plan_year,
+            "county": county,
+            "report": report,
+            "progress": progress,
+            "cells": cells,
+            "subs": [s for s, _ in SUBS],
+            "status": county_status(progress, plan_year=plan_year, today=today, pace_per_day=pace),
+            "places": places(county=county),
+            "next": next_milestone(plan_year, today),
+            "milestones": milestones(plan_year=plan_year, county=county, today=today),
+            "charts": charts(report, county=county),
+        },
+    )
+
+
+@require_GET
+@login_required
+def township_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    township = get_object_or_404(
+        Township.objects.visible_to(_user(request)).select_related("county"), pk=pk
+    )
+    return render(
+        request,
+        "retrofits/township_dashboard.html",
+        {"township": township, "places": places(township=township)},
+    )
+
+
+@require_GET
+@login_required
+def progress_export(request: HttpRequest) -> HttpResponse:
+    plan_year = _plan_year()
+    report = progress_report(
+        plan_year=plan_year, counties=County.objects.visible_to(_user(request))
+    )
+    response = HttpResponse(write_progress(report), content_type=XLSX_TYPE)
+    name = f"忻州市{plan_year.year}年清洁取暖改造进度表.xlsx"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response

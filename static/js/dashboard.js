@@ -1,0 +1,61 @@
+// The dashboards' ECharts figures, from the page's #dashboard-data; all assets are local.
+(function () {
+  var source = document.getElementById("dashboard-data");
+  if (!source || !window.echarts) return;
+  var data = JSON.parse(source.textContent);
+  var charts = [];
+  function chart(id, option) {
+    var el = document.getElementById(id);
+    if (!el) return;
+    var c = echarts.init(el);
+    c.setOption(option);
+    charts.push(c);
+  }
+  chart("funnel", {
+    tooltip: { trigger: "item", formatter: "{b}：{c} 户" },
+    series: [{ type: "funnel", sort: "descending", left: "10%", width: "80%", label: { formatter: "{b} {c}" }, data: data.funnel }],
+  });
+  chart("by-path", {
+    tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+    legend: { top: 0 },
+    grid: { left: 80, right: 20, top: 40, bottom: 20 },
+    yAxis: { type: "category", data: data.counties.slice().reverse() },
+    xAxis: { type: "value", name: "户" },
+    series: data.by_path.map(function (s) {
+      return { name: s.name, type: "bar", stack: "done", data: s.data.slice().reverse() };
+    }),
+  });
+  chart("trend", {
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 60, right: 20, top: 40, bottom: 30 },
+    xAxis: { type: "category", data: data.trend.map(function (p) { return p[0]; }) },
+    yAxis: { type: "value", name: "户" },
+    series: [
+      { name: "已完工", type: "line", data: data.trend.map(function (p) { return p[1]; }) },
+      { name: "已验收", type: "line", data: data.trend.map(function (p) { return p[2]; }) },
+    ],
+  });
+  var script = document.getElementById("dashboard-script");
+  var geo = script && script.dataset.geo;
+  if (geo && document.getElementById("map")) {
+    fetch(geo).then(function (r) { return r.json(); }).then(function (json) {
+      echarts.registerMap("xinzhou", json);
+      var points = data.map.filter(function (c) { return c.point; });
+      chart("map", {
+        tooltip: { trigger: "item", formatter: function (p) { return p.name + "：完成率 " + (p.value instanceof Array ? p.value[2] : p.value) + "%"; } },
+        visualMap: { min: 0, max: 100, text: ["100%", "0%"], calculable: true, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
+        geo: { map: "xinzhou", roam: false, label: { show: true, fontSize: 10 } },
+        series: [
+          { type: "map", map: "xinzhou", geoIndex: 0, data: data.map.filter(function (c) { return !c.point; }) },
+          {
+            type: "scatter", coordinateSystem: "geo", symbolSize: 16,
+            label: { show: true, position: "right", formatter: "{b}" },
+            data: points.map(function (c) { return { name: c.short, value: [c.point[0], c.point[1], c.value] }; }),
+          },
+        ],
+      });
+    });
+  }
+  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+})();
