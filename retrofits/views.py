@@ -7,7 +7,6 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -18,6 +17,7 @@ from retrofits.forms import HouseholdForm, LedgerUploadForm
 from retrofits.history import household_changes
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household, LedgerImport, TenderItem
+from retrofits.pagination import COUNT_CAP, CappedPaginator
 from retrofits.selectors import ledger_rows, mask_id_number, mask_phone, sees_personal_data
 from retrofits.services import household_save, ledger_import_start
 
@@ -56,7 +56,7 @@ def _filtered(request: HttpRequest) -> HouseholdFilter:
 def household_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     filtered = _filtered(request)
-    page = Paginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
         (
             h,
@@ -79,6 +79,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "query": query.urlencode(),
+            "count_cap": COUNT_CAP,
             "can_create": user.role == Role.COUNTY,
             "can_import": user.imports_ledger,
         },

@@ -452,3 +452,16 @@ def test_an_administrator_imports_any_county(
     ):
         client.post(reverse("ledger-import"), {"file": f})
     assert LedgerImport.objects.get().created_count == 2
+
+
+def test_a_huge_list_counts_up_to_a_cap(
+    client: Client,
+    municipal: User,
+    households: dict[str, Household],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("retrofits.pagination.COUNT_CAP", 1)
+    monkeypatch.setattr("retrofits.views.COUNT_CAP", 1)
+    response = login(client, municipal).get(reverse("household-list"))
+    assert response.context["page"].paginator.capped
+    assert "超过 1 户，请用筛选缩小范围" in response.content.decode()

@@ -197,6 +197,8 @@ class Household(models.Model):
             models.Index(fields=["county", "code"], name="household_county_code"),
             models.Index(fields=["county", "path", "area", "stage"], name="household_rollup"),
             models.Index(fields=["village", "stage"], name="household_village_stage"),
+            # Searching by name: a scan of a county's 700,000 rows otherwise.
+            models.Index(fields=["head_name"], name="household_head_name"),
             # And (completed_on DESC NULLS LAST) for the list's "most recent first", created on
             # PostgreSQL only by migration 0002: SQLite cannot index NULLS LAST.
         ]
