@@ -21,28 +21,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import load_plan, recreate_database, setup_django
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/heating_bench_1m"
 
 
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ.setdefault("DEBUG", "1")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heating.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-
-
 def prepare(url: str, households: int, keep: bool) -> None:
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and keep:
+    if keep:
+        try:
             setup_django(url)
             from django.core.management import call_command
 
@@ -52,26 +39,16 @@ def prepare(url: str, households: int, keep: bool) -> None:
             if Household.objects.count() >= households * 0.99:
                 print(f"kept {Household.objects.count()} households")
                 return
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        except Exception as exc:  # no such database yet
+            sys.exit(f"--keep: {exc}; run once without --keep")
+    recreate_database(url)
     setup_django(url)
-    from django.conf import settings
+    load_plan()
     from django.core.management import call_command
 
-    quiet = open(os.devnull, "w")  # noqa: SIM115
-    call_command("migrate", verbosity=0)
-    call_command("load_reference", stdout=quiet)
-    call_command(
-        "import_targets",
-        str(settings.FIXTURES_DIR / "plans/task-breakdown-2023.xlsx"),
-        year=2023,
-        stdout=quiet,
-    )
-    call_command(
-        "import_tender", str(settings.FIXTURES_DIR / "demo/tender-list-demo.csv"), stdout=quiet
-    )
     started = time.perf_counter()
-    call_command("generate_households", "--scale", str(households / 209683), stdout=quiet)
+    with open(os.devnull, "w") as quiet:
+        call_command("generate_households", "--scale", str(households / 209683), stdout=quiet)
     print(f"generated households in {time.perf_counter() - started:.0f} s")
 
 

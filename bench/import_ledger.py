@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -24,17 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import load_plan, recreate_database, setup_django
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/heating_bench"
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heating.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def peak_mb() -> int:
@@ -43,31 +35,12 @@ def peak_mb() -> int:
 
 def prepare(url: str, path: Path) -> int:
     """Fresh database with the plan, then the full ledger written to `path`."""
-    import psycopg
-
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    recreate_database(url)
     setup_django(url)
-    from django.conf import settings
-    from django.core.management import call_command
-
+    load_plan()
     from retrofits.demo import household_rows
     from retrofits.ledger import ChoiceLists, write_ledger
 
-    quiet = open(os.devnull, "w")  # noqa: SIM115
-    call_command("migrate", verbosity=0)
-    call_command("load_reference", stdout=quiet)
-    call_command(
-        "import_targets",
-        str(settings.FIXTURES_DIR / "plans/task-breakdown-2023.xlsx"),
-        year=2023,
-        stdout=quiet,
-    )
-    call_command(
-        "import_tender", str(settings.FIXTURES_DIR / "demo/tender-list-demo.csv"), stdout=quiet
-    )
     rows = list(household_rows(scale=1.0))
     path.write_bytes(write_ledger(rows, ChoiceLists(counties=[])))
     return len(rows)
