@@ -79,8 +79,11 @@ def _snapshot_day(run: RollupRun, day: dt.date) -> None:
 # ---------------------------------------------------------------- reading
 
 
+STAGES = tuple(Stage.values)
+
+
 def _stages() -> dict[str, int]:
-    return dict.fromkeys(Stage.values, 0)
+    return dict.fromkeys(STAGES, 0)
 
 
 @dataclass

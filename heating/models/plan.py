@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.db import models
@@ -61,9 +62,13 @@ class PlanYear(models.Model):
             "evaluation_due": dt.date(year + 1, 4, 30),
         }
 
+    @cached_property
+    def _works_due_overrides(self) -> dict[int, dt.date]:
+        # One query for the year, however many counties a page asks about.
+        return dict(self.county_deadlines.values_list("county_id", "works_due"))
+
     def works_due_for(self, county: County) -> dt.date:
-        override = self.county_deadlines.filter(county=county).first()
-        return override.works_due if override else self.works_due
+        return self._works_due_overrides.get(county.pk, self.works_due)
 
 
 class CountyDeadline(models.Model):
