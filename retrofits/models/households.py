@@ -98,6 +98,15 @@ class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
             return self
         return self.none()
 
+    def inspectable_by(self, user: User | AnonymousUser) -> HouseholdQuerySet:
+        """Inspectors accept households of their own counties only; nobody accepts their own work."""
+        if not user.is_authenticated or not user.is_active or user.role != Role.INSPECTOR:
+            return self.none()
+        return self.filter(county__in=user.counties.values("pk"))
+
+    def awaiting_acceptance(self) -> HouseholdQuerySet:
+        return self.filter(stage=Stage.COMPLETED)
+
     def done(self) -> HouseholdQuerySet:
         return self.filter(stage__in=DONE_STAGES)
 

@@ -1,0 +1,131 @@
+"""Acceptance visits (验收), their defects and photos, and the removal of old heating (先立后破)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from heating.models import CountyScopedQuerySet
+from retrofits.models import Household
+
+
+class InspectionQuerySet(CountyScopedQuerySet["Inspection"]):
+    county_lookup = "household__county"
+
+
+class Inspection(models.Model):
+    """One acceptance visit to a household by an inspector."""
+
+    class Result(models.TextChoices):
+        PASSED = "passed", "合格"
+        FAILED = "failed", "不合格"
+
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="inspections", verbose_name="改造户"
+    )
+    visited_at = models.DateTimeField("验收时间")
+    inspector = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="验收人"
+    )
+    co_inspectors = models.CharField("同行验收人员", max_length=200, blank=True)
+    supervision_unit = models.CharField("监理单位", max_length=100, blank=True)
+    checklist = models.JSONField("检查项", default=dict)
+    result = models.CharField("验收结果", max_length=8, choices=Result.choices)
+    notes = models.TextField("说明", blank=True)
+    latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
+    created_at = models.DateTimeField("录入时间", auto_now_add=True)
+
+    objects = InspectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-visited_at"]
+        verbose_name = verbose_name_plural = "验收记录"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(result__in=["passed", "failed"]), name="inspection_result_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
+                | (
+                    Q(latitude__gte=-90, latitude__lte=90)
+                    & Q(longitude__gte=-180, longitude__lte=180)
+                ),
+                name="inspection_location_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.household} {self.visited_at:%Y-%m-%d} {self.get_result_display()}"
+
+
+class DefectQuerySet(CountyScopedQuerySet["Defect"]):
+    county_lookup = "household__county"
+
+    def open(self) -> DefectQuerySet:
+        return self.filter(closed_by__isnull=True)
+
+
+class Defect(models.Model):
+    """A problem found at a failing visit, to be put right by a date; a passing revisit closes it."""
+
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.CASCADE, related_name="defects", verbose_name="验收记录"
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="defects", verbose_name="改造户"
+    )
+    description = models.TextField("问题")
+    rectify_by = models.DateField("整改期限")
+    closed_by = models.ForeignKey(
+        Inspection,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="closed_defects",
+        verbose_name="复验记录",
+    )
+
+    objects = DefectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["rectify_by", "pk"]
+        verbose_name = verbose_name_plural = "整改问题"
+
+    def __str__(self) -> str:
+        return f"{self.description[:20]}（{self.rectify_by:%Y-%m-%d}前整改）"
+
+
+class InspectionPhoto(models.Model):
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.CASCADE, related_name="photos", verbose_name="验收记录"
+    )
+    image = models.FileField("照片", upload_to="inspections/%Y/%m/")
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField("大小（字节）")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "验收照片"
+
+    def __str__(self) -> str:
+        return self.image.name or ""
+
+
+class HeatingRemoval(models.Model):
+    """The household's original heating (stove, kang, coal boiler) recorded as removed."""
+
+    household = models.OneToOneField(
+        Household, on_delete=models.PROTECT, related_name="heating_removal", verbose_name="改造户"
+    )
+    removed_on = models.DateField("拆除日期")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="登记人"
+    )
+    recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "原取暖设施拆除"
+
+    def __str__(self) -> str:
+        return f"{self.household} 拆除于 {self.removed_on:%Y-%m-%d}"
