@@ -25,5 +25,6 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("retrofits.urls")),
+    path("", include("acceptance.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -110,6 +110,12 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else "",
             "changes": household_changes(household),
             "can_edit": Household.objects.editable_by(user).filter(pk=pk).exists(),
+            "inspections": household.inspections.select_related("inspector").prefetch_related(
+                "photos", "defects"
+            ),
+            "can_inspect": Household.objects.inspectable_by(user).filter(pk=pk).exists()
+            and household.stage == "completed",
+            "removal": getattr(household, "heating_removal", None),
         },
     )
 

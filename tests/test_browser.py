@@ -1,8 +1,11 @@
-"""The dashboard in a real browser (Debian's chromium): its charts and county map render.
-Screenshots are kept in test-artifacts/."""
+"""Real-browser tests (Debian's chromium): the dashboard's charts and map render; an inspector on a
+375 px phone records a failing visit with two photos and a passing revisit. Screenshots are kept in
+test-artifacts/."""
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import io
 import shutil
 from pathlib import Path
@@ -11,12 +14,17 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from heating.models import Role
+from heating.models import County, Role
 from heating.services import user_create
-from retrofits.models import TenderItem
+from retrofits.models import Household, TenderItem
 from retrofits.rollups import rollup_run
 from tests import services
 
+# A real 1×1 JPEG, so that the dossier shows the photos as images.
+TINY_JPEG = (
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////////"
+    "////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQABPxA="
+)
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
@@ -81,3 +89,72 @@ def test_the_city_dashboard_renders_its_charts_and_map(browser, live_server) -> 
     assert errors == []
     assert page.locator("[data-testid=progress-table] tbody tr").count() == 16
     assert page.inner_text("[data-testid=target]") == "209,683"
+
+
+def test_an_inspector_on_a_phone_fails_then_passes_a_household(
+    browser, live_server, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.ledger_files import row, xlsx
+
+    TenderItem.objects.create(
+        category="热泵",
+        path="electric",
+        model="KRS-8P",
+        vendor="甲",
+        rated_power_kw=8,
+        unit_price=1,
+    )
+    call_command(
+        "import_ledger",
+        str(xlsx(tmp_path, [row(实施进度="已完工", 完工日期=dt.date(2023, 10, 10))])),
+        stdout=io.StringIO(),
+    )
+    user_create(
+        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
+        counties=[County.objects.get(short_name="忻府区")],
+    )  # fmt: skip
+    photos = []
+    for name in ("front.jpg", "unit.jpg"):
+        path = tmp_path / name
+        path.write_bytes(base64.b64decode(TINY_JPEG))
+        photos.append(str(path))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(
+        viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True
+    )
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "yanshou")
+    page.fill("#id_password", "x-Long-pass-1")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/acceptance/")
+    page.screenshot(path=str(ARTIFACTS / "phone-worklist.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+
+    page.click("text=张三")
+    page.uncheck("#id_check_temperature")
+    page.check("input[name=result][value=failed]")
+    page.fill("#id_defect_0", "室温不达标")
+    page.fill("#id_rectify_by_0", "2023-10-28")
+    page.fill("#id_visited_at", "2023-10-20T10:00")
+    page.set_input_files("#id_photos", photos)
+    page.screenshot(path=str(ARTIFACTS / "phone-visit-failing.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.click("button:has-text('保存验收记录')")
+    page.wait_for_selector("[data-testid=inspections]")
+
+    page.click("a.button:has-text('验收')")
+    for item in ("model_matches", "installed", "temperature", "wiring"):
+        page.check(f"#id_check_{item}")
+    page.check("input[name=result][value=passed]")
+    page.fill("#id_visited_at", "2023-10-29T09:30")
+    page.click("button:has-text('保存验收记录')")
+    page.wait_for_selector("[data-testid=inspections]")
+    page.screenshot(path=str(ARTIFACTS / "phone-dossier.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+    text = page.inner_text("[data-testid=inspections]")
+    assert "不合格" in text and "合格" in text and "已复验" in text
+    assert page.locator("[data-testid=inspections] .photos img").count() == 2
+    assert "已验收" in page.inner_text(".dossier")
+    assert Household.objects.get().stage == "accepted"

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from acceptance.rules import CHECKLISTS
+from acceptance.services import DefectInput
+
+DEFECT_ROWS = 3
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
+class VisitForm(forms.Form):
+    """An acceptance visit; the checklist's fields depend on the household's heating path."""
+
+    visited_at = forms.DateTimeField(
+        label="验收时间",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    co_inspectors = forms.CharField(label="同行验收人员", required=False, max_length=200)
+    supervision_unit = forms.CharField(label="监理单位", required=False, max_length=100)
+    result = forms.ChoiceField(
+        label="验收结果",
+        choices=[("passed", "合格"), ("failed", "不合格")],
+        widget=forms.RadioSelect,
+    )
+    photos = MultipleFileField(
+        label="照片",
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+        help_text="可多张，JPEG/PNG/WebP，每张不超过10MB",
+    )
+    latitude = forms.DecimalField(
+        required=False, widget=forms.HiddenInput(), max_digits=9, decimal_places=6
+    )
+    longitude = forms.DecimalField(
+        required=False, widget=forms.HiddenInput(), max_digits=9, decimal_places=6
+    )
+    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, path: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["visited_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        for code, label in CHECKLISTS[path]:
+            self.fields[f"check_{code}"] = forms.BooleanField(label=label, required=False)
+        for index in range(DEFECT_ROWS):
+            self.fields[f"defect_{index}"] = forms.CharField(
+                label=f"问题{index + 1}", required=False
+            )
+            self.fields[f"rectify_by_{index}"] = forms.DateField(
+                label="整改期限",
+                required=False,
+                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            )
+        self.checklist_codes = [code for code, _ in CHECKLISTS[path]]
+
+    def checklist_fields(self) -> list[forms.BoundField]:
+        return [self[f"check_{code}"] for code in self.checklist_codes]
+
+    def defect_fields(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [(self[f"defect_{i}"], self[f"rectify_by_{i}"]) for i in range(DEFECT_ROWS)]
+
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        for index in range(DEFECT_ROWS):
+            if data.get(f"defect_{index}") and not data.get(f"rectify_by_{index}"):
+                self.add_error(f"rectify_by_{index}", "请填写整改期限")
+        return data
+
+    def checklist(self) -> dict[str, bool]:
+        return {code: bool(self.cleaned_data.get(f"check_{code}")) for code in self.checklist_codes}
+
+    def defects(self) -> list[DefectInput]:
+        found = []
+        for index in range(DEFECT_ROWS):
+            description = self.cleaned_data.get(f"defect_{index}", "")
+            rectify_by: dt.date | None = self.cleaned_data.get(f"rectify_by_{index}")
+            if description and rectify_by:
+                found.append(DefectInput(description, rectify_by))
+        return found
+
+    def location(self) -> tuple[Decimal, Decimal] | None:
+        lat, lon = self.cleaned_data.get("latitude"), self.cleaned_data.get("longitude")
+        return (lat, lon) if lat is not None and lon is not None else None
+
+
+class RemovalForm(forms.Form):
+    removed_on = forms.DateField(
+        label="拆除日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from acceptance import views
+
+urlpatterns = [
+    path("acceptance/", views.worklist, name="worklist"),
+    path("acceptance/households/<int:pk>/visit/", views.visit, name="visit"),
+    path("acceptance/households/<int:pk>/removal/", views.removal, name="heating-removal"),
+    path("acceptance/photos/<int:pk>/", views.photo, name="inspection-photo"),
+]

@@ -1,0 +1,121 @@
+"""Inspectors' pages, phone first: the worklist and the visit form; photos behind access checks."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Q
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from acceptance.forms import RemovalForm, VisitForm
+from acceptance.models import Defect, InspectionPhoto
+from acceptance.services import heating_removal_record, inspection_record
+from heating.models import Role, User
+from retrofits.models import Household
+
+PAGE_SIZE = 30
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)  # every caller is behind login_required
+    return request.user
+
+
+@require_GET
+@login_required
+def worklist(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if user.role != Role.INSPECTOR:
+        raise PermissionDenied("验收工作清单供验收人员使用。")
+    today = timezone.localdate()
+    due = Defect.objects.open().filter(household=OuterRef("pk"), rectify_by__lte=today)
+    households = (
+        Household.objects.inspectable_by(user)
+        .awaiting_acceptance()
+        .select_related("county", "township", "village")
+        .annotate(revisit_due=Exists(due))
+        .order_by("-revisit_due", "county__order", "township__code", "village__code", "code")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        households = households.filter(
+            Q(head_name=query)
+            | Q(code=query)
+            | Q(village__name__contains=query)
+            | Q(township__name__contains=query)
+        )
+    page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "acceptance/worklist.html", {"page": page, "q": query})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def visit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
+    if not Household.objects.inspectable_by(user).filter(pk=pk).exists():
+        raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
+    form = VisitForm(request.POST or None, request.FILES or None, path=household.path)
+    if request.method == "POST" and form.is_valid():
+        try:
+            inspection_record(
+                household=household,
+                inspector=user,
+                visited_at=form.cleaned_data["visited_at"],
+                passed=form.cleaned_data["result"] == "passed",
+                checklist=form.checklist(),
+                defects=form.defects(),
+                photos=form.cleaned_data["photos"],
+                co_inspectors=form.cleaned_data["co_inspectors"],
+                supervision_unit=form.cleaned_data["supervision_unit"],
+                location=form.location(),
+                notes=form.cleaned_data["notes"],
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(name if name in form.fields else None, error)
+        else:
+            messages.success(request, f"已记录验收：{household}")
+            return redirect("household-detail", pk=household.pk)
+    return render(request, "acceptance/visit.html", {"form": form, "h": household})
+
+
+@require_POST
+@login_required
+def removal(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
+    form = RemovalForm(request.POST)
+    if form.is_valid():
+        try:
+            heating_removal_record(
+                household=household, removed_on=form.cleaned_data["removed_on"], user=user
+            )
+        except ValidationError as exc:
+            for errors in exc.message_dict.values():
+                for error in errors:
+                    messages.error(request, error)
+        else:
+            messages.success(request, "已登记拆除原有取暖设施。")
+    else:
+        messages.error(request, "请填写拆除日期。")
+    return redirect("household-detail", pk=household.pk)
+
+
+@require_GET
+@login_required
+def photo(request: HttpRequest, pk: int) -> FileResponse:
+    """Photos are personal data: served only to those who may see the household."""
+    item = get_object_or_404(
+        InspectionPhoto.objects.filter(
+            inspection__household__in=Household.objects.visible_to(_user(request))
+        ),
+        pk=pk,
+    )
+    return FileResponse(item.image.open("rb"), content_type=item.content_type)

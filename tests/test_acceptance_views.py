@@ -1,0 +1,153 @@
+"""Inspectors' pages: the worklist, the visit form, photos and the removal form, per role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from acceptance.models import Inspection, InspectionPhoto
+from heating.models import User
+from retrofits.models import Household, Stage, TenderItem
+from tests.conftest import login
+from tests.ledger_files import IDS, row, xlsx
+
+pytestmark = pytest.mark.django_db
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+@pytest.fixture
+def done(tmp_path: Path, tender: list[TenderItem]) -> Household:
+    yuanping = row(
+        户编号="YP-1", 身份证号=IDS[3], county="原平市", township="北城街道", village="城西社区",
+        城乡类型="城区/县城", 取暖路径="集中供热", 设备型号=None, 实施进度="已完工", 完工日期=dt.date(2023, 10, 1),
+    )  # fmt: skip
+    rows = [row(实施进度="已完工", 完工日期=dt.date(2023, 10, 10)), yuanping]
+    call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
+    return Household.objects.get(code="XF-0001")
+
+
+def visit_data(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "visited_at": "2023-10-20T10:00",
+        "result": "passed",
+        "check_model_matches": "on",
+        "check_installed": "on",
+        "check_temperature": "on",
+        "check_wiring": "on",
+    }
+    data.update(changes)
+    return data
+
+
+def test_worklist_lists_the_inspectors_households(
+    client: Client, inspector: User, done: Household
+) -> None:
+    page = login(client, inspector).get(reverse("worklist")).content.decode()
+    assert "XF-0001" in page and "YP-1" not in page
+    assert (
+        "XF-0001"
+        not in login(client, inspector).get(reverse("worklist"), {"q": "不存在"}).content.decode()
+    )
+
+
+@pytest.mark.parametrize("actor", ["official", "municipal"])
+def test_worklist_is_for_inspectors(
+    client: Client, request: pytest.FixtureRequest, actor: str
+) -> None:
+    assert login(client, request.getfixturevalue(actor)).get(reverse("worklist")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("actor", "code", "status"),
+    [
+        ("inspector", "XF-0001", 200),
+        ("inspector", "YP-1", 404),
+        ("official", "XF-0001", 403),
+        ("municipal", "YP-1", 403),
+    ],
+)
+def test_only_the_countys_inspectors_open_the_visit_form(
+    client: Client,
+    request: pytest.FixtureRequest,
+    done: Household,
+    actor: str,
+    code: str,
+    status: int,
+) -> None:
+    household = Household.objects.get(code=code)
+    response = login(client, request.getfixturevalue(actor)).get(
+        reverse("visit", args=[household.pk])
+    )
+    assert response.status_code == status
+
+
+def test_a_failing_visit_with_photos_then_a_passing_revisit(
+    client: Client, inspector: User, other_official: User, done: Household
+) -> None:
+    login(client, inspector)
+    photos = [SimpleUploadedFile(f"{n}.jpg", JPEG, content_type="image/jpeg") for n in "ab"]
+    failing = visit_data(
+        result="failed",
+        check_temperature="",
+        defect_0="室温不达标",
+        rectify_by_0="2023-10-28",
+        photos=photos,
+    )
+    response = client.post(reverse("visit", args=[done.pk]), failing)
+    assert response.status_code == 302
+    done.refresh_from_db()
+    assert done.stage == Stage.COMPLETED
+    assert InspectionPhoto.objects.count() == 2
+
+    response = client.post(
+        reverse("visit", args=[done.pk]), visit_data(visited_at="2023-10-29T09:30")
+    )
+    assert response.status_code == 302
+    done.refresh_from_db()
+    assert done.stage == Stage.ACCEPTED
+    page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
+    assert "不合格" in page and "合格" in page and "室温不达标" in page and "已复验" in page
+    photo = InspectionPhoto.objects.first()
+    assert photo is not None
+    assert client.get(reverse("inspection-photo", args=[photo.pk]))["Content-Type"] == "image/jpeg"
+    client.logout()
+    assert (
+        login(client, other_official).get(reverse("inspection-photo", args=[photo.pk])).status_code
+        == 404
+    )
+
+
+def test_a_bad_visit_keeps_what_was_typed(client: Client, inspector: User, done: Household) -> None:
+    response = login(client, inspector).post(
+        reverse("visit", args=[done.pk]), visit_data(result="failed", co_inspectors="王工")
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "不合格须列出问题和整改期限" in page
+    assert 'value="王工"' in page
+    assert not Inspection.objects.exists()
+
+
+def test_removal_too_early_is_refused_with_the_date(
+    client: Client, inspector: User, official: User, done: Household
+) -> None:
+    login(client, inspector).post(
+        reverse("visit", args=[done.pk]), visit_data(visited_at="2023-10-29T09:30")
+    )
+    client.logout()
+    login(client, official)
+    response = client.post(
+        reverse("heating-removal", args=[done.pk]), {"removed_on": "2024-03-31"}, follow=True
+    )
+    assert "2024年04月01日起方可拆除原有取暖设施" in response.content.decode()
+    response = client.post(
+        reverse("heating-removal", args=[done.pk]), {"removed_on": "2024-04-01"}, follow=True
+    )
+    assert "已于 2024年4月1日 拆除" in response.content.decode()
