@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -92,8 +93,8 @@ def test_the_city_dashboard_renders_its_charts_and_map(browser, live_server) -> 
 
 
 def test_an_inspector_on_a_phone_fails_then_passes_a_household(
-    browser, live_server, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
     from tests.ledger_files import row, xlsx
 
     TenderItem.objects.create(
