@@ -9,4 +9,5 @@ urlpatterns = [
     path("acceptance/households/<int:pk>/visit/", views.visit, name="visit"),
     path("acceptance/households/<int:pk>/removal/", views.removal, name="heating-removal"),
     path("acceptance/photos/<int:pk>/", views.photo, name="inspection-photo"),
+    path("acceptance/ledger.xlsx", views.acceptance_ledger, name="acceptance-ledger"),
 ]

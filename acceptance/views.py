@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from acceptance.forms import RemovalForm, VisitForm
-from acceptance.models import Defect, InspectionPhoto
+from acceptance.ledger import write_acceptance_ledger
+from acceptance.models import Defect, Inspection, InspectionPhoto
 from acceptance.services import heating_removal_record, inspection_record
-from heating.models import Role, User
+from heating.models import County, Role, User
 from retrofits.models import Household
 
 PAGE_SIZE = 30
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _user(request: HttpRequest) -> User:
@@ -119,3 +124,35 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
         pk=pk,
     )
     return FileResponse(item.image.open("rb"), content_type=item.content_type)
+
+
+@require_GET
+@login_required
+def acceptance_ledger(request: HttpRequest) -> HttpResponse:
+    """验收台账 of the user's counties, optionally one county and a date range (?county=&start=&end=)."""
+    user = _user(request)
+    visits = Inspection.objects.visible_to(user)
+    county_id = request.GET.get("county", "")
+    label = "全部县（市、区）" if user.sees_all_counties else "本辖区"
+    if county_id:
+        county = get_object_or_404(
+            County.objects.visible_to(user), pk=county_id if county_id.isdigit() else 0
+        )
+        visits = visits.filter(household__county=county)
+        label = county.short_name
+    try:
+        start = dt.date.fromisoformat(request.GET["start"]) if request.GET.get("start") else None
+        end = dt.date.fromisoformat(request.GET["end"]) if request.GET.get("end") else None
+    except ValueError:
+        return HttpResponseBadRequest("日期格式应为 2023-10-15")
+    if start:
+        visits = visits.filter(visited_at__date__gte=start)
+    if end:
+        visits = visits.filter(visited_at__date__lte=end)
+    span = f"{start or '开始'}至{end or '今'}"
+    data = write_acceptance_ledger(visits, title=f"清洁取暖改造验收台账（{label}，{span}）")
+    response = HttpResponse(data, content_type=XLSX_TYPE)
+    response["Content-Disposition"] = (
+        f"attachment; filename*=UTF-8''{quote(f'验收台账-{label}.xlsx')}"
+    )
+    return response

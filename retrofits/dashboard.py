@@ -154,3 +154,10 @@ def places(*, county: County | None = None, township: Township | None = None) ->
         place = rows.setdefault(r[key], PlaceRow(r[key], r[name], Figures()))
         place.figures.by_stage[r["stage"]] += r["n"]
     return list(rows.values())
+
+
+def awaiting_past_deadline(progress: CountyProgress, *, plan_year: PlanYear, today: dt.date) -> int:
+    """Households still at 已完工 after the county's acceptance deadline (10/31; 五台山 earlier)."""
+    if today <= plan_year.acceptance_due_for(progress.county):
+        return 0
+    return progress.total.by_stage[Stage.COMPLETED]

@@ -13,7 +13,14 @@ from django.views.decorators.http import require_GET
 from heating.breakdown import GROUPS, SUBS
 from heating.models import County, PlanYear, Township, User
 from heating.selectors import current_plan_year, milestones
-from retrofits.dashboard import charts, county_status, next_milestone, places, recent_pace
+from retrofits.dashboard import (
+    awaiting_past_deadline,
+    charts,
+    county_status,
+    next_milestone,
+    places,
+    recent_pace,
+)
 from retrofits.progress_export import write_progress
 from retrofits.rollups import progress_report
 
@@ -54,6 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             county_status(
                 c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
             ),
+            awaiting_past_deadline(c, plan_year=plan_year, today=today),
         )
         for c in report.counties
     ]
@@ -95,6 +103,10 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
             "cells": cells,
             "subs": [s for s, _ in SUBS],
             "status": county_status(progress, plan_year=plan_year, today=today, pace_per_day=pace),
+            "overdue_acceptance": awaiting_past_deadline(
+                progress, plan_year=plan_year, today=today
+            ),
+            "acceptance_due": plan_year.acceptance_due_for(county),
             "places": places(county=county),
             "next": next_milestone(plan_year, today),
             "milestones": milestones(plan_year=plan_year, county=county, today=today),

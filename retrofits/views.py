@@ -9,9 +9,10 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from heating.models import County, Role, Township, User, Village
+from heating.models import County, PlanYear, Role, Township, User, Village
 from retrofits.filters import HouseholdFilter
 from retrofits.forms import HouseholdForm, LedgerUploadForm
 from retrofits.history import household_changes
@@ -116,6 +117,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_inspect": Household.objects.inspectable_by(user).filter(pk=pk).exists()
             and household.stage == "completed",
             "removal": getattr(household, "heating_removal", None),
+            "outside_window": _outside_window(household),
         },
     )
 
@@ -244,3 +246,15 @@ def ledger_import_errors(request: HttpRequest, pk: int) -> FileResponse:
         as_attachment=True,
         filename=f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
     )
+
+
+def _outside_window(household: Household) -> set[int]:
+    """Visits made outside their year's acceptance window (allowed, but flagged)."""
+    plans = {p.year: p for p in PlanYear.objects.all()}
+    flagged = set()
+    for pk, visited_at in household.inspections.values_list("pk", "visited_at"):
+        day = timezone.localtime(visited_at).date()
+        plan = plans.get(day.year)
+        if plan is not None and not plan.in_acceptance_window(day):
+            flagged.add(pk)
+    return flagged

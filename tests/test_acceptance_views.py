@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from acceptance.models import Inspection, InspectionPhoto
 from heating.models import User
@@ -151,3 +152,33 @@ def test_removal_too_early_is_refused_with_the_date(
         reverse("heating-removal", args=[done.pk]), {"removed_on": "2024-04-01"}, follow=True
     )
     assert "已于 2024年4月1日 拆除" in response.content.decode()
+
+
+def test_the_acceptance_ledger_lists_visits_and_flags_the_window(
+    client: Client, inspector: User, municipal: User, official: User, done: Household
+) -> None:
+    login(client, inspector)
+    client.post(reverse("visit", args=[done.pk]), visit_data(result="failed", check_temperature="",
+                defect_0="室温不达标", rectify_by_0="2023-10-28", visited_at="2023-10-10T10:00"))  # fmt: skip
+    client.post(reverse("visit", args=[done.pk]), visit_data(visited_at="2023-10-29T09:30"))
+    for user in (municipal, official, inspector):
+        client.logout()
+        response = login(client, user).get(
+            reverse("acceptance-ledger"), {"start": "2023-10-01", "end": "2023-10-31"}
+        )
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        rows = list(sheet.iter_rows(min_row=3, values_only=True))
+        assert [r[8] for r in rows] == ["不合格", "合格"]
+        assert rows[0][14] == "是"  # 10/10 is before the 10/15–10/31 window
+        assert rows[1][14] is None and rows[0][13] == "是"
+    page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
+    assert "验收窗口外" in page
+
+
+def test_the_acceptance_ledger_stays_in_the_users_counties(
+    client: Client, other_official: User, done: Household
+) -> None:
+    login(client, other_official)
+    xinfu = Household.objects.get(code="XF-0001").county
+    assert client.get(reverse("acceptance-ledger"), {"county": xinfu.pk}).status_code == 404
+    assert client.get(reverse("acceptance-ledger"), {"start": "10/1"}).status_code == 400

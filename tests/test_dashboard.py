@@ -43,7 +43,10 @@ def test_every_county_is_overdue_or_done_after_its_deadline(
     client: Client, municipal: User, rolled_up: None
 ) -> None:
     rows = login(client, municipal).get(reverse("dashboard")).context["rows"]
-    assert {status.label for _, _, status in rows} == {"逾期"}  # 2023's works ended long ago
+    assert {status.label for _, _, status, _ in rows} == {"逾期"}  # 2023's works ended long ago
+    # and every county's 已完工 households are now overdue for acceptance
+    overdue = {c.county.short_name: n for c, _, _, n in rows}
+    assert sum(overdue.values()) == Household.objects.filter(stage=Stage.COMPLETED).count()
 
 
 @pytest.mark.parametrize("actor", ["official", "inspector"])

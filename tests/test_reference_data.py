@@ -59,3 +59,9 @@ def test_the_2023_targets_add_up_to_the_plan() -> None:
         p: targets.filter(path=p).total() for p in ("district", "electric", "gas", "biomass")
     }
     assert by_path == {"district": 164768, "electric": 29976, "gas": 4589, "biomass": 10350}
+
+
+def test_wutaishan_finishes_acceptance_as_much_earlier() -> None:
+    plan = PlanYear.objects.get(year=2023)
+    assert str(plan.acceptance_due_for(County.objects.get(short_name="五台山"))) == "2023-10-17"
+    assert str(plan.acceptance_due_for(County.objects.get(short_name="代县"))) == "2023-10-31"

@@ -70,6 +70,13 @@ class PlanYear(models.Model):
     def works_due_for(self, county: County) -> dt.date:
         return self._works_due_overrides.get(county.pk, self.works_due)
 
+    def acceptance_due_for(self, county: County) -> dt.date:
+        """A county whose works end early (五台山: 10/1) finishes acceptance as much earlier."""
+        return self.acceptance_due - (self.works_due - self.works_due_for(county))
+
+    def in_acceptance_window(self, day: dt.date) -> bool:
+        return self.acceptance_start <= day <= self.acceptance_due
+
 
 class CountyDeadline(models.Model):
     """A county whose works must end earlier than the city's (五台山: 10/1)."""

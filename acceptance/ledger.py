@@ -1,0 +1,59 @@
+"""The acceptance ledger (验收台账): every visit of a county and a date range, as xlsx."""
+
+from __future__ import annotations
+
+import io
+
+from django.utils import timezone
+from openpyxl import Workbook
+
+from acceptance.models import InspectionQuerySet
+from heating.models import PlanYear
+
+HEADERS = (
+    "验收日期", "县（市、区）", "乡（镇、街道）", "村（社区）", "户编号", "户主姓名", "取暖路径",
+    "设备型号", "验收结果", "验收人", "同行验收人员", "监理单位", "问题及整改期限", "问题已复验",
+    "验收窗口外",
+)  # fmt: skip
+
+
+def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> bytes:
+    windows = {p.year: p for p in PlanYear.objects.all()}
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("验收台账")
+    sheet.append([title])
+    sheet.append(list(HEADERS))
+    rows = inspections.select_related(
+        "household__county",
+        "household__township",
+        "household__village",
+        "household__equipment",
+        "inspector",
+    ).prefetch_related("defects")
+    for visit in rows.order_by("visited_at", "pk"):
+        h = visit.household
+        day = timezone.localtime(visit.visited_at).date()
+        plan = windows.get(day.year)
+        defects = list(visit.defects.all())
+        sheet.append(
+            [
+                day,
+                h.county.short_name,
+                h.township.name,
+                h.village.name,
+                h.code,
+                h.head_name,
+                h.get_path_display(),
+                h.equipment.model if h.equipment else "",
+                visit.get_result_display(),
+                str(visit.inspector),
+                visit.co_inspectors,
+                visit.supervision_unit,
+                "；".join(f"{d.description}（{d.rectify_by:%Y-%m-%d}前）" for d in defects),
+                "是" if defects and all(d.closed_by_id for d in defects) else "",
+                "是" if plan and not plan.in_acceptance_window(day) else "",
+            ]
+        )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
