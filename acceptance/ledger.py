@@ -7,13 +7,13 @@ import io
 from django.utils import timezone
 from openpyxl import Workbook
 
-from acceptance.models import InspectionQuerySet
+from acceptance.models import Inspection, InspectionQuerySet
 from heating.models import PlanYear
 
 HEADERS = (
-    "验收日期", "县（市、区）", "乡（镇、街道）", "村（社区）", "户编号", "户主姓名", "取暖路径",
-    "设备型号", "验收结果", "验收人", "同行验收人员", "监理单位", "问题及整改期限", "问题已复验",
-    "验收窗口外",
+    "验收日期", "县（市、区）", "验收对象", "乡（镇、街道）", "村（社区）", "户编号", "户主姓名/项目名称",
+    "取暖路径/项目类别", "设备型号/面积", "验收结果", "验收人", "同行验收人员", "监理单位",
+    "问题及整改期限", "问题已复验", "验收窗口外",
 )  # fmt: skip
 
 
@@ -28,23 +28,17 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
         "household__township",
         "household__village",
         "household__equipment",
+        "project__county",
         "inspector",
     ).prefetch_related("defects")
     for visit in rows.order_by("visited_at", "pk"):
-        h = visit.household
         day = timezone.localtime(visit.visited_at).date()
         plan = windows.get(day.year)
         defects = list(visit.defects.all())
         sheet.append(
             [
                 day,
-                h.county.short_name,
-                h.township.name,
-                h.village.name,
-                h.code,
-                h.head_name,
-                h.get_path_display(),
-                h.equipment.model if h.equipment else "",
+                *_subject(visit),
                 visit.get_result_display(),
                 str(visit.inspector),
                 visit.co_inspectors,
@@ -57,3 +51,26 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _subject(visit: Inspection) -> list[object]:
+    """The visited household or project, in the ledger's columns 2 to 9."""
+    if visit.household is not None:
+        h = visit.household
+        return [
+            h.county.short_name, "改造户", h.township.name, h.village.name, h.code, h.head_name,
+            h.get_path_display(), h.equipment.model if h.equipment else "",
+        ]  # fmt: skip
+    project = visit.project
+    assert project is not None
+    area = f"{project.area_m2:g} 平方米" if project.area_m2 else ""
+    return [
+        project.county.short_name,
+        "项目",
+        "",
+        "",
+        "",
+        project.name,
+        project.get_kind_display(),
+        area,
+    ]

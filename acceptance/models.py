@@ -2,16 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from heating.models import CountyScopedQuerySet
+from heating.models import County, CountyScopedQuerySet, visible_counties_q
 from retrofits.models import Household
 
 
+class ProjectQuerySet(CountyScopedQuerySet["Project"]):
+    pass
+
+
+class Project(models.Model):
+    """A work accepted as a whole rather than household by household."""
+
+    class Kind(models.TextChoices):
+        DISTRICT_NETWORK = "district_network", "集中供热管网"
+        GRID_UPGRADE = "grid_upgrade", "电网改造"
+        BUILDING_TOWN = "building_town", "城区/县城既有建筑节能改造"
+        BUILDING_RURAL = "building_rural", "农村围护结构改造"
+
+    county = models.ForeignKey(
+        County, on_delete=models.PROTECT, related_name="projects", verbose_name="县（市、区）"
+    )
+    kind = models.CharField("类别", max_length=20, choices=Kind.choices)
+    name = models.CharField("项目名称", max_length=100)
+    area_m2 = models.DecimalField(
+        "改造面积（平方米）", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    accepted_on = models.DateField("验收合格日期", null=True, blank=True)
+    efficiency_gain_pct = models.DecimalField(
+        "能效提升（%）", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["county__order", "kind", "name"]
+        verbose_name = verbose_name_plural = "验收项目"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind__in=["building_town", "building_rural"]) | Q(area_m2__gt=0),
+                name="project_building_has_area",
+                violation_error_message="建筑节能改造项目须填写改造面积",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county} {self.name}（{self.get_kind_display()}）"
+
+
 class InspectionQuerySet(CountyScopedQuerySet["Inspection"]):
-    county_lookup = "household__county"
+    def visible_to(self, user: Any) -> InspectionQuerySet:
+        return self.filter(
+            visible_counties_q(user, "household__county")
+            | visible_counties_q(user, "project__county")
+        )
 
 
 class Inspection(models.Model):
@@ -22,7 +71,20 @@ class Inspection(models.Model):
         FAILED = "failed", "不合格"
 
     household = models.ForeignKey(
-        Household, on_delete=models.PROTECT, related_name="inspections", verbose_name="改造户"
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        verbose_name="改造户",
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inspections",
+        verbose_name="项目",
     )
     visited_at = models.DateTimeField("验收时间")
     inspector = models.ForeignKey(
@@ -30,7 +92,7 @@ class Inspection(models.Model):
     )
     co_inspectors = models.CharField("同行验收人员", max_length=200, blank=True)
     supervision_unit = models.CharField("监理单位", max_length=100, blank=True)
-    checklist = models.JSONField("检查项", default=dict)
+    checklist = models.JSONField("检查项", default=dict, blank=True)  # projects have none
     result = models.CharField("验收结果", max_length=8, choices=Result.choices)
     notes = models.TextField("说明", blank=True)
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
@@ -47,6 +109,10 @@ class Inspection(models.Model):
                 condition=Q(result__in=["passed", "failed"]), name="inspection_result_valid"
             ),
             models.CheckConstraint(
+                condition=Q(household__isnull=True) ^ Q(project__isnull=True),
+                name="inspection_of_household_or_project",
+            ),
+            models.CheckConstraint(
                 condition=(Q(latitude__isnull=True) & Q(longitude__isnull=True))
                 | (
                     Q(latitude__gte=-90, latitude__lte=90)
@@ -57,11 +123,11 @@ class Inspection(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.household} {self.visited_at:%Y-%m-%d} {self.get_result_display()}"
+        return f"{self.household or self.project} {self.visited_at:%Y-%m-%d} {self.get_result_display()}"
 
 
 class DefectQuerySet(CountyScopedQuerySet["Defect"]):
-    county_lookup = "household__county"
+    county_lookup = "inspection__household__county"
 
     def open(self) -> DefectQuerySet:
         return self.filter(closed_by__isnull=True)
@@ -74,7 +140,20 @@ class Defect(models.Model):
         Inspection, on_delete=models.CASCADE, related_name="defects", verbose_name="验收记录"
     )
     household = models.ForeignKey(
-        Household, on_delete=models.PROTECT, related_name="defects", verbose_name="改造户"
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="defects",
+        verbose_name="改造户",
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="defects",
+        verbose_name="项目",
     )
     description = models.TextField("问题")
     rectify_by = models.DateField("整改期限")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto
+from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto, Project
 from acceptance.rules import CHECKLISTS, removal_allowed_from
-from heating.models import Role, User
+from heating.models import BuildingKind, BuildingTarget, Role, User
 from retrofits.models import Household, Stage
 
 PHOTO_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
@@ -38,6 +38,86 @@ def _check_photo(photo: UploadedFile) -> str:
     raise ValidationError({"photos": f"「{photo.name}」不是 JPEG、PNG 或 WebP 照片"})
 
 
+@dataclass
+class Visit:
+    """What every acceptance visit carries, of a household or of a project."""
+
+    inspector: User
+    visited_at: dt.datetime
+    passed: bool
+    defects: list[DefectInput] = field(default_factory=list)
+    photos: list[UploadedFile] = field(default_factory=list)
+    co_inspectors: str = ""
+    supervision_unit: str = ""
+    location: tuple[Decimal, Decimal] | None = None
+    notes: str = ""
+
+
+def _visit_errors(visit: Visit, errors: dict[str, list[str]]) -> list[str]:
+    """The result-and-defect rules every visit follows; returns the photos' checked types."""
+    if not visit.passed and not visit.defects:
+        errors.setdefault("defects", []).append("不合格须列出问题和整改期限")
+    if visit.passed and visit.defects:
+        errors.setdefault("defects", []).append("合格的验收不应有待整改问题")
+    for defect in visit.defects:
+        if not defect.description.strip():
+            errors.setdefault("defects", []).append("问题描述不能为空")
+        if defect.rectify_by < visit.visited_at.date():
+            errors.setdefault("defects", []).append(f"整改期限 {defect.rectify_by} 早于验收日期")
+    checked_types = []
+    for photo in visit.photos:
+        try:
+            checked_types.append(_check_photo(photo))
+        except ValidationError as exc:
+            for messages in exc.message_dict.values():
+                errors.setdefault("photos", []).extend(messages)
+    return checked_types
+
+
+def _save_visit(
+    visit: Visit,
+    checked_types: list[str],
+    *,
+    household: Household | None = None,
+    project: Project | None = None,
+    checklist: dict[str, bool] | None = None,
+) -> Inspection:
+    """Write the visit, its defects and photos; a pass closes the subject's open defects."""
+    inspection = Inspection(
+        household=household,
+        project=project,
+        visited_at=visit.visited_at,
+        inspector=visit.inspector,
+        co_inspectors=visit.co_inspectors.strip(),
+        supervision_unit=visit.supervision_unit.strip(),
+        checklist=checklist or {},
+        result=Inspection.Result.PASSED if visit.passed else Inspection.Result.FAILED,
+        notes=visit.notes.strip(),
+        latitude=visit.location[0] if visit.location else None,
+        longitude=visit.location[1] if visit.location else None,
+    )
+    inspection.full_clean()
+    inspection.save()
+    Defect.objects.bulk_create(
+        Defect(
+            inspection=inspection,
+            household=household,
+            project=project,
+            description=d.description.strip(),
+            rectify_by=d.rectify_by,
+        )
+        for d in visit.defects
+    )
+    for photo, content_type in zip(visit.photos, checked_types, strict=True):
+        InspectionPhoto.objects.create(
+            inspection=inspection, image=photo, content_type=content_type, size=photo.size or 0
+        )
+    if visit.passed:
+        subject = {"household": household} if household else {"project": project}
+        Defect.objects.filter(**subject).open().update(closed_by=inspection)
+    return inspection
+
+
 @transaction.atomic
 def inspection_record(
     *,
@@ -59,7 +139,17 @@ def inspection_record(
         raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
     # A household accepted twice at once would close the same defects twice.
     household = Household.objects.select_for_update().get(pk=household.pk)
-    defects = defects or []
+    visit = Visit(
+        inspector,
+        visited_at,
+        passed,
+        defects or [],
+        photos or [],
+        co_inspectors,
+        supervision_unit,
+        location,
+        notes,
+    )
     errors: dict[str, list[str]] = {}
     if household.stage != Stage.COMPLETED:
         errors.setdefault("household", []).append(
@@ -74,54 +164,16 @@ def inspection_record(
         errors.setdefault("checklist", []).append(
             "合格须全部检查项通过，未通过：" + "、".join(missing)
         )
-    if not passed and not defects:
-        errors.setdefault("defects", []).append("不合格须列出问题和整改期限")
-    if passed and defects:
-        errors.setdefault("defects", []).append("合格的验收不应有待整改问题")
-    for defect in defects:
-        if not defect.description.strip():
-            errors.setdefault("defects", []).append("问题描述不能为空")
-        if defect.rectify_by < visited_at.date():
-            errors.setdefault("defects", []).append(f"整改期限 {defect.rectify_by} 早于验收日期")
-    checked_types = []
-    for photo in photos or []:
-        try:
-            checked_types.append(_check_photo(photo))
-        except ValidationError as exc:
-            for messages in exc.message_dict.values():
-                errors.setdefault("photos", []).extend(messages)
+    checked_types = _visit_errors(visit, errors)
     if errors:
         raise ValidationError(errors)
-
-    inspection = Inspection(
+    inspection = _save_visit(
+        visit,
+        checked_types,
         household=household,
-        visited_at=visited_at,
-        inspector=inspector,
-        co_inspectors=co_inspectors.strip(),
-        supervision_unit=supervision_unit.strip(),
         checklist={code: bool(checklist.get(code)) for code in items},
-        result=Inspection.Result.PASSED if passed else Inspection.Result.FAILED,
-        notes=notes.strip(),
-        latitude=location[0] if location else None,
-        longitude=location[1] if location else None,
     )
-    inspection.full_clean()
-    inspection.save()
-    Defect.objects.bulk_create(
-        Defect(
-            inspection=inspection,
-            household=household,
-            description=d.description.strip(),
-            rectify_by=d.rectify_by,
-        )
-        for d in defects
-    )
-    for photo, content_type in zip(photos or [], checked_types, strict=True):
-        InspectionPhoto.objects.create(
-            inspection=inspection, image=photo, content_type=content_type, size=photo.size or 0
-        )
     if passed:
-        Defect.objects.filter(household=household).open().update(closed_by=inspection)
         household.stage = Stage.ACCEPTED
         household.updated_by = inspector
         household._change_reason = f"验收合格（{inspector}，{visited_at:%Y-%m-%d}）"  # type: ignore[attr-defined]
@@ -129,6 +181,45 @@ def inspection_record(
         from retrofits.tasks import run_rollup
 
         transaction.on_commit(run_rollup.delay)
+    return inspection
+
+
+@transaction.atomic
+def project_inspection_record(
+    *, project: Project, visit: Visit, efficiency_gain_pct: Decimal | None = None
+) -> Inspection:
+    """Acceptance of a network, grid upgrade or building retrofit, with the same result and defect
+    flow; town buildings pass only with the plan's efficiency gain (≥30%)."""
+    inspector = visit.inspector
+    if (
+        inspector.role != Role.INSPECTOR
+        or not inspector.counties.filter(pk=project.county_id).exists()
+    ):
+        raise PermissionDenied("只有负责该县的验收人员可以验收该项目。")
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    errors: dict[str, list[str]] = {}
+    if project.accepted_on is not None:
+        errors.setdefault("project", []).append(f"该项目已于{project.accepted_on}验收合格")
+    if project.kind == Project.Kind.BUILDING_TOWN and visit.passed:
+        target = BuildingTarget.objects.filter(
+            plan_year_id=visit.visited_at.year, kind=BuildingKind.TOWN
+        ).first()
+        minimum = Decimal(
+            target.min_efficiency_gain_pct if target and target.min_efficiency_gain_pct else 30
+        )
+        if efficiency_gain_pct is None or efficiency_gain_pct < minimum:
+            errors.setdefault("efficiency_gain_pct", []).append(
+                f"城区/县城既有建筑改造后能效须提升{minimum}%以上，"
+                f"{'未填写' if efficiency_gain_pct is None else f'实测{efficiency_gain_pct}%'}，不能验收合格"
+            )
+    checked_types = _visit_errors(visit, errors)
+    if errors:
+        raise ValidationError(errors)
+    inspection = _save_visit(visit, checked_types, project=project)
+    if visit.passed:
+        project.accepted_on = timezone.localtime(visit.visited_at).date()
+        project.efficiency_gain_pct = efficiency_gain_pct
+        project.save(update_fields=["accepted_on", "efficiency_gain_pct"])
     return inspection
 
 

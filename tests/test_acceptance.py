@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from acceptance.models import Defect, HeatingRemoval, Inspection
+from acceptance.models import Defect, HeatingRemoval, Inspection, Project
 from acceptance.rules import CHECKLISTS, removal_allowed_from
-from acceptance.services import DefectInput, heating_removal_record, inspection_record
-from heating.models import User
+from acceptance.services import (
+    DefectInput,
+    Visit,
+    heating_removal_record,
+    inspection_record,
+    project_inspection_record,
+)
+from heating.models import County, User
 from retrofits.models import Household, RollupRun, Stage, TenderItem
 from tests.ledger_files import row, xlsx
 
@@ -199,3 +206,62 @@ def test_removal_is_for_the_households_county(
     )
     with pytest.raises(PermissionDenied):
         heating_removal_record(household=done, removed_on=dt.date(2024, 4, 1), user=other_official)
+
+
+@pytest.fixture
+def town_building() -> Project:
+    return Project.objects.create(
+        county=County.objects.get(short_name="忻府区"),
+        kind=Project.Kind.BUILDING_TOWN,
+        name="秀容小区节能改造",
+        area_m2=52000,
+    )
+
+
+def test_a_town_building_passes_only_with_the_efficiency_gain(
+    town_building: Project, inspector: User
+) -> None:
+    visit = Visit(inspector=inspector, visited_at=at("2023-10-25"), passed=True)
+    with pytest.raises(ValidationError, match=r"能效须提升30%以上，实测25\.0%"):
+        project_inspection_record(
+            project=town_building, visit=visit, efficiency_gain_pct=Decimal("25.0")
+        )
+    with pytest.raises(ValidationError, match="未填写"):
+        project_inspection_record(project=town_building, visit=visit)
+    project_inspection_record(
+        project=town_building, visit=visit, efficiency_gain_pct=Decimal("32.5")
+    )
+    town_building.refresh_from_db()
+    assert (str(town_building.accepted_on), town_building.efficiency_gain_pct) == (
+        "2023-10-25",
+        Decimal("32.5"),
+    )
+
+
+def test_a_grid_upgrade_fails_then_passes_its_revisit(inspector: User) -> None:
+    grid = Project.objects.create(
+        county=County.objects.get(short_name="定襄县"),
+        kind=Project.Kind.GRID_UPGRADE,
+        name="晋昌镇配变增容",
+    )
+    failing = Visit(inspector=inspector, visited_at=at("2023-10-16"), passed=False,
+                    defects=[DefectInput("接地不规范", dt.date(2023, 10, 25))])  # fmt: skip
+    project_inspection_record(project=grid, visit=failing)
+    assert Defect.objects.filter(project=grid).open().count() == 1
+    project_inspection_record(
+        project=grid, visit=Visit(inspector=inspector, visited_at=at("2023-10-26"), passed=True)
+    )
+    grid.refresh_from_db()
+    assert grid.accepted_on is not None and not Defect.objects.filter(project=grid).open().exists()
+
+
+def test_projects_are_accepted_by_their_countys_inspectors(
+    town_building: Project, other_official: User, municipal: User
+) -> None:
+    for user in (other_official, municipal):
+        with pytest.raises(PermissionDenied):
+            project_inspection_record(
+                project=town_building,
+                visit=Visit(inspector=user, visited_at=at("2023-10-25"), passed=True),
+                efficiency_gain_pct=Decimal(40),
+            )

@@ -168,9 +168,9 @@ def test_the_acceptance_ledger_lists_visits_and_flags_the_window(
         )
         sheet = load_workbook(io.BytesIO(response.content)).active
         rows = list(sheet.iter_rows(min_row=3, values_only=True))
-        assert [r[8] for r in rows] == ["不合格", "合格"]
-        assert rows[0][14] == "是"  # 10/10 is before the 10/15–10/31 window
-        assert rows[1][14] is None and rows[0][13] == "是"
+        assert [r[9] for r in rows] == ["不合格", "合格"]
+        assert rows[0][15] == "是"  # 10/10 is before the 10/15–10/31 window
+        assert rows[1][15] is None and rows[0][14] == "是"
     page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
     assert "验收窗口外" in page
 
