@@ -8,7 +8,8 @@ from django import forms
 from django.utils import timezone
 
 from acceptance.rules import CHECKLISTS
-from acceptance.services import DefectInput
+from acceptance.services import DefectInput, Visit
+from heating.models import User
 
 DEFECT_ROWS = 3
 
@@ -51,10 +52,18 @@ class VisitForm(forms.Form):
     )
     notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
-    def __init__(self, *args: Any, path: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, path: str | None = None, with_efficiency: bool = False, **kwargs: Any
+    ) -> None:
+        """A household's visit has its path's checklist; a project's has none, and a town
+        building's asks for the efficiency gain achieved."""
         super().__init__(*args, **kwargs)
         self.fields["visited_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
-        for code, label in CHECKLISTS[path]:
+        if with_efficiency:
+            self.fields["efficiency_gain_pct"] = forms.DecimalField(
+                label="能效提升（%）", required=False, max_digits=5, decimal_places=1, min_value=0
+            )
+        for code, label in CHECKLISTS[path] if path else ():
             self.fields[f"check_{code}"] = forms.BooleanField(label=label, required=False)
         for index in range(DEFECT_ROWS):
             self.fields[f"defect_{index}"] = forms.CharField(
@@ -65,7 +74,7 @@ class VisitForm(forms.Form):
                 required=False,
                 widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             )
-        self.checklist_codes = [code for code, _ in CHECKLISTS[path]]
+        self.checklist_codes = [code for code, _ in CHECKLISTS[path]] if path else []
 
     def checklist_fields(self) -> list[forms.BoundField]:
         return [self[f"check_{code}"] for code in self.checklist_codes]
@@ -91,6 +100,20 @@ class VisitForm(forms.Form):
             if description and rectify_by:
                 found.append(DefectInput(description, rectify_by))
         return found
+
+    def visit(self, inspector: User) -> Visit:
+        data = self.cleaned_data
+        return Visit(
+            inspector=inspector,
+            visited_at=data["visited_at"],
+            passed=data["result"] == "passed",
+            defects=self.defects(),
+            photos=data["photos"],
+            co_inspectors=data["co_inspectors"],
+            supervision_unit=data["supervision_unit"],
+            location=self.location(),
+            notes=data["notes"],
+        )
 
     def location(self) -> tuple[Decimal, Decimal] | None:
         lat, lon = self.cleaned_data.get("latitude"), self.cleaned_data.get("longitude")

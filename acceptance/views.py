@@ -17,8 +17,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from acceptance.forms import RemovalForm, VisitForm
 from acceptance.ledger import write_acceptance_ledger
-from acceptance.models import Defect, Inspection, InspectionPhoto
-from acceptance.services import heating_removal_record, inspection_record
+from acceptance.models import Defect, Inspection, InspectionPhoto, Project
+from acceptance.services import (
+    heating_removal_record,
+    inspection_record,
+    project_inspection_record,
+)
 from heating.models import County, Role, User
 from retrofits.models import Household
 
@@ -55,7 +59,12 @@ def worklist(request: HttpRequest) -> HttpResponse:
             | Q(township__name__contains=query)
         )
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "acceptance/worklist.html", {"page": page, "q": query})
+    projects = (
+        Project.objects.visible_to(user).filter(accepted_on__isnull=True).select_related("county")
+    )
+    return render(
+        request, "acceptance/worklist.html", {"page": page, "q": query, "projects": projects}
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,28 +76,60 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
     form = VisitForm(request.POST or None, request.FILES or None, path=household.path)
     if request.method == "POST" and form.is_valid():
+        visit = form.visit(user)
         try:
             inspection_record(
                 household=household,
                 inspector=user,
-                visited_at=form.cleaned_data["visited_at"],
-                passed=form.cleaned_data["result"] == "passed",
+                visited_at=visit.visited_at,
+                passed=visit.passed,
                 checklist=form.checklist(),
-                defects=form.defects(),
-                photos=form.cleaned_data["photos"],
-                co_inspectors=form.cleaned_data["co_inspectors"],
-                supervision_unit=form.cleaned_data["supervision_unit"],
-                location=form.location(),
-                notes=form.cleaned_data["notes"],
+                defects=visit.defects,
+                photos=visit.photos,
+                co_inspectors=visit.co_inspectors,
+                supervision_unit=visit.supervision_unit,
+                location=visit.location,
+                notes=visit.notes,
             )
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(name if name in form.fields else None, error)
+            _add_errors(form, exc)
         else:
             messages.success(request, f"已记录验收：{household}")
             return redirect("household-detail", pk=household.pk)
     return render(request, "acceptance/visit.html", {"form": form, "h": household})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def project_visit(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    project = get_object_or_404(Project.objects.visible_to(user).select_related("county"), pk=pk)
+    if user.role != Role.INSPECTOR:
+        raise PermissionDenied("只有负责该县的验收人员可以验收项目。")
+    form = VisitForm(
+        request.POST or None,
+        request.FILES or None,
+        with_efficiency=project.kind == Project.Kind.BUILDING_TOWN,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            project_inspection_record(
+                project=project,
+                visit=form.visit(user),
+                efficiency_gain_pct=form.cleaned_data.get("efficiency_gain_pct"),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"已记录项目验收：{project}")
+            return redirect("worklist")
+    return render(request, "acceptance/visit.html", {"form": form, "project": project})
+
+
+def _add_errors(form: VisitForm, exc: ValidationError) -> None:
+    for name, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
 
 
 @require_POST

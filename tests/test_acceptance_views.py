@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from acceptance.models import Inspection, InspectionPhoto
-from heating.models import User
+from acceptance.models import Inspection, InspectionPhoto, Project
+from heating.models import County, User
 from retrofits.models import Household, Stage, TenderItem
 from tests.conftest import login
 from tests.ledger_files import IDS, row, xlsx
@@ -182,3 +182,26 @@ def test_the_acceptance_ledger_stays_in_the_users_counties(
     xinfu = Household.objects.get(code="XF-0001").county
     assert client.get(reverse("acceptance-ledger"), {"county": xinfu.pk}).status_code == 404
     assert client.get(reverse("acceptance-ledger"), {"start": "10/1"}).status_code == 400
+
+
+def test_an_inspector_accepts_a_town_building_project(
+    client: Client, inspector: User, official: User
+) -> None:
+    project = Project.objects.create(
+        county=County.objects.get(short_name="忻府区"),
+        kind=Project.Kind.BUILDING_TOWN,
+        name="秀容小区节能改造",
+        area_m2=52000,
+    )
+    login(client, inspector)
+    assert "秀容小区节能改造" in client.get(reverse("worklist")).content.decode()
+    url = reverse("project-visit", args=[project.pk])
+    data = {"visited_at": "2023-10-25T10:00", "result": "passed", "efficiency_gain_pct": "25"}
+    response = client.post(url, data)
+    assert "能效须提升30%以上" in response.content.decode()
+    assert client.post(url, {**data, "efficiency_gain_pct": "32"}).status_code == 302
+    project.refresh_from_db()
+    assert project.accepted_on is not None
+    assert list(client.get(reverse("worklist")).context["projects"]) == []
+    client.logout()
+    assert login(client, official).get(url).status_code == 403
