@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -23,22 +22,17 @@ from acceptance.services import (
     inspection_record,
     project_inspection_record,
 )
-from heating.models import County, Role, User
+from heating.http import request_user, xlsx_response
+from heating.models import County, Role
 from retrofits.models import Household
 
 PAGE_SIZE = 30
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every caller is behind login_required
-    return request.user
 
 
 @require_GET
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if user.role != Role.INSPECTOR:
         raise PermissionDenied("验收工作清单供验收人员使用。")
     today = timezone.localdate()
@@ -70,7 +64,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
     if not Household.objects.inspectable_by(user).filter(pk=pk).exists():
         raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
@@ -102,7 +96,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def project_visit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     project = get_object_or_404(Project.objects.visible_to(user).select_related("county"), pk=pk)
     if user.role != Role.INSPECTOR:
         raise PermissionDenied("只有负责该县的验收人员可以验收项目。")
@@ -135,7 +129,7 @@ def _add_errors(form: VisitForm, exc: ValidationError) -> None:
 @require_POST
 @login_required
 def removal(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
     form = RemovalForm(request.POST)
     if form.is_valid():
@@ -160,7 +154,7 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
     """Photos are personal data: served only to those who may see the household."""
     item = get_object_or_404(
         InspectionPhoto.objects.filter(
-            inspection__household__in=Household.objects.visible_to(_user(request))
+            inspection__household__in=Household.objects.visible_to(request_user(request))
         ),
         pk=pk,
     )
@@ -171,7 +165,7 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 def acceptance_ledger(request: HttpRequest) -> HttpResponse:
     """验收台账 of the user's counties, optionally one county and a date range (?county=&start=&end=)."""
-    user = _user(request)
+    user = request_user(request)
     visits = Inspection.objects.visible_to(user)
     county_id = request.GET.get("county", "")
     label = "全部县（市、区）" if user.sees_all_counties else "本辖区"
@@ -192,8 +186,4 @@ def acceptance_ledger(request: HttpRequest) -> HttpResponse:
         visits = visits.filter(visited_at__date__lte=end)
     span = f"{start or '开始'}至{end or '今'}"
     data = write_acceptance_ledger(visits, title=f"清洁取暖改造验收台账（{label}，{span}）")
-    response = HttpResponse(data, content_type=XLSX_TYPE)
-    response["Content-Disposition"] = (
-        f"attachment; filename*=UTF-8''{quote(f'验收台账-{label}.xlsx')}"
-    )
-    return response
+    return xlsx_response(data, f"验收台账-{label}.xlsx")

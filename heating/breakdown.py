@@ -101,10 +101,6 @@ class Breakdown:
     counts: dict[County, Counts] = field(default_factory=dict)
     rows: dict[County, int] = field(default_factory=dict)  # the spreadsheet row of each county
 
-    @property
-    def total(self) -> int:
-        return sum(sum(c.values()) for c in self.counts.values())
-
 
 def row_values(counts: Mapping[tuple[str, str], int]) -> list[int]:
     """The 15 printed numbers of a row, 合计 and 总任务数 included, from its 8 stored cells."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +10,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import COLUMNS, GROUPS, SUBS
-from heating.models import BuildingTarget, County, HeatingPath, PlanYear, User
+from heating.http import request_user, xlsx_response
+from heating.models import BuildingTarget, County, HeatingPath, PlanYear
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
     current_plan_year,
@@ -20,8 +19,6 @@ from heating.selectors import (
     target_table,
     townships_with_village_counts,
 )
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _plan_year(year: int | None) -> PlanYear:
@@ -31,15 +28,10 @@ def _plan_year(year: int | None) -> PlanYear:
     return plan_year
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every caller is behind login_required
-    return request.user
-
-
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     plan_year = _plan_year(None)
     table = target_table(user=user, plan_year=plan_year)
     own_county = user.county if user.county_id else None
@@ -76,7 +68,7 @@ def targets(request: HttpRequest, year: int | None = None) -> HttpResponse:
         {
             "plan_year": plan_year,
             "plan_years": PlanYear.objects.all(),
-            "table": target_table(user=_user(request), plan_year=plan_year),
+            "table": target_table(user=request_user(request), plan_year=plan_year),
             "groups": [g for g, _ in GROUPS],
             "subs": [s for s, _ in SUBS] * len(GROUPS),
             "columns": COLUMNS,
@@ -87,20 +79,20 @@ def targets(request: HttpRequest, year: int | None = None) -> HttpResponse:
 @require_GET
 @login_required
 def targets_export(request: HttpRequest, year: int) -> HttpResponse:
-    if not _user(request).manages_plan:
+    if not request_user(request).manages_plan:
         raise PermissionDenied("只有市级用户可以下载全市任务分解表")
     plan_year = _plan_year(year)
     dataset = TargetBreakdownResource(plan_year=plan_year).export()
-    response = HttpResponse(TaskBreakdownXLSX().export_data(dataset), content_type=XLSX_TYPE)
-    filename = f"忻州市{plan_year.year}年清洁取暖改造任务分解表.xlsx"
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
+    return xlsx_response(
+        TaskBreakdownXLSX().export_data(dataset),
+        f"忻州市{plan_year.year}年清洁取暖改造任务分解表.xlsx",
+    )
 
 
 @require_GET
 @login_required
 def county_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     county = get_object_or_404(County.objects.visible_to(user), pk=pk)
     plan_year = _plan_year(None)
     table = target_table(user=user, plan_year=plan_year)

@@ -10,6 +10,7 @@ from django.db.models import Sum
 
 from heating.breakdown import GROUPS
 from heating.models import County, HeatingPath, PlanYear, Township
+from heating.selectors import Milestone
 from retrofits.models import DONE_STAGES, DailyProgress, ProgressCount, RollupRun, Stage
 from retrofits.rollups import CountyProgress, Figures, ProgressReport
 
@@ -65,15 +66,9 @@ def recent_pace(*, today: dt.date) -> dict[int, float]:
     return pace
 
 
-def next_milestone(plan_year: PlanYear, today: dt.date) -> tuple[str, int] | None:
-    stages = [
-        ("实施方案报备", plan_year.plan_due),
-        ("完成施工", plan_year.works_due),
-        ("完成验收", plan_year.acceptance_due),
-        ("绩效评价", plan_year.evaluation_due),
-    ]
-    upcoming = [(label, (due - today).days) for label, due in stages if due >= today]
-    return upcoming[0] if upcoming else None
+def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] | None:
+    """The first stage not yet over, and the days left to its end."""
+    return next(((m.label, (m.end - today).days) for m in stages if m.end >= today), None)
 
 
 def trend(*, county: County | None = None) -> list[tuple[str, int, int]]:

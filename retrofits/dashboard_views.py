@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +9,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import GROUPS, SUBS
-from heating.models import County, PlanYear, Township, User
+from heating.http import request_user, xlsx_response
+from heating.models import County, PlanYear, Township
 from heating.selectors import current_plan_year, milestones
 from retrofits.dashboard import (
     awaiting_past_deadline,
@@ -24,13 +23,6 @@ from retrofits.dashboard import (
 from retrofits.progress_export import write_progress
 from retrofits.rollups import progress_report
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every caller is behind login_required
-    return request.user
-
 
 def _plan_year() -> PlanYear:
     plan_year = current_plan_year()
@@ -42,7 +34,7 @@ def _plan_year() -> PlanYear:
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     counties = County.objects.visible_to(user)
     if not user.sees_all_counties:
         first = counties.first()
@@ -52,6 +44,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     plan_year = _plan_year()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
+    stages = milestones(plan_year=plan_year, today=today)
     pace = recent_pace(today=today)
     paths = [path for _, path in GROUPS]
     rows = [
@@ -74,8 +67,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "groups": [g for g, _ in GROUPS],
             "totals": [report.group(path) for path in paths],
-            "next": next_milestone(plan_year, today),
-            "milestones": milestones(plan_year=plan_year, today=today),
+            "next": next_milestone(stages, today),
+            "milestones": stages,
             "charts": charts(report),
         },
     )
@@ -84,12 +77,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     county = get_object_or_404(County.objects.visible_to(user), pk=pk)
     plan_year = _plan_year()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=County.objects.filter(pk=county.pk))
     progress = report.counties[0]
+    stages = milestones(plan_year=plan_year, county=county, today=today)
     pace = recent_pace(today=today).get(county.pk, 0.0)
     cells = [(label, [progress.group(path, area) for _, area in SUBS]) for label, path in GROUPS]
     return render(
@@ -108,8 +102,8 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
             "places": places(county=county),
-            "next": next_milestone(plan_year, today),
-            "milestones": milestones(plan_year=plan_year, county=county, today=today),
+            "next": next_milestone(stages, today),
+            "milestones": stages,
             "charts": charts(report, county=county),
         },
     )
@@ -119,7 +113,7 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def township_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     township = get_object_or_404(
-        Township.objects.visible_to(_user(request)).select_related("county"), pk=pk
+        Township.objects.visible_to(request_user(request)).select_related("county"), pk=pk
     )
     return render(
         request,
@@ -133,9 +127,6 @@ def township_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 def progress_export(request: HttpRequest) -> HttpResponse:
     plan_year = _plan_year()
     report = progress_report(
-        plan_year=plan_year, counties=County.objects.visible_to(_user(request))
+        plan_year=plan_year, counties=County.objects.visible_to(request_user(request))
     )
-    response = HttpResponse(write_progress(report), content_type=XLSX_TYPE)
-    name = f"忻州市{plan_year.year}年清洁取暖改造进度表.xlsx"
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
-    return response
+    return xlsx_response(write_progress(report), f"忻州市{plan_year.year}年清洁取暖改造进度表.xlsx")

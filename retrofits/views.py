@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from heating.http import request_user, xlsx_response
 from heating.models import County, PlanYear, Role, Township, User, Village
 from retrofits.filters import HouseholdFilter
 from retrofits.forms import HouseholdForm, LedgerUploadForm
@@ -22,13 +21,7 @@ from retrofits.pagination import COUNT_CAP, CappedPaginator
 from retrofits.selectors import ledger_rows, mask_id_number, mask_phone, sees_personal_data
 from retrofits.services import household_save, ledger_import_start
 
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 50
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)  # every caller is behind login_required
-    return request.user
 
 
 def _own_county(user: User) -> County:
@@ -38,14 +31,8 @@ def _own_county(user: User) -> County:
     return user.county
 
 
-def _xlsx(data: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=XLSX_TYPE)
-    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
-    return response
-
-
 def _filtered(request: HttpRequest) -> HouseholdFilter:
-    user = _user(request)
+    user = request_user(request)
     households = Household.objects.visible_to(user).select_related(
         "county", "township", "village", "equipment"
     )
@@ -55,7 +42,7 @@ def _filtered(request: HttpRequest) -> HouseholdFilter:
 @require_GET
 @login_required
 def household_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     filtered = _filtered(request)
     page = CappedPaginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
@@ -90,7 +77,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     household = get_object_or_404(
         Household.objects.visible_to(user).select_related(
             "county", "township", "village", "equipment", "created_by", "updated_by"
@@ -131,7 +118,7 @@ def household_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     get_object_or_404(Household.objects.visible_to(user), pk=pk)  # 404 before 403
     household = Household.objects.editable_by(user).filter(pk=pk).first()
     if household is None:
@@ -140,7 +127,7 @@ def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     county = household.county if household.pk else _own_county(user)
     form = HouseholdForm(request.POST or None, instance=household, county=county)
     if request.method == "POST" and form.is_valid():
@@ -165,7 +152,7 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
 def village_options(request: HttpRequest) -> HttpResponse:
     """The <option>s of a township's villages, for the form's dependent select (htmx)."""
     township = get_object_or_404(
-        Township.objects.visible_to(_user(request)), pk=request.GET.get("township") or 0
+        Township.objects.visible_to(request_user(request)), pk=request.GET.get("township") or 0
     )
     villages = Village.objects.filter(township=township)
     return render(request, "retrofits/_village_options.html", {"villages": villages})
@@ -174,7 +161,7 @@ def village_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ledger_export(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     filtered = _filtered(request)
     if not filtered.is_valid():
         raise Http404("筛选条件无效")
@@ -183,13 +170,13 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         ledger_rows(filtered.qs, user=user),
         ChoiceLists(counties=[c.short_name for c in counties]),
     )
-    return _xlsx(data, "清洁取暖改造户台账.xlsx")
+    return xlsx_response(data, "清洁取暖改造户台账.xlsx")
 
 
 @require_GET
 @login_required
 def ledger_template(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     counties = list(County.objects.visible_to(user))
     townships = list(Township.objects.filter(county__in=counties)) if len(counties) == 1 else []
     data = write_ledger(
@@ -200,13 +187,13 @@ def ledger_template(request: HttpRequest) -> HttpResponse:
             equipment=list(TenderItem.objects.values_list("model", flat=True)),
         ),
     )
-    return _xlsx(data, "清洁取暖改造户台账模板.xlsx")
+    return xlsx_response(data, "清洁取暖改造户台账模板.xlsx")
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def ledger_import(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     if not user.imports_ledger:
         raise PermissionDenied("只有县级用户（本县）和系统管理员可以导入台账。")
     form = LedgerUploadForm(request.POST or None, request.FILES or None)
@@ -220,7 +207,7 @@ def ledger_import(request: HttpRequest) -> HttpResponse:
 
 
 def _job(request: HttpRequest, pk: int) -> LedgerImport:
-    return get_object_or_404(LedgerImport.objects.filter(created_by=_user(request)), pk=pk)
+    return get_object_or_404(LedgerImport.objects.filter(created_by=request_user(request)), pk=pk)
 
 
 @require_GET

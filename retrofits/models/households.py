@@ -107,9 +107,6 @@ class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
     def awaiting_acceptance(self) -> HouseholdQuerySet:
         return self.filter(stage=Stage.COMPLETED)
 
-    def done(self) -> HouseholdQuerySet:
-        return self.filter(stage__in=DONE_STAGES)
-
 
 class Household(models.Model):
     """One household of the ledger (台账) and its whole file (一户一档)."""
