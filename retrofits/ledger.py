@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -93,11 +94,17 @@ class LedgerFile:
 
 
 def read_ledger(data: bytes, name: str) -> LedgerFile:
+    """The file's header and a lazy iterator over its non-blank rows.
+
+    Rows are converted to Python values only as the import asks for them, which keeps a full city's
+    file at a third of the memory and overlaps the conversion with the checks.
+    """
     if not data:
         raise LedgerFileError("文件为空。")
-    table = _read_csv(data) if name.lower().endswith(".csv") else _read_xlsx(data)
+    rows, height = _read_csv(data) if name.lower().endswith(".csv") else _read_xlsx(data)
+    head = list(itertools.islice(rows, 5))
     header_at = next(
-        (i for i, (_, row) in enumerate(table[:5]) if any(header_key(v) == "户编号" for v in row)),
+        (i for i, (_, row) in enumerate(head) if any(header_key(v) == "户编号" for v in row)),
         None,
     )
     if header_at is None:
@@ -105,9 +112,10 @@ def read_ledger(data: bytes, name: str) -> LedgerFile:
             "找不到表头：第一行应为台账模板的列名（户编号、县（市、区）、乡（镇、街道）……）。"
             "请下载台账模板填写。"
         )
+    header_number, header = head[header_at]
     positions: dict[str, int] = {}
     unknown, repeated = [], []
-    for index, value in enumerate(table[header_at][1]):
+    for index, value in enumerate(header):
         key = header_key(value)
         if not key:
             continue
@@ -129,30 +137,37 @@ def read_ledger(data: bytes, name: str) -> LedgerFile:
     if problems:
         raise LedgerFileError("表头与台账模板不符：" + "；".join(problems) + "。")
 
-    body = [
+    body = (
         (number, row)
-        for number, row in table[header_at + 1 :]
-        if any(v not in (None, "") for v in row)
-    ]
-    if not body:
+        for number, row in itertools.chain(head[header_at + 1 :], rows)
+        # any() alone would also take a row of zeros for blank; the second test keeps it.
+        if any(row) or any(v not in (None, "") for v in row)
+    )
+    first = next(body, None)
+    if first is None:
         raise LedgerFileError("文件中没有数据行。")
     return LedgerFile(
-        positions=positions, rows=iter(body), total=len(body), header=table[header_at][1]
+        positions=positions,
+        rows=itertools.chain([first], body),
+        total=height - header_number,
+        header=header,
     )
 
 
-def _read_xlsx(data: bytes) -> list[tuple[int, Sequence[object]]]:
+Numbered = Iterator[tuple[int, Sequence[object]]]
+
+
+def _read_xlsx(data: bytes) -> tuple[Numbered, int]:
+    """Rows numbered as the spreadsheet numbers them, and how many there are."""
     try:
-        book = load_workbook(io.BytesIO(data))
-        sheet = book.get_sheet_by_index(0)
-        first_row = sheet.start[0] if sheet.start else 0
-        rows = sheet.to_python(skip_empty_area=False)
+        sheet = load_workbook(io.BytesIO(data)).get_sheet_by_index(0)
     except (CalamineError, ValueError, IndexError) as exc:
         raise LedgerFileError("无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。") from exc
-    return [(first_row + i + 1, row) for i, row in enumerate(rows)]
+    # iter_rows starts at the sheet's first row, blank or not, and converts each row on demand.
+    return enumerate(sheet.iter_rows(), start=1), sheet.end[0] + 1 if sheet.end else 0
 
 
-def _read_csv(data: bytes) -> list[tuple[int, Sequence[object]]]:
+def _read_csv(data: bytes) -> tuple[Numbered, int]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -161,7 +176,8 @@ def _read_csv(data: bytes) -> list[tuple[int, Sequence[object]]]:
             continue
     else:
         raise LedgerFileError("无法识别 CSV 文件的编码，请保存为 UTF-8 或 GBK 编码。")
-    return [(i + 1, row) for i, row in enumerate(csv.reader(io.StringIO(text)))]
+    rows = list(csv.reader(io.StringIO(text)))
+    return enumerate(rows, start=1), len(rows)
 
 
 # ---------------------------------------------------------------- writing

@@ -7,6 +7,7 @@ and the forms and the model raise it as a ValidationError.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,6 +20,16 @@ from retrofits.models import DONE_STAGES, TENDERED_PATHS, Stage
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+_ID_ZERO = ord("0") * sum(_ID_WEIGHTS)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _birth_date(digits: str) -> dt.date | None:
+    """YYYYMMDD as a date, None where there is no such day; a city shares a few thousand birthdays."""
+    try:
+        return dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    except ValueError:
+        return None
 
 
 def id_number_problem(value: str, today: dt.date | None = None) -> str | None:
@@ -30,13 +41,13 @@ def id_number_problem(value: str, today: dt.date | None = None) -> str | None:
         or not value.isascii()
     ):
         return f"身份证号应为17位数字加1位数字或X，「{value}」含其他字符"
-    try:
-        born = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError:
+    born = _birth_date(value[6:14])
+    if born is None:
         return f"身份证号「{value}」中的出生日期{value[6:14]}不存在"
     if born.year < 1900 or born > (today or dt.date.today()):
         return f"身份证号「{value}」中的出生日期{value[6:14]}不合理"
-    check = _ID_CHECK[sum(map(mul, map(int, value[:17]), _ID_WEIGHTS)) % 11]
+    # The digits' code points less 48 are the digits: one encode instead of seventeen int() calls.
+    check = _ID_CHECK[(sum(map(mul, value.encode(), _ID_WEIGHTS)) - _ID_ZERO) % 11]
     if value[17] != check:
         return f"身份证号「{value}」校验位错误（按 GB 11643 应为 {check}）"
     return None
@@ -101,24 +112,21 @@ def equipment_problem(
     *, path: str, stage: str, model: str | None, model_path: str | None
 ) -> str | None:
     """Tendered paths take a model of the tender list for that path from 已选型 on; others none."""
-    path_label = HeatingPath(path).label
     if path not in TENDERED_PATHS:
         if model:
             return (
-                f"{path_label}的设备不在市统一招标范围，设备型号应为空（可写在备注中），"
+                f"{HeatingPath(path).label}的设备不在市统一招标范围，设备型号应为空（可写在备注中），"
                 f"实为「{model}」"
             )
         return None
     if not model:
         if stage != Stage.CONFIRMED:
-            return f"{path_label}的户自“已选型”起须填写中标设备型号"
+            return f"{HeatingPath(path).label}的户自“已选型”起须填写中标设备型号"
         return None
     if model_path is None:
         return f"设备型号「{model}」不在中标设备清单中"
     if model_path != path:
-        return (
-            f"设备型号「{model}」是{HeatingPath(model_path).label}设备，与取暖路径{path_label}不符"
-        )
+        return f"设备型号「{model}」是{HeatingPath(model_path).label}设备，与取暖路径{HeatingPath(path).label}不符"
     return None
 
 

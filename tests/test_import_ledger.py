@@ -282,3 +282,18 @@ def test_export_of_one_county(tmp_path: Path, tender: list[TenderItem]) -> None:
     exported = tmp_path / "yp.xlsx"
     call_command("export_ledger", str(exported), "--county", "原平市", stdout=io.StringIO())
     assert [r[0].value for r in load_workbook(exported).active.iter_rows(min_row=2)] == ["YP-1"]
+
+
+def test_rows_are_numbered_as_the_sheet_numbers_them(
+    tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """Blank lines above the header: the error still names the sheet's own row."""
+    book = Workbook()
+    sheet = book.active
+    for column, header in enumerate(HEADERS, start=1):
+        sheet.cell(row=3, column=column, value=header)
+    sheet.append([row(联系电话="999").get(h) for h in HEADERS])
+    path = tmp_path / "titled.xlsx"
+    book.save(path)
+    errors = refused(path)
+    assert "第4行「联系电话」" in errors
