@@ -13,7 +13,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import xlsxwriter
 from openpyxl.utils import get_column_letter
@@ -56,6 +56,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 HEADERS: tuple[str, ...] = tuple(c.header for c in COLUMNS)
 BY_HEADER = {c.header: c for c in COLUMNS}
+HEADER_OF = {c.field: c.header for c in COLUMNS}
 FIELD_POSITION = {c.field: i for i, c in enumerate(COLUMNS)}
 TEXT_COLUMNS = {FIELD_POSITION["code"], FIELD_POSITION["id_number"], FIELD_POSITION["phone"]}
 
@@ -70,9 +71,23 @@ YES, NO = "是", "否"
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 
-class LedgerErrorLike(Protocol):
-    @property
-    def row(self) -> int: ...
+@dataclass(frozen=True)
+class LedgerError:
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"第{self.row}行「{self.column}」：{self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "value": self.value,
+            "message": self.message,
+        }
 
 
 class LedgerFileError(ValueError):
@@ -286,7 +301,7 @@ def write_ledger(rows: Iterable[Sequence[object]], choices: ChoiceLists) -> byte
     return out.getvalue()
 
 
-def write_annotated(ledger: LedgerFile, errors: Iterable[LedgerErrorLike]) -> bytes:
+def write_annotated(ledger: LedgerFile, errors: Iterable[LedgerError]) -> bytes:
     """A copy of the uploaded rows with an error column, bad rows highlighted, to fix and upload again."""
     by_row: dict[int, list[str]] = {}
     for error in errors:

@@ -1,8 +1,13 @@
-"""A load that more than doubles the ledger drops the indexes and constraints, writes, and builds
-them again (PostgreSQL only): the result is the same table, every constraint checked again."""
+"""A first load (a file that more than doubles the ledger, PostgreSQL only) drops the indexes and
+constraints, inserts each chunk from a second thread while the next is checked, and builds them again:
+the result is the same table, every constraint checked again, and all or nothing as ever.
+
+The store's thread has its own database connection, which sees only committed rows: these tests are
+transactional (and run last, see conftest)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,12 +15,10 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from retrofits import importer
+from retrofits import importer, ledger_store
 from retrofits.ledger import read_ledger
 from retrofits.models import Household, TenderItem
 from tests.ledger_files import IDS, row, xlsx
-
-pytestmark = pytest.mark.django_db
 
 TABLES = [Household._meta.db_table, Household.history.model._meta.db_table]
 
@@ -30,7 +33,7 @@ def postgres_only() -> None:
 def rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     """Small files count as large loads; the list records each rebuild."""
     calls: list[list[str]] = []
-    real = importer.rebuilt_indexes
+    real = ledger_store.rebuilt_indexes
 
     @contextmanager
     def recorded(tables: list[str]) -> Iterator[None]:
@@ -38,8 +41,9 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         with real(tables):
             yield
 
-    monkeypatch.setattr(importer, "BULK_MIN", 1)
-    monkeypatch.setattr(importer, "rebuilt_indexes", recorded)
+    monkeypatch.setattr(ledger_store, "BULK_MIN", 1)
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)  # chunks of two rows
+    monkeypatch.setattr(ledger_store, "rebuilt_indexes", recorded)
     return calls
 
 
@@ -64,6 +68,10 @@ def load(path: Path) -> importer.ImportOutcome:
     )
 
 
+FIRST_LOAD = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@FIRST_LOAD
 def test_a_first_load_rebuilds_and_keeps_every_index_and_constraint(
     tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
 ) -> None:
@@ -77,6 +85,65 @@ def test_a_first_load_rebuilds_and_keeps_every_index_and_constraint(
     assert list(Household.history.values_list("history_type", flat=True)) == ["+"] * 3
 
 
+@FIRST_LOAD
+def test_a_first_load_with_an_error_writes_nothing_and_lists_every_error(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    before = schema()
+    rows = [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(5)]
+    rows[4].update(实施进度="已验收", 完工日期=dt.date(2023, 9, 30))
+    # Only the database finds this one: the rows before it were already inserted.
+    outcome = load(xlsx(tmp_path, rows))
+    assert [(e.row, e.column) for e in outcome.errors] == [(6, "实施进度")]
+    rows[1]["联系电话"] = "999"
+    outcome = load(xlsx(tmp_path, rows, name="two.xlsx"))
+    assert [(e.row, e.column) for e in outcome.errors] == [(3, "联系电话"), (6, "实施进度")]
+    assert outcome.created == 0
+    assert not Household.objects.exists()
+    assert not Household.history.exists()
+    assert schema() == before
+
+
+@FIRST_LOAD
+def test_a_first_load_beside_households_held_checks_against_them(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    load(xlsx(tmp_path, [row(户编号="XF-0", 身份证号=IDS[0])]))
+    rows = [row(户编号="XF-0", 身份证号=IDS[0], 备注="改")]
+    rows += [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(1, 4)]
+    outcome = load(xlsx(tmp_path, rows, name="more.xlsx"))
+    assert (outcome.created, outcome.updated, outcome.errors) == (3, 1, [])
+    assert len(rebuilds) == 2
+    assert Household.objects.get(code="XF-0").notes == "改"
+
+    # Six rows against four held: a first load again, one of its new rows with XF-0's ID number.
+    taken = [*rows[1:], row(户编号="XF-9", 身份证号=IDS[0])]
+    taken += [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(4, 6)]
+    outcome = load(xlsx(tmp_path, taken, name="taken.xlsx"))
+    assert len(rebuilds) == 3
+    assert [str(e) for e in outcome.errors] == [
+        "第5行「身份证号」：身份证号「14090219650308012X」已登记在户编号 XF-0（一个身份证号只能登记一户）"
+    ]
+    assert Household.objects.count() == 4
+
+
+@FIRST_LOAD
+def test_a_failing_store_fails_the_import_and_writes_nothing(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    rebuilds: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: ledger_store.LedgerStore, first: int, last: int) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ledger_store.LedgerStore, "insert_rows", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        load(xlsx(tmp_path, [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(6)]))
+    assert not Household.objects.exists()
+
+
+@FIRST_LOAD
 def test_a_small_load_into_a_larger_ledger_goes_row_by_row(
     tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
 ) -> None:
@@ -87,6 +154,7 @@ def test_a_small_load_into_a_larger_ledger_goes_row_by_row(
     assert rebuilds == []
 
 
+@pytest.mark.django_db
 def test_the_rebuilt_constraints_are_checked_again(tender: list[TenderItem]) -> None:
     before = schema()
     columns = (
@@ -96,7 +164,7 @@ def test_the_rebuilt_constraints_are_checked_again(tender: list[TenderItem]) -> 
     with (
         pytest.raises(IntegrityError),
         transaction.atomic(),
-        importer.rebuilt_indexes(TABLES),
+        ledger_store.rebuilt_indexes(TABLES),
         connection.cursor() as cursor,
     ):
         # A second household with the same code and ID number, and a village that does not exist:
