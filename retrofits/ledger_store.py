@@ -26,27 +26,12 @@ from typing import Any
 from django.db import connection, models, transaction
 
 from heating.models import County, User
-from retrofits.ledger import HEADER_OF, LedgerError
+from retrofits.ledger import COLUMNS, HEADER_OF, LedgerError
 from retrofits.models import Household, Stage
 from retrofits.validators import stage_change_problem
 
 # The staged row: the sheet row number, then these Household fields in this order.
-FIELDS = (
-    "code",
-    "county",
-    "township",
-    "village",
-    "head_name",
-    "id_number",
-    "phone",
-    "area",
-    "path",
-    "equipment",
-    "stage",
-    "completed_on",
-    "low_income",
-    "notes",
-)
+FIELDS = tuple(c.field for c in COLUMNS)
 STAGING = "ledger_staging"
 EXISTING = "ledger_existing"
 Row = tuple[Any, ...]
@@ -112,6 +97,7 @@ class LedgerStore:
         self.user_id = user.pk if user else None
         self.source = source
         self.postgres = connection.vendor == "postgresql"
+        self.staging_types: list[int] = []
         # NULL-safe "differs": PostgreSQL's IS DISTINCT FROM; SQLite's IS NOT does the same.
         distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
         self.changed = " OR ".join(f"h.{c} {distinct} s.{c}" for c in self.present)
@@ -122,22 +108,27 @@ class LedgerStore:
         return cursor
 
     def create_staging(self, *, by_row: bool = False) -> None:
-        """A session-wide temporary table: it is filled before the transaction begins."""
-        meta = Household._meta
-        types = ", ".join(
-            f"{c} {meta.get_field(f).db_type(connection)}"
-            for f, c in zip(FIELDS, self.columns, strict=True)
-        )
+        """A session-wide temporary table, filled before the transaction begins. Its columns are
+        the household's own, collations included, so that joins on them compare alike."""
         self.drop()
-        self._run(f"CREATE TEMPORARY TABLE {STAGING} (row_no integer, {types})")
+        self._run(
+            f"CREATE TEMPORARY TABLE {STAGING} AS SELECT 0 AS row_no, {', '.join(self.columns)} "
+            f"FROM {self.table} WHERE 1 = 0"
+        )
         if by_row:
             self._run(f"CREATE INDEX ledger_staging_row ON {STAGING} (row_no)")
+        if self.postgres:
+            # Binary COPY needs the column types; it costs Python a third less than text.
+            described = self._run(f"SELECT * FROM {STAGING} LIMIT 0").description
+            self.staging_types = [column.type_code for column in described]
 
     def stage(self, rows: list[Row]) -> None:
         names = ", ".join(["row_no", *self.columns])
         with connection.cursor() as cursor:
             if self.postgres:
-                with cursor.cursor.copy(f"COPY {STAGING} ({names}) FROM STDIN") as copy:
+                sql = f"COPY {STAGING} ({names}) FROM STDIN (FORMAT BINARY)"
+                with cursor.cursor.copy(sql) as copy:
+                    copy.set_types(self.staging_types)
                     for row in rows:
                         copy.write_row(row)
             else:
@@ -383,7 +374,6 @@ def _first_load(
                     stored.staged += len(chunk)
                     if not failed():  # after an error nothing will be kept: only check the rest
                         stored.created += store.insert_rows(chunk[0][0], chunk[-1][0])
-                store.index_staging()
                 stored.errors = store.database_errors(ledger_was_empty=not held)
                 if stored.errors or failed():
                     raise _RolledBack
