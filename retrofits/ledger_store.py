@@ -3,12 +3,12 @@ set-based SQL in one transaction (see ../shared notes: row-by-row ORM saves cost
 209,683 rows).
 
 Two ways, one result:
-- row by row (the usual upload): the staging table fills outside the transaction, so that the page's
-  progress reports are seen; then, in one transaction, the database is asked what only it knows (ID
-  numbers held by other households, county and stage changes) and one UPDATE and one INSERT, each with
-  its history rows, write everything;
-- a first load (one that more than doubles the ledger, PostgreSQL): the indexes and constraints are
-  dropped, each checked chunk is inserted by a second thread on its own connection while this one
+- the usual upload: the staging table fills outside the transaction, so that the page's progress
+  reports are seen; then, in one transaction, the database is asked what only it knows (ID numbers
+  held by other households, county and stage changes) and one UPDATE and one INSERT, each with its
+  history rows, write everything, the indexes kept up to date row by row;
+- a first load (a file with more rows than the ledger holds, PostgreSQL): the indexes and constraints
+  are dropped, each checked chunk is inserted by a second thread on its own connection while this one
   checks the next, and the indexes are built and the constraints checked once at the end.
 Any error, or a dry run, rolls everything back: an import writes all or nothing.
 """
@@ -343,15 +343,16 @@ def store_rows(
             list(County.objects.select_for_update().filter(pk__in=counties).order_by("pk"))
             store.index_staging()
             stored.errors = store.database_errors()
-            if stored.errors or failed() or dry_run:
-                if not (stored.errors or failed()):
-                    stored.created, stored.updated = store.count_changes()
+            if stored.errors or failed():
                 transaction.set_rollback(True)
-                return stored
-            stored.updated = store.update()
-            stored.created = store.insert()
-            if stored.created + stored.updated > ANALYZE_AFTER:
-                store.analyze()
+            elif dry_run:
+                stored.created, stored.updated = store.count_changes()
+                transaction.set_rollback(True)
+            else:
+                stored.updated = store.update()
+                stored.created = store.insert()
+                if stored.created + stored.updated > ANALYZE_AFTER:
+                    store.analyze()
         return stored
     finally:
         store.drop()
