@@ -103,8 +103,8 @@ class LedgerFile:
     """A readable ledger: which column holds which field, and its rows with their sheet numbers."""
 
     positions: dict[str, int]  # field -> column index
-    rows: Iterator[tuple[int, Sequence[object]]]
-    total: int
+    rows: Iterator[tuple[int, Sequence[object]]]  # read once, as the import goes
+    total: int  # the sheet's rows below the header, blank ones included: for progress and planning
     header: Sequence[object] = ()
 
 

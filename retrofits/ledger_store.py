@@ -367,9 +367,10 @@ def _first_load(
     the import commits: seconds, for a city's first upload."""
     try:
         with transaction.atomic():
-            store.create_staging(by_row=True)
-            held = store.keep_existing_codes()
             with rebuilt_indexes(store.tables):
+                # Under the tables' lock: a first load that waited for another one sees its rows.
+                store.create_staging(by_row=True)
+                held = store.keep_existing_codes()
                 for chunk in chunks:
                     store.stage(chunk)
                     stored.staged += len(chunk)
