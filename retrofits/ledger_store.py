@@ -7,9 +7,10 @@ Two ways, one result:
   reports are seen; then, in one transaction, the database is asked what only it knows (ID numbers
   held by other households, county and stage changes) and one UPDATE and one INSERT, each with its
   history rows, write everything, the indexes kept up to date row by row;
-- a first load (a file with more rows than the ledger holds, PostgreSQL): the indexes and constraints
-  are dropped, each checked chunk is inserted by a second thread on its own connection while this one
-  checks the next, and the indexes are built and the constraints checked once at the end.
+- a first load (a file with more than twice the rows the ledger holds, PostgreSQL): the indexes and
+  constraints are dropped, each checked chunk is inserted by a second thread on its own connection
+  while this one checks the next, and the indexes are built and the constraints checked once at the
+  end.
 Any error, or a dry run, rolls everything back: an import writes all or nothing.
 """
 
@@ -38,7 +39,7 @@ Row = tuple[Any, ...]
 # Past this many written rows the planner's statistics are refreshed at once: stale ones right after a
 # county's first upload made the list page choose a plan a hundred times slower.
 ANALYZE_AFTER = 10000
-# From this many rows on, a file that more than doubles the ledger is loaded as a first load.
+# From this many rows on, a file with more than twice the rows the ledger holds is a first load.
 BULK_MIN = 10000
 
 
@@ -292,14 +293,15 @@ class LedgerStore:
         self._run(f"ANALYZE {self.table}")
 
     def first_load(self, rows: int) -> bool:
-        """Does a file of this many rows more than double the ledger? PostgreSQL only."""
+        """Has a file of this many rows more than twice the rows the ledger holds? Then most of
+        what it writes is new, and building the indexes afresh is the cheaper way. PostgreSQL only."""
         if not self.postgres or rows < BULK_MIN:
             return False
         # Counting stops at `rows`: at a million households there is no need to count them all.
         held = self._run(
             f"SELECT count(*) FROM (SELECT 1 FROM {self.table} LIMIT %s) t", [rows]
         ).fetchone()[0]
-        return bool(held < rows)
+        return bool(held * 2 < rows)
 
     def drop(self) -> None:
         self._run(f"DROP TABLE IF EXISTS {STAGING}")
