@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models, transaction
 
@@ -410,7 +410,7 @@ def store_in_thread(
             if item is _ABORT:
                 ended.set()
                 raise _Aborted
-            yield item  # type: ignore[misc]
+            yield cast("list[Row]", item)
         ended.set()
 
     def run() -> None:
