@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 
-from heating.models import User
+from heating.models import PlanYear, User
+from heating.selectors import current_plan_year
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -22,3 +23,11 @@ def xlsx_response(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=XLSX_TYPE)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def plan_year_or_404(year: int | None = None) -> PlanYear:
+    """The plan year asked for, or the current one: a Chinese 404 where there is none."""
+    plan_year = PlanYear.objects.filter(year=year).first() if year else current_plan_year()
+    if plan_year is None:
+        raise Http404("没有该年度的计划" if year else "还没有计划年度")
+    return plan_year

@@ -4,35 +4,27 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import COLUMNS, GROUPS, SUBS
-from heating.http import request_user, xlsx_response
+from heating.http import plan_year_or_404, request_user, xlsx_response
 from heating.models import BuildingTarget, County, HeatingPath, PlanYear
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
-    current_plan_year,
     milestones,
     target_table,
     townships_with_village_counts,
 )
 
 
-def _plan_year(year: int | None) -> PlanYear:
-    plan_year = PlanYear.objects.filter(year=year).first() if year else current_plan_year()
-    if plan_year is None:
-        raise Http404("没有该年度的计划")
-    return plan_year
-
-
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    plan_year = _plan_year(None)
+    plan_year = plan_year_or_404()
     table = target_table(user=user, plan_year=plan_year)
     own_county = user.county if user.county_id else None
     chart = {
@@ -61,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def targets(request: HttpRequest, year: int | None = None) -> HttpResponse:
-    plan_year = _plan_year(year)
+    plan_year = plan_year_or_404(year)
     return render(
         request,
         "heating/targets.html",
@@ -81,7 +73,7 @@ def targets(request: HttpRequest, year: int | None = None) -> HttpResponse:
 def targets_export(request: HttpRequest, year: int) -> HttpResponse:
     if not request_user(request).manages_plan:
         raise PermissionDenied("只有市级用户可以下载全市任务分解表")
-    plan_year = _plan_year(year)
+    plan_year = plan_year_or_404(year)
     dataset = TargetBreakdownResource(plan_year=plan_year).export()
     return xlsx_response(
         TaskBreakdownXLSX().export_data(dataset),
@@ -94,7 +86,7 @@ def targets_export(request: HttpRequest, year: int) -> HttpResponse:
 def county_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     county = get_object_or_404(County.objects.visible_to(user), pk=pk)
-    plan_year = _plan_year(None)
+    plan_year = plan_year_or_404()
     table = target_table(user=user, plan_year=plan_year)
     row = next(r for r in table.rows if r.county == county)
     return render(

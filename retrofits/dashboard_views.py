@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import GROUPS, SUBS
-from heating.http import request_user, xlsx_response
-from heating.models import County, PlanYear, Township
-from heating.selectors import current_plan_year, milestones
+from heating.http import plan_year_or_404, request_user, xlsx_response
+from heating.models import County, Township
+from heating.selectors import milestones
 from retrofits.dashboard import (
     awaiting_past_deadline,
     charts,
@@ -24,13 +24,6 @@ from retrofits.progress_export import write_progress
 from retrofits.rollups import progress_report
 
 
-def _plan_year() -> PlanYear:
-    plan_year = current_plan_year()
-    if plan_year is None:
-        raise Http404("还没有计划年度")
-    return plan_year
-
-
 @require_GET
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
@@ -41,7 +34,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         if first is None:
             raise Http404("没有可查看的县（市、区）")
         return redirect("dashboard-county", pk=first.pk)
-    plan_year = _plan_year()
+    plan_year = plan_year_or_404()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
     stages = milestones(plan_year=plan_year, today=today)
@@ -79,7 +72,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     county = get_object_or_404(County.objects.visible_to(user), pk=pk)
-    plan_year = _plan_year()
+    plan_year = plan_year_or_404()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=County.objects.filter(pk=county.pk))
     progress = report.counties[0]
@@ -125,7 +118,7 @@ def township_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @login_required
 def progress_export(request: HttpRequest) -> HttpResponse:
-    plan_year = _plan_year()
+    plan_year = plan_year_or_404()
     report = progress_report(
         plan_year=plan_year, counties=County.objects.visible_to(request_user(request))
     )

@@ -23,7 +23,6 @@ from retrofits.ledger import (
     AREA_NAMES,
     BY_HEADER,
     COLUMNS,
-    FORMULA_STARTS,
     HEADER_OF,
     NO,
     PATH_NAMES,
@@ -58,8 +57,7 @@ class ImportOutcome:
 
 def _text(value: object) -> str:
     if type(value) is str:
-        value = value.strip()
-        return value[1:] if value[:1] == "'" and value[1:2] in FORMULA_STARTS else value
+        return unneutralise(value.strip())
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
