@@ -55,6 +55,30 @@ class Project(models.Model):
         return f"{self.county} {self.name}（{self.get_kind_display()}）"
 
 
+class Subject(models.Model):
+    """What a visit or a defect is about: a household or a project (inspections: exactly one)."""
+
+    household = models.ForeignKey(
+        Household,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)ss",
+        verbose_name="改造户",
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="%(class)ss",
+        verbose_name="项目",
+    )
+
+    class Meta:
+        abstract = True
+
+
 class InspectionQuerySet(CountyScopedQuerySet["Inspection"]):
     def visible_to(self, user: Any) -> InspectionQuerySet:
         return self.filter(
@@ -63,29 +87,13 @@ class InspectionQuerySet(CountyScopedQuerySet["Inspection"]):
         )
 
 
-class Inspection(models.Model):
+class Inspection(Subject):
     """One acceptance visit to a household by an inspector."""
 
     class Result(models.TextChoices):
         PASSED = "passed", "合格"
         FAILED = "failed", "不合格"
 
-    household = models.ForeignKey(
-        Household,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="inspections",
-        verbose_name="改造户",
-    )
-    project = models.ForeignKey(
-        Project,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="inspections",
-        verbose_name="项目",
-    )
     visited_at = models.DateTimeField("验收时间")
     inspector = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="验收人"
@@ -101,7 +109,7 @@ class Inspection(models.Model):
 
     objects = InspectionQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Subject.Meta):
         ordering = ["-visited_at"]
         verbose_name = verbose_name_plural = "验收记录"
         constraints = [
@@ -133,27 +141,11 @@ class DefectQuerySet(CountyScopedQuerySet["Defect"]):
         return self.filter(closed_by__isnull=True)
 
 
-class Defect(models.Model):
+class Defect(Subject):
     """A problem found at a failing visit, to be put right by a date; a passing revisit closes it."""
 
     inspection = models.ForeignKey(
         Inspection, on_delete=models.CASCADE, related_name="defects", verbose_name="验收记录"
-    )
-    household = models.ForeignKey(
-        Household,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="defects",
-        verbose_name="改造户",
-    )
-    project = models.ForeignKey(
-        Project,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="defects",
-        verbose_name="项目",
     )
     description = models.TextField("问题")
     rectify_by = models.DateField("整改期限")
@@ -168,7 +160,7 @@ class Defect(models.Model):
 
     objects = DefectQuerySet.as_manager()
 
-    class Meta:
+    class Meta(Subject.Meta):
         ordering = ["rectify_by", "pk"]
         verbose_name = verbose_name_plural = "整改问题"
 
