@@ -49,6 +49,21 @@ def row(**changes: Any) -> dict[str, Any]:
     return base
 
 
+def yuanping_row(**changes: Any) -> dict[str, Any]:
+    """A valid household of another county: 原平市 北城街道 城西社区, changed as asked."""
+    return row(
+        **{
+            "户编号": "YP-1",
+            "身份证号": IDS[3],
+            "county": "原平市",
+            "township": "北城街道",
+            "village": "城西社区",
+            "城乡类型": "城区/县城",
+            **changes,
+        }
+    )
+
+
 def xlsx(
     tmp_path: Path,
     rows: list[dict[str, Any]],

@@ -17,7 +17,7 @@ from acceptance.models import Inspection, InspectionPhoto, Project
 from heating.models import County, User
 from retrofits.models import Household, Stage, TenderItem
 from tests.conftest import login
-from tests.ledger_files import IDS, row, xlsx
+from tests.ledger_files import row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -25,10 +25,9 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 @pytest.fixture
 def done(tmp_path: Path, tender: list[TenderItem]) -> Household:
-    yuanping = row(
-        户编号="YP-1", 身份证号=IDS[3], county="原平市", township="北城街道", village="城西社区",
-        城乡类型="城区/县城", 取暖路径="集中供热", 设备型号=None, 实施进度="已完工", 完工日期=dt.date(2023, 10, 1),
-    )  # fmt: skip
+    yuanping = yuanping_row(
+        取暖路径="集中供热", 设备型号=None, 实施进度="已完工", 完工日期=dt.date(2023, 10, 1)
+    )
     rows = [row(实施进度="已完工", 完工日期=dt.date(2023, 10, 10)), yuanping]
     call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
     return Household.objects.get(code="XF-0001")

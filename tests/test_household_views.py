@@ -15,17 +15,16 @@ from openpyxl import load_workbook
 from heating.models import Township, User, Village
 from retrofits.models import Household, LedgerImport, Stage, TenderItem
 from tests.conftest import login
-from tests.ledger_files import IDS, row, xlsx
+from tests.ledger_files import IDS, row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def households(tmp_path: Path, tender: list[TenderItem]) -> dict[str, Household]:
-    yuanping = row(
-        户编号="YP-1", 户主姓名="王五", 身份证号=IDS[3], county="原平市", township="北城街道", village="城西社区",
-        城乡类型="城区/县城", 取暖路径="集中供热", 设备型号=None, 联系电话="0350-3031234",
-    )  # fmt: skip
+    yuanping = yuanping_row(
+        户主姓名="王五", 取暖路径="集中供热", 设备型号=None, 联系电话="0350-3031234"
+    )
     call_command("import_ledger", str(xlsx(tmp_path, [row(), yuanping])), stdout=io.StringIO())
     return {h.code: h for h in Household.objects.all()}
 
@@ -437,14 +436,7 @@ def test_an_administrator_imports_any_county(
     tmp_path: Path,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    other = row(
-        户编号="YP-9",
-        身份证号=IDS[3],
-        county="原平市",
-        township="北城街道",
-        village="城西社区",
-        城乡类型="城区/县城",
-    )
+    other = yuanping_row(户编号="YP-9")
     login(client, administrator)
     with (
         xlsx(tmp_path, [row(), other]).open("rb") as f,

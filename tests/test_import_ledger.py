@@ -14,7 +14,7 @@ from openpyxl import Workbook, load_workbook
 
 from heating.models import User
 from retrofits.models import Household, Stage, TenderItem
-from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx
+from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
 
@@ -198,14 +198,7 @@ def test_a_household_cannot_move_to_another_county(
 def test_a_county_official_imports_only_their_county(
     tmp_path: Path, tender: list[TenderItem], official: User
 ) -> None:
-    other = row(
-        户编号="YP-1",
-        身份证号=IDS[3],
-        county="原平市",
-        township="北城街道",
-        village="城西社区",
-        城乡类型="城区/县城",
-    )
+    other = yuanping_row()
     errors = refused(xlsx(tmp_path, [row(), other]), "--user", "xinfu")
     assert "第3行「县（市、区）」：只能导入本县（忻府区）的户，此行为「原平市」" in errors
     assert "第2行" not in errors
@@ -270,14 +263,7 @@ def test_the_export_reimports_with_no_change(tmp_path: Path, tender: list[Tender
 
 
 def test_export_of_one_county(tmp_path: Path, tender: list[TenderItem]) -> None:
-    other = row(
-        户编号="YP-1",
-        身份证号=IDS[3],
-        county="原平市",
-        township="北城街道",
-        village="城西社区",
-        城乡类型="城区/县城",
-    )
+    other = yuanping_row()
     run(xlsx(tmp_path, [row(), other]))
     exported = tmp_path / "yp.xlsx"
     call_command("export_ledger", str(exported), "--county", "原平市", stdout=io.StringIO())
