@@ -207,6 +207,27 @@ def test_a_load_of_up_to_twice_the_ledger_keeps_the_indexes(
     assert rebuilds == []
 
 
+@FIRST_LOAD
+def test_a_large_update_from_the_second_thread_lists_every_error(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    """Not a first load, but stored by the second thread: the file's last checks and the
+    database's own are both listed, and nothing is written."""
+    load(xlsx(tmp_path, households(range(4))))
+    rows = households(range(3))
+    rows[0]["备注"] = "改"
+    rows.append(row(户编号="XF-9", 身份证号=id_number(3)))  # held by XF-3
+    rows.append(row(户编号="XF-2", 身份证号=id_number(7)))  # the file's second XF-2
+    outcome = load(xlsx(tmp_path, rows, name="update.xlsx"))
+    assert [str(e) for e in outcome.errors] == [
+        f"第5行「身份证号」：身份证号「{id_number(3)}」已登记在户编号 XF-3（一个身份证号只能登记一户）",
+        "第6行「户编号」：户编号「XF-2」与第4行重复",
+    ]
+    assert rebuilds == [TABLES]  # the first load only
+    assert Household.objects.get(code="XF-0").notes == ""
+    assert Household.objects.count() == 4
+
+
 @pytest.mark.django_db
 def test_the_rebuilt_constraints_are_checked_again(tender: list[TenderItem]) -> None:
     before = schema()
