@@ -1,17 +1,17 @@
-"""Where the ledger import writes: a staging table that fills while rows are being checked, then
-set-based SQL in one transaction (see ../shared notes: row-by-row ORM saves cost minutes at the city's
-209,683 rows).
+"""Where the ledger import writes: set-based SQL in one transaction, fed with the checked rows in
+chunks (see ../shared notes: row-by-row ORM saves cost minutes at the city's 209,683 rows).
 
 Two ways, one result:
-- the usual upload: the staging table fills outside the transaction, so that the page's progress
+- the usual upload: a staging table fills outside the transaction, so that the page's progress
   reports are seen; then, in one transaction, the database is asked what only it knows (ID numbers
   held by other households, county and stage changes) and one UPDATE and one INSERT, each with its
   history rows, write everything, the indexes kept up to date row by row;
 - a first load (a file with more than twice the rows the ledger holds, PostgreSQL): the indexes and
-  constraints are dropped, each checked chunk is inserted by a second thread on its own connection
-  while this one checks the next, and the indexes are built and the constraints checked once at the
-  end.
-Any error, or a dry run, rolls everything back: an import writes all or nothing.
+  constraints are dropped, each checked chunk is copied straight into the empty ledger, and the
+  indexes are built and the constraints checked once at the end.
+On PostgreSQL a large file is written by a second thread on its own connection while this one
+checks the next chunk. Any error, or a dry run, rolls everything back: an import writes all or
+nothing.
 """
 
 from __future__ import annotations
@@ -456,7 +456,37 @@ def _first_load(
 
 
 _END, _ABORT = object(), object()
-SWITCH_INTERVAL = 0.0005
+
+
+class _SwitchInterval:
+    """The store thread needs the interpreter back after each round trip to the database, and by
+    default waits up to 5 ms for it while the other thread checks rows: a tenth of the import. The
+    interval is process-wide, so its users are counted: the last of several imports running at
+    once puts it back."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.users = 0
+        self.default = sys.getswitchinterval()
+
+    @contextmanager
+    def shortened(self) -> Iterator[None]:
+        with self.lock:
+            if not self.users:
+                self.default = sys.getswitchinterval()
+                sys.setswitchinterval(self.seconds)
+            self.users += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if not self.users:
+                    sys.setswitchinterval(self.default)
+
+
+_switch_interval = _SwitchInterval(0.0005)
 
 
 class _Aborted(Exception):
@@ -500,27 +530,23 @@ def store_in_thread(
             connection.close()
 
     thread = threading.Thread(target=run, name="ledger-store")
-    # The store thread needs the interpreter back after each round trip to the database, and by
-    # default waits up to 5 ms for it while this thread checks rows: a tenth of the import.
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    thread.start()
-    try:
+    with _switch_interval.shortened():
+        thread.start()
         try:
-            for chunk in chunks:
-                if "error" in result:
-                    break
-                handoff.put(chunk)
-        except BaseException:
-            handoff.put(_ABORT)
-            raise
-        handoff.put(_END)
-        if "error" not in result:
-            verdict[0] = failed()
-    finally:
-        decided.set()
-        thread.join()
-        sys.setswitchinterval(switch)
+            try:
+                for chunk in chunks:
+                    if "error" in result:
+                        break
+                    handoff.put(chunk)
+            except BaseException:
+                handoff.put(_ABORT)
+                raise
+            handoff.put(_END)
+            if "error" not in result:
+                verdict[0] = failed()
+        finally:
+            decided.set()
+            thread.join()
     if "error" in result:
         raise result["error"]
     stored: Stored = result["stored"]

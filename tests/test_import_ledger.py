@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.core.management import CommandError, call_command
 from openpyxl import Workbook, load_workbook
 
 from heating.models import User
+from retrofits.ledger_store import _SwitchInterval
 from retrofits.models import Household, Stage, TenderItem
 from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx, yuanping_row
 
@@ -283,3 +285,13 @@ def test_rows_are_numbered_as_the_sheet_numbers_them(
     book.save(path)
     errors = refused(path)
     assert "第4行「联系电话」" in errors
+
+
+def test_the_shortened_switch_interval_is_put_back_by_the_last_import() -> None:
+    default = sys.getswitchinterval()
+    interval = _SwitchInterval(default / 10)
+    with interval.shortened():
+        with interval.shortened():  # a second import in the same process, started meanwhile
+            assert sys.getswitchinterval() == default / 10
+        assert sys.getswitchinterval() == default / 10  # the first one still runs
+    assert sys.getswitchinterval() == default
