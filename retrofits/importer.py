@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from heating.breakdown import county_labels
 from heating.models import County, User
+from retrofits.handoff import store_in_thread
 from retrofits.ledger import (
     AREA_NAMES,
     BY_HEADER,
@@ -32,7 +33,7 @@ from retrofits.ledger import (
     LedgerFile,
     unneutralise,
 )
-from retrofits.ledger_store import FIELDS, LedgerStore, Row, store_in_thread, store_rows
+from retrofits.ledger_store import FIELDS, LedgerStore, Row, store_rows
 from retrofits.models import TENDERED_PATHS, TenderItem
 from retrofits.validators import (
     DivisionIndex,

@@ -17,17 +17,15 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
-import queue
-import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from django.db import IntegrityError, connection, models, transaction
 
 from heating.models import County, User
+from retrofits.handoff import Failed
 from retrofits.ledger import COLUMNS, HEADER_OF, LedgerError
 from retrofits.models import Household, Stage
 from retrofits.validators import stage_change_problem
@@ -362,9 +360,6 @@ class Stored:
     errors: list[LedgerError] = field(default_factory=list)
 
 
-Failed = Callable[[], bool]
-
-
 def store_rows(
     store: LedgerStore,
     chunks: Iterable[list[Row]],
@@ -452,102 +447,4 @@ def _first_load(
         if not failed():
             raise
         stored.created = 0
-    return stored
-
-
-_END, _ABORT = object(), object()
-
-
-class _SwitchInterval:
-    """The store thread needs the interpreter back after each round trip to the database, and by
-    default waits up to 5 ms for it while the other thread checks rows: a tenth of the import. The
-    interval is process-wide, so its users are counted: the last of several imports running at
-    once puts it back."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.lock = threading.Lock()
-        self.users = 0
-        self.default = sys.getswitchinterval()
-
-    @contextmanager
-    def shortened(self) -> Iterator[None]:
-        with self.lock:
-            if not self.users:
-                self.default = sys.getswitchinterval()
-                sys.setswitchinterval(self.seconds)
-            self.users += 1
-        try:
-            yield
-        finally:
-            with self.lock:
-                self.users -= 1
-                if not self.users:
-                    sys.setswitchinterval(self.default)
-
-
-_switch_interval = _SwitchInterval(0.0005)
-
-
-class _Aborted(Exception):
-    """The thread that checks the rows failed: the store rolls back."""
-
-
-def store_in_thread(
-    store: Callable[[Iterable[list[Row]], Failed], Stored],
-    chunks: Iterable[list[Row]],
-    failed: Failed,
-) -> Stored:
-    """Run `store` on a second thread, with its own database connection, while this thread checks
-    the rows that make `chunks` and then runs `failed()`: the database writes one chunk while
-    Python checks the next, and builds the indexes while Python finishes the checks."""
-    handoff: queue.Queue[object] = queue.Queue(maxsize=4)
-    result: dict[str, Any] = {}
-    ended = threading.Event()  # the store has taken the last item, _END or _ABORT
-    decided = threading.Event()
-    verdict = [True]  # what the store hears if this thread fails: roll back
-
-    def received() -> Iterator[list[Row]]:
-        while (item := handoff.get()) is not _END:
-            if item is _ABORT:
-                ended.set()
-                raise _Aborted
-            yield cast("list[Row]", item)
-        ended.set()
-
-    def decision() -> bool:
-        decided.wait()
-        return verdict[0]
-
-    def run() -> None:
-        try:
-            result["stored"] = store(received(), decision)
-        except BaseException as exc:  # handed to the calling thread
-            result["error"] = exc
-            while not ended.is_set() and handoff.get() not in (_END, _ABORT):
-                pass  # keep taking chunks: the checking thread must never wait on a full queue
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run, name="ledger-store")
-    with _switch_interval.shortened():
-        thread.start()
-        try:
-            try:
-                for chunk in chunks:
-                    if "error" in result:
-                        break
-                    handoff.put(chunk)
-            except BaseException:
-                handoff.put(_ABORT)
-                raise
-            handoff.put(_END)
-            if "error" not in result:
-                verdict[0] = failed()
-        finally:
-            decided.set()
-            thread.join()
-    if "error" in result:
-        raise result["error"]
-    stored: Stored = result["stored"]
     return stored

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from openpyxl import Workbook, load_workbook
 
 from heating.models import User
-from retrofits.ledger_store import _SwitchInterval
+from retrofits.handoff import SwitchInterval
 from retrofits.models import Household, Stage, TenderItem
 from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx, yuanping_row
 
@@ -289,7 +289,7 @@ def test_rows_are_numbered_as_the_sheet_numbers_them(
 
 def test_the_shortened_switch_interval_is_put_back_by_the_last_import() -> None:
     default = sys.getswitchinterval()
-    interval = _SwitchInterval(default / 10)
+    interval = SwitchInterval(default / 10)
     with interval.shortened():
         with interval.shortened():  # a second import in the same process, started meanwhile
             assert sys.getswitchinterval() == default / 10
