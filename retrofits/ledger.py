@@ -12,7 +12,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import xlsxwriter
@@ -82,12 +82,7 @@ class LedgerError:
         return f"第{self.row}行「{self.column}」：{self.message}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "column": self.column,
-            "value": self.value,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 class LedgerFileError(ValueError):
