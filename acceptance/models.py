@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from heating.models import County, CountyScopedQuerySet, visible_counties_q
+from heating.models import County, CountyScopedQuerySet
 from retrofits.models import Household
 
 
@@ -80,11 +78,8 @@ class Subject(models.Model):
 
 
 class InspectionQuerySet(CountyScopedQuerySet["Inspection"]):
-    def visible_to(self, user: Any) -> InspectionQuerySet:
-        return self.filter(
-            visible_counties_q(user, "household__county")
-            | visible_counties_q(user, "project__county")
-        )
+    # A visit belongs to the county of its household or of its project.
+    county_lookups = ("household__county", "project__county")
 
 
 class Inspection(Subject):
@@ -135,7 +130,7 @@ class Inspection(Subject):
 
 
 class DefectQuerySet(CountyScopedQuerySet["Defect"]):
-    county_lookup = "inspection__household__county"
+    county_lookups = ("household__county", "project__county")
 
     def open(self) -> DefectQuerySet:
         return self.filter(closed_by__isnull=True)

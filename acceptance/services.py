@@ -6,15 +6,20 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto, Project
 from acceptance.rules import CHECKLISTS, removal_allowed_from
-from heating.models import BuildingKind, BuildingTarget, Role, User
-from retrofits.models import Household, Stage
+from heating import access
+from heating.access import Action
+from heating.models import BuildingKind, BuildingTarget, User
+from retrofits.choices import Stage
+from retrofits.models import Household
+from retrofits.rules import State, Via, change_problems
+from retrofits.services import household_lock, household_save
 
 PHOTO_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
 MAX_PHOTO_MB = 10
@@ -135,10 +140,10 @@ def inspection_record(
 ) -> Inspection:
     """Record a visit. Passing makes the household 已验收 and closes its open defects; failing keeps
     it at 已完工 with the defects found, to be closed by a passing revisit."""
-    if not Household.objects.inspectable_by(inspector).filter(pk=household.pk).exists():
-        raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
-    # A household accepted twice at once would close the same defects twice.
-    household = Household.objects.select_for_update().get(pk=household.pk)
+    access.require(inspector, Action.INSPECT, household.county_id)
+    # Locked, after its county's lock, as every writer of households does: a household accepted
+    # twice at once would close the same defects twice.
+    household = household_lock(household.pk)
     visit = Visit(
         inspector,
         visited_at,
@@ -151,10 +156,13 @@ def inspection_record(
         notes,
     )
     errors: dict[str, list[str]] = {}
-    if household.stage != Stage.COMPLETED:
-        errors.setdefault("household", []).append(
-            f"该户实施进度为“{household.get_stage_display()}”，只有“已完工”的户可以验收"
-        )
+    # Failing or not, a visit is only of a household that acceptance could take to 已验收.
+    for problem in change_problems(
+        State.of(household),
+        State(household.county_id, Stage.ACCEPTED),
+        via=Via.ACCEPTANCE,
+    ):
+        errors.setdefault("household", []).append(problem.message)
     items = dict(CHECKLISTS[household.path])
     unknown = set(checklist) - set(items)
     if unknown:
@@ -175,9 +183,12 @@ def inspection_record(
     )
     if passed:
         household.stage = Stage.ACCEPTED
-        household.updated_by = inspector
-        household._change_reason = f"验收合格（{inspector}，{visited_at:%Y-%m-%d}）"  # type: ignore[attr-defined]
-        household.save()
+        household_save(
+            household=household,
+            user=inspector,
+            reason=f"验收合格（{inspector}，{visited_at:%Y-%m-%d}）",
+            via=Via.ACCEPTANCE,
+        )
         from retrofits.tasks import run_rollup
 
         transaction.on_commit(run_rollup.delay)
@@ -190,12 +201,7 @@ def project_inspection_record(
 ) -> Inspection:
     """Acceptance of a network, grid upgrade or building retrofit, with the same result and defect
     flow; town buildings pass only with the plan's efficiency gain (≥30%)."""
-    inspector = visit.inspector
-    if (
-        inspector.role != Role.INSPECTOR
-        or not inspector.counties.filter(pk=project.county_id).exists()
-    ):
-        raise PermissionDenied("只有负责该县的验收人员可以验收该项目。")
+    access.require(visit.inspector, Action.INSPECT, project.county_id)
     project = Project.objects.select_for_update().get(pk=project.pk)
     errors: dict[str, list[str]] = {}
     if project.accepted_on is not None:
@@ -238,13 +244,7 @@ def heating_removal_record(
 ) -> HeatingRemoval:
     """先立后破: the original heating goes only after acceptance, one whole heating season of the new
     system and no open defects; an early attempt is refused with the date it becomes allowed."""
-    if not Household.objects.editable_by(user).filter(
-        pk=household.pk
-    ).exists() or user.role not in (
-        Role.COUNTY,
-        Role.ADMIN,
-    ):
-        raise PermissionDenied("只有本县的县级用户可以登记拆除原有取暖设施。")
+    access.require(user, Action.EDIT, household.county_id)
     accepted = accepted_on(household) if household.stage == Stage.ACCEPTED else None
     if accepted is None:
         raise ValidationError({"removed_on": "先立后破：该户尚未验收合格，不能拆除原有取暖设施"})

@@ -6,10 +6,10 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,8 +22,10 @@ from acceptance.services import (
     inspection_record,
     project_inspection_record,
 )
-from heating.http import request_user, xlsx_response
-from heating.models import County, Role
+from heating import access
+from heating.access import Action, get_permitted
+from heating.http import bad_request, request_user, xlsx_response
+from heating.models import County
 from retrofits.models import Household
 
 PAGE_SIZE = 30
@@ -33,12 +35,11 @@ PAGE_SIZE = 30
 @login_required
 def worklist(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    if user.role != Role.INSPECTOR:
-        raise PermissionDenied("验收工作清单供验收人员使用。")
+    access.require(user, Action.INSPECT)
     today = timezone.localdate()
     due = Defect.objects.open().filter(household=OuterRef("pk"), rectify_by__lte=today)
     households = (
-        Household.objects.inspectable_by(user)
+        Household.objects.permitted(user, Action.INSPECT)
         .awaiting_acceptance()
         .select_related("county", "township", "village")
         .annotate(revisit_due=Exists(due))
@@ -54,7 +55,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
         )
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     projects = (
-        Project.objects.visible_to(user).filter(accepted_on__isnull=True).select_related("county")
+        Project.objects.permitted(user, Action.INSPECT)
+        .filter(accepted_on__isnull=True)
+        .select_related("county")
     )
     return render(
         request, "acceptance/worklist.html", {"page": page, "q": query, "projects": projects}
@@ -65,9 +68,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 @login_required
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
-    household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
-    if not Household.objects.inspectable_by(user).filter(pk=pk).exists():
-        raise PermissionDenied("只有负责该县的验收人员可以验收该户。")
+    household = get_permitted(Household.objects.all(), user, Action.INSPECT, pk=pk)
     form = VisitForm(request.POST or None, request.FILES or None, path=household.path)
     if request.method == "POST" and form.is_valid():
         visit = form.visit(user)
@@ -97,9 +98,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def project_visit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
-    project = get_object_or_404(Project.objects.visible_to(user).select_related("county"), pk=pk)
-    if user.role != Role.INSPECTOR:
-        raise PermissionDenied("只有负责该县的验收人员可以验收项目。")
+    project = get_permitted(Project.objects.select_related("county"), user, Action.INSPECT, pk=pk)
     form = VisitForm(
         request.POST or None,
         request.FILES or None,
@@ -130,7 +129,7 @@ def _add_errors(form: VisitForm, exc: ValidationError) -> None:
 @login_required
 def removal(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
-    household = get_object_or_404(Household.objects.visible_to(user), pk=pk)
+    household = get_permitted(Household.objects.all(), user, Action.EDIT, pk=pk)
     form = RemovalForm(request.POST)
     if form.is_valid():
         try:
@@ -154,7 +153,7 @@ def photo(request: HttpRequest, pk: int) -> FileResponse:
     """Photos are personal data: served only to those who may see the household."""
     item = get_object_or_404(
         InspectionPhoto.objects.filter(
-            inspection__household__in=Household.objects.visible_to(request_user(request))
+            inspection__in=Inspection.objects.visible_to(request_user(request))
         ),
         pk=pk,
     )
@@ -170,16 +169,16 @@ def acceptance_ledger(request: HttpRequest) -> HttpResponse:
     county_id = request.GET.get("county", "")
     label = "全部县（市、区）" if user.sees_all_counties else "本辖区"
     if county_id:
-        county = get_object_or_404(
-            County.objects.visible_to(user), pk=county_id if county_id.isdigit() else 0
-        )
-        visits = visits.filter(household__county=county)
+        if not county_id.isdigit():
+            return bad_request(request, f"县（市、区）「{county_id}」无效，请从列表中选择")
+        county = get_permitted(County.objects.all(), user, Action.VIEW, pk=county_id)
+        visits = visits.filter(Q(household__county=county) | Q(project__county=county))
         label = county.short_name
     try:
         start = dt.date.fromisoformat(request.GET["start"]) if request.GET.get("start") else None
         end = dt.date.fromisoformat(request.GET["end"]) if request.GET.get("end") else None
     except ValueError:
-        return HttpResponseBadRequest("日期格式应为 2023-10-15")
+        return bad_request(request, "日期格式应为 2023-10-15")
     if start:
         visits = visits.filter(visited_at__date__gte=start)
     if end:

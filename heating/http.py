@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from heating.models import PlanYear, User
 from heating.selectors import current_plan_year
@@ -23,6 +24,11 @@ def xlsx_response(data: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(data, content_type=XLSX_TYPE)
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     return response
+
+
+def bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    """A query parameter that cannot be used: a Chinese page saying which and why (400)."""
+    return render(request, "400.html", {"message": message}, status=400)
 
 
 def plan_year_or_404(year: int | None = None) -> PlanYear:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin
 from django.db.models import Model
@@ -9,12 +9,15 @@ from django.http import HttpRequest
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from heating import access
+from heating.access import Action
 from heating.admin import PlanAdmin
+from heating.http import request_user
+from retrofits.forms import HouseholdCorrectionForm
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.resources import TenderItemResource
-from retrofits.services import household_save, household_stage_errors
-
-ADMIN_REASON = "管理后台修改"
+from retrofits.rules import Via
+from retrofits.services import household_save
 
 
 @admin.register(TenderItem)
@@ -35,7 +38,9 @@ class TenderItemAdmin(ImportExportMixin, SimpleHistoryAdmin, PlanAdmin):
 
 @admin.register(Household)
 class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
-    """Read-only for the municipal bureau; administrators may mend a record, through the same rules."""
+    """Read-only for the municipal bureau. Administrators correct a record here, through the
+    one-household service and its rules: the only way a household's county changes, with the
+    reason kept in its history."""
 
     list_display = ["code", "head_name", "county", "township", "path", "stage", "completed_on"]
     list_filter = ["county", "path", "area", "stage", "low_income"]
@@ -44,15 +49,13 @@ class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
     show_full_result_count = False
     raw_id_fields = ["township", "village", "equipment"]
     readonly_fields = ["created_at", "created_by", "updated_at", "updated_by"]
-
-    def _is_admin(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
+    form = HouseholdCorrectionForm
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._is_admin(request)
+        return access.may(request.user, Action.CORRECT)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
@@ -60,26 +63,22 @@ class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class RuledForm(form):  # type: ignore[misc, valid-type]
-            def clean(self) -> dict[str, Any]:
-                data: dict[str, Any] = super().clean() or {}
-                if data.get("stage"):
-                    errors = household_stage_errors(
-                        household=self.instance, new_stage=data["stage"], reason=ADMIN_REASON
-                    )
-                    for name, messages in errors.items():
-                        for message in messages:
-                            self.add_error(None if name == "reason" else name, message)
-                return data
-
-        return RuledForm
+        form = cast(
+            "type[HouseholdCorrectionForm]",
+            super().get_form(request, obj, change=change, **kwargs),
+        )
+        form.user = request_user(request)  # who corrects: the dry run checks as them
+        return form
 
     def save_model(
         self, request: HttpRequest, obj: Household, form: ModelForm[Household], change: bool
     ) -> None:
-        household_save(household=obj, user=request.user, reason=ADMIN_REASON)  # type: ignore[arg-type]
+        household_save(
+            household=obj,
+            user=request_user(request),
+            reason=form.cleaned_data.get("reason", ""),
+            via=Via.CORRECTION,
+        )
 
 
 @admin.register(LedgerImport)

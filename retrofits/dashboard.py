@@ -11,7 +11,8 @@ from django.db.models import Sum
 from heating.breakdown import GROUPS
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
-from retrofits.models import DONE_STAGES, DailyProgress, ProgressCount, RollupRun, Stage
+from retrofits.choices import DONE_STAGES, Stage
+from retrofits.models import DailyProgress, ProgressCount, RollupRun
 from retrofits.rollups import CountyProgress, Figures, ProgressReport
 
 # Points for the two units without a polygon of their own (longitude, latitude).

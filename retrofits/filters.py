@@ -7,7 +7,8 @@ import django_filters
 from django.db.models import F, Q
 
 from heating.models import AreaType, County, HeatingPath, Township, User, Village
-from retrofits.models import HouseholdQuerySet, Stage, TenderItem
+from retrofits.choices import Stage
+from retrofits.models import HouseholdQuerySet, TenderItem
 
 _ID_LIKE = re.compile(r"\d{17}[\dXx]")
 
@@ -72,3 +73,13 @@ class HouseholdFilter(django_filters.FilterSet):
         if _ID_LIKE.fullmatch(value):
             return queryset.filter(Q(id_number=value.upper()) | Q(code=value))
         return queryset.filter(Q(head_name=value) | Q(code=value))
+
+
+def filter_problems(filtered: HouseholdFilter) -> list[str]:
+    """An invalid filter's Chinese messages, each naming the filter, for the list and its export."""
+    form = filtered.form
+    return [
+        f"筛选条件「{form.fields[name].label if name in form.fields else name}」无效：{message}"
+        for name, messages in form.errors.items()
+        for message in messages
+    ]

@@ -6,11 +6,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
-from heating.models import County, Township, Village
-from retrofits.models import Household, Stage, TenderItem
-from retrofits.services import household_stage_errors
+from heating.models import County, Township, User, Village
+from retrofits.choices import Stage
+from retrofits.models import Household, TenderItem
+from retrofits.rules import State, Via, change_problems
+from retrofits.services import household_save
 from retrofits.validators import normalize_id_number, phone_problem_and_value
 
 
@@ -60,13 +63,21 @@ class HouseholdForm(forms.ModelForm[Household]):
             self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
+        """The change rules too, so that every error shows at once; the service asks them again
+        under its lock. (The instance still holds the stored values here.)"""
         data: dict[str, Any] = super().clean() or {}
         if data.get("stage"):
-            for name, messages in household_stage_errors(
-                household=self.instance, new_stage=data["stage"], reason=data.get("reason", "")
-            ).items():
-                for message in messages:
-                    self.add_error(name, message)
+            household = self.instance
+            problems = change_problems(
+                State.of(household) if household.pk else None,
+                State(household.county_id, data["stage"]),
+                via=Via.EDIT,
+                reason=data.get("reason", ""),
+            )
+            for problem in problems:
+                self.add_error(
+                    problem.field if problem.field in self.fields else None, problem.message
+                )
         return data
 
     def clean_id_number(self) -> str:
@@ -77,6 +88,42 @@ class HouseholdForm(forms.ModelForm[Household]):
         if problem:
             raise forms.ValidationError(problem)
         return value
+
+
+class HouseholdCorrectionForm(forms.ModelForm[Household]):
+    """An administrator's correction in the admin: every field, and the reason asked when the
+    county changes or the stage skips or goes back. Once the values pass, the whole write is
+    tried as a dry run, so that the change and plan rules show on the form."""
+
+    reason = forms.CharField(
+        label="更正原因",
+        required=False,
+        max_length=200,
+        help_text="更改县（市、区）、跨越或回退实施进度时必填，记入该户的变更记录",
+    )
+    user: User  # set by the admin
+
+    class Meta:
+        model = Household
+        fields = [*HouseholdForm.Meta.fields[:1], "county", *HouseholdForm.Meta.fields[1:]]
+
+    def _post_clean(self) -> None:
+        # Django's hook after the instance takes the cleaned values and passes full_clean().
+        super()._post_clean()  # type: ignore[misc]
+        if self.errors:
+            return
+        try:
+            household_save(
+                household=self.instance,
+                user=self.user,
+                reason=self.cleaned_data.get("reason", ""),
+                via=Via.CORRECTION,
+                dry_run=True,
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
 
 
 class LedgerUploadForm(forms.Form):

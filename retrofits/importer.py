@@ -13,12 +13,12 @@ import functools
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.utils import timezone
 
 from heating.breakdown import county_labels
 from heating.models import County, User
+from retrofits.choices import TENDERED_PATHS
 from retrofits.handoff import store_in_thread
 from retrofits.ledger import (
     AREA_NAMES,
@@ -33,8 +33,9 @@ from retrofits.ledger import (
     LedgerFile,
     unneutralise,
 )
-from retrofits.ledger_store import FIELDS, LedgerStore, Row, store_rows
-from retrofits.models import TENDERED_PATHS, TenderItem
+from retrofits.ledger_store import FIELDS, CheckedRow, LedgerStore, store_rows
+from retrofits.models import TenderItem
+from retrofits.rules import Breach
 from retrofits.validators import (
     DivisionIndex,
     completion_problem,
@@ -116,8 +117,10 @@ class RowChecker:
             m: (pk, path) for pk, m, path in TenderItem.objects.values_list("pk", "model", "path")
         }
         self.today = today
-        # Each row's code and ID number, checked by finish() (see there).
+        # Each row's code and ID number, checked by finish() (see there); and the rows of the
+        # households a plan rule's breach names.
         self.keys: list[tuple[int, str, str]] = []
+        self.finished = False
         self.places: dict[tuple[str, str, str], Places] = {}
         # Where each field's cell sits in a row; -1 where the file has no such column.
         self.index = [positions.get(f, -1) for f in FIELDS]
@@ -179,7 +182,7 @@ class RowChecker:
 
     def check(
         self, row: int, values: Sequence[object]
-    ) -> tuple[tuple[Any, ...] | None, list[LedgerError]]:
+    ) -> tuple[CheckedRow | None, list[LedgerError]]:
         cells, raw_id, raw_date, raw_low_income = self._cells(values)
         (
             code, county_text, township_text, village_text, head_name, id_number, phone_text,
@@ -278,7 +281,7 @@ class RowChecker:
 
         if errors:
             return None, errors
-        return (
+        good = (
             row,
             code,
             county_id,
@@ -294,17 +297,20 @@ class RowChecker:
             completed_on,
             low_income,
             notes,
-        ), errors
+        )
+        return tuple.__new__(CheckedRow, good), errors
 
     def finish(self) -> list[LedgerError]:
         """The checks of every row's code and ID number: the ID number's birth date and check digit,
         and no code or ID number twice in the file. They change no value that is written, so a
         first load runs them while the database builds its indexes, and rolls back on an error."""
+        if self.finished:
+            return []  # once: a second call finds nothing more
+        self.finished = True
         errors = []
         codes: dict[str, int] = {}
         id_numbers: dict[str, int] = {}
-        keys, self.keys = self.keys, []  # once: a second call finds nothing more
-        for row, code, id_number in keys:
+        for row, code, id_number in self.keys:
             if code and codes.setdefault(code, row) != row:
                 errors.append(
                     LedgerError(
@@ -325,6 +331,18 @@ class RowChecker:
                     )
                 )
         return errors
+
+    def breach_errors(self, breaches: list[Breach]) -> list[LedgerError]:
+        """A plan rule's breaches as errors of the sheet rows of the households they name (of the
+        first row, where a breach names none)."""
+        named = {code for breach in breaches for code in breach.codes}
+        rows = {code: row for row, code, _ in self.keys if code in named}
+        first = min((row for row, _, _ in self.keys), default=0)
+        return [
+            LedgerError(row, HEADER_OF.get(breach.field, HEADER_OF["code"]), "", breach.message)
+            for breach in breaches
+            for row in sorted({rows[c] for c in breach.codes if c in rows} or {first})
+        ]
 
 
 def import_ledger(
@@ -358,8 +376,9 @@ def import_ledger(
         stored = store_in_thread(write, chunks, failed)
     else:
         stored = write(chunks, failed)
-    if outcome.errors or stored.errors:
+    if outcome.errors or stored.errors or stored.breaches:
         outcome.errors.extend(stored.errors)
+        outcome.errors.extend(checker.breach_errors(stored.breaches))
         outcome.errors.sort(key=lambda e: (e.row, list(BY_HEADER).index(e.column)))
         return outcome
     outcome.created, outcome.updated = stored.created, stored.updated
@@ -369,9 +388,9 @@ def import_ledger(
 
 def _checked_chunks(
     ledger: LedgerFile, checker: RowChecker, outcome: ImportOutcome, report: Progress
-) -> Iterator[list[Row]]:
+) -> Iterator[list[CheckedRow]]:
     """The good rows, a chunk between progress reports; errors and the row count go to `outcome`."""
-    chunk: list[Row] = []
+    chunk: list[CheckedRow] = []
     report("逐行检查", 0, ledger.total)
     for row, values in ledger.rows:
         good, errors = checker.check(row, values)

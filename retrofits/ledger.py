@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 from python_calamine import CalamineError, load_workbook
 
 from heating.models import AreaType, HeatingPath
-from retrofits.models import Stage
+from retrofits.choices import Stage
 
 SHEET_TITLE = "清洁取暖改造户台账"
 

@@ -17,25 +17,63 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.expressions import RawSQL
 
 from heating.models import County, User
+from retrofits.choices import Stage
 from retrofits.handoff import Failed
 from retrofits.ledger import COLUMNS, HEADER_OF, LedgerError
-from retrofits.models import Household, Stage
-from retrofits.validators import stage_change_problem
+from retrofits.models import Household
+from retrofits.rules import (
+    Breach,
+    Problem,
+    State,
+    Touched,
+    Via,
+    change_problems,
+    lock_counties,
+    plan_breaches,
+)
 
-# The staged row: the sheet row number, then these Household fields in this order.
+# The Household fields of a ledger row, in the template's order.
 FIELDS = tuple(c.field for c in COLUMNS)
-STAGE_AT = 1 + FIELDS.index("stage")
-ACCEPTED = Stage.ACCEPTED.value
 STAGING = "ledger_staging"
-Row = tuple[Any, ...]
+
+
+class CheckedRow(NamedTuple):
+    """A row that passed the import's checks: its sheet row number, then the household's columns in
+    FIELDS order, as the staging table and COPY take them. The import builds it with
+    tuple.__new__, at a third of the cost of the generated __new__ in its hot loop."""
+
+    row_no: int
+    code: str
+    county_id: int
+    township_id: int
+    village_id: int
+    head_name: str
+    id_number: str
+    phone: str
+    area: str
+    path: str
+    equipment_id: int | None
+    stage: str
+    completed_on: dt.date | None
+    low_income: bool
+    notes: str
+
+
+_county = operator.itemgetter(CheckedRow._fields.index("county_id"))
+_county_and_stage = operator.itemgetter(
+    CheckedRow._fields.index("county_id"), CheckedRow._fields.index("stage")
+)
 # Past this many written rows the planner's statistics are refreshed at once: stale ones right after a
 # county's first upload made the list page choose a plan a hundred times slower.
 ANALYZE_AFTER = 10000
@@ -93,13 +131,6 @@ def rebuilt_indexes(tables: list[str]) -> Iterator[None]:
         )
 
 
-def accepted_errors(rows: Iterable[int]) -> list[LedgerError]:
-    """The errors of these rows, new households at 已验收, which only an acceptance can set."""
-    problem = stage_change_problem(None, Stage.ACCEPTED)
-    assert problem
-    return [LedgerError(row, HEADER_OF["stage"], Stage.ACCEPTED.label, problem) for row in rows]
-
-
 def _column(name: str) -> str:
     field = Household._meta.get_field(name)
     assert isinstance(field, models.Field) and field.column
@@ -115,15 +146,20 @@ class LedgerStore:
         self.table = Household._meta.db_table
         self.tables = [self.table, Household.history.model._meta.db_table]
         self.columns = [_column(f) for f in FIELDS]
+        assert tuple(self.columns) == CheckedRow._fields[1:], "CheckedRow follows FIELDS"
         self.present = [_column(f) for f in present]
         self.now = now
         self.user_id = user.pk if user else None
         self.source = source
         self.postgres = connection.vendor == "postgresql"
         self.staging_types: list[int] = []
-        # NULL-safe "differs": PostgreSQL's IS DISTINCT FROM; SQLite's IS NOT does the same.
+        # NULL-safe "differs" and "equals": PostgreSQL's IS [NOT] DISTINCT FROM; SQLite's IS [NOT].
         distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
+        self.same = "IS NOT DISTINCT FROM" if self.postgres else "IS"
         self.changed = " OR ".join(f"h.{c} {distinct} s.{c}" for c in self.present)
+        self.counties: set[int] = set()  # of the rows written: the plan rules' scope and locks
+        # The change rules' answer for each new household's state, asked once per state.
+        self.new_problems: dict[tuple[int, str], list[Problem]] = {}
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = connection.cursor()
@@ -143,7 +179,7 @@ class LedgerStore:
             described = self._run(f"SELECT * FROM {STAGING} LIMIT 0").description
             self.staging_types = [column.type_code for column in described]
 
-    def stage(self, rows: list[Row]) -> None:
+    def stage(self, rows: list[CheckedRow]) -> None:
         names = ", ".join(["row_no", *self.columns])
         with connection.cursor() as cursor:
             if self.postgres:
@@ -159,18 +195,24 @@ class LedgerStore:
     def index_staging(self) -> None:
         self._run(f"CREATE INDEX ledger_staging_code ON {STAGING} (code)")
 
-    def database_errors(self) -> list[LedgerError]:
-        """What only the database knows: the staged rows against the households held."""
-        errors = self._ledger_errors()
-        accepted_new = self._run(
-            f"SELECT s.row_no FROM {STAGING} s WHERE s.stage = %s AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} h WHERE h.code = s.code)",
-            [ACCEPTED],
-        ).fetchall()
-        return errors + accepted_errors(row for (row,) in accepted_new)
+    @cached_property
+    def county_names(self) -> dict[int, str]:
+        return dict(County.objects.values_list("pk", "short_name"))
 
-    def _ledger_errors(self) -> list[LedgerError]:
-        """ID numbers held by other households; county and stage changes of the households held."""
+    def _errors(
+        self, rows: Iterable[int], problems: list[Problem], new: State
+    ) -> list[LedgerError]:
+        """The change rules' problems as the errors of these sheet rows."""
+        shown = {"stage": Stage(new.stage).label, "county": self.county_names.get(new.county_id)}
+        return [
+            LedgerError(row, HEADER_OF[p.field], shown.get(p.field) or "", p.message)
+            for row in rows
+            for p in problems
+        ]
+
+    def database_errors(self) -> list[LedgerError]:
+        """What only the database knows: ID numbers held by other households, and the change
+        rules, asked once for each distinct (old, new) state of the staged rows."""
         errors = []
         taken = self._run(
             f"SELECT s.row_no, s.id_number, h.code FROM {STAGING} s "
@@ -185,42 +227,44 @@ class LedgerStore:
                     f"身份证号「{id_number}」已登记在户编号 {code}（一个身份证号只能登记一户）",
                 )
             )
-        counties = dict(County.objects.values_list("pk", "short_name"))
-        moved = self._run(
-            f"SELECT s.row_no, s.code, h.county_id, s.county_id, h.stage, s.stage FROM {STAGING} s "
-            f"JOIN {self.table} h ON h.code = s.code "
-            "WHERE h.county_id <> s.county_id OR h.stage <> s.stage"
+        joined = f"{STAGING} s LEFT JOIN {self.table} h ON h.code = s.code"
+        states = self._run(
+            f"SELECT DISTINCT h.county_id, h.stage, s.county_id, s.stage FROM {joined}"
         ).fetchall()
-        for row, code, old_county, new_county, old_stage, new_stage in moved:
-            if old_county != new_county:
-                errors.append(
-                    LedgerError(
-                        row,
-                        HEADER_OF["code"],
-                        code,
-                        f"户编号「{code}」已是{counties[old_county]}的户，不能改为{counties[new_county]}",
-                    )
-                )
-            problem = stage_change_problem(old_stage, new_stage)
-            if problem is None and Stage.rank(new_stage) < Stage.rank(old_stage):
-                problem = (
-                    f"实施进度不能从“{Stage(old_stage).label}”回退到“{Stage(new_stage).label}”"
-                    "（确需回退的，请在该户页面修改并填写原因）"
-                )
-            if problem:
-                errors.append(LedgerError(row, HEADER_OF["stage"], Stage(new_stage).label, problem))
+        for old_county, old_stage, county, stage in states:
+            old = None if old_stage is None else State(old_county, old_stage)
+            new = State(county, stage)
+            problems = change_problems(old, new, via=Via.IMPORT)
+            if problems:
+                rows = self._run(
+                    f"SELECT s.row_no FROM {joined} WHERE h.county_id {self.same} %s "
+                    f"AND h.stage {self.same} %s AND s.county_id = %s AND s.stage = %s",
+                    [old_county, old_stage, county, stage],
+                ).fetchall()
+                errors += self._errors((row for (row,) in rows), problems, new)
         return errors
 
-    def count_changes(self) -> tuple[int, int]:
-        created = self._run(
-            f"SELECT count(*) FROM {STAGING} s WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} h WHERE h.code = s.code)"
-        ).fetchone()[0]
-        updated = self._run(
-            f"SELECT count(*) FROM {STAGING} s JOIN {self.table} h ON h.code = s.code "
-            f"WHERE {self.changed}"
-        ).fetchone()[0]
-        return created, updated
+    def new_household_errors(self, rows: list[CheckedRow]) -> list[LedgerError]:
+        """The change rules for rows that are all new households (a first load's), asked once
+        for each state."""
+        errors = []
+        for state in set(map(_county_and_stage, rows)):
+            if state not in self.new_problems:
+                self.new_problems[state] = change_problems(None, State(*state), via=Via.IMPORT)
+            if problems := self.new_problems[state]:
+                bad = (r.row_no for r in rows if _county_and_stage(r) == state)
+                errors += self._errors(bad, problems, State(*state))
+        return errors
+
+    def touched(self, *, staged: bool) -> Touched:
+        """What the write touched, for the plan rules: the staged rows it created or changed
+        (each carries the import's time), or after a first load every household."""
+        households = Household.objects.all()
+        if staged:
+            households = households.filter(
+                code__in=RawSQL(f"SELECT code FROM {STAGING}", ()), updated_at=self.now
+            )
+        return Touched(counties=frozenset(self.counties), households=households)
 
     def update(self) -> int:
         """UPDATE the changed households and write their history rows ('~')."""
@@ -255,7 +299,7 @@ class LedgerStore:
         self.copied_tail = (self.now, self.now, self.user_id, self.user_id)
         self.last_id = self._run(f"SELECT coalesce(max(id), 0) FROM {self.table}").fetchone()[0]
 
-    def copy_new(self, rows: list[Row]) -> int:
+    def copy_new(self, rows: list[CheckedRow]) -> int:
         """COPY checked rows, all new, straight into the ledger, then add their history rows
         ('+') from what was copied. For a first load into an empty ledger, whose tables it holds
         locked (PostgreSQL only)."""
@@ -358,58 +402,71 @@ class Stored:
     created: int = 0
     updated: int = 0
     errors: list[LedgerError] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
 
 
 def store_rows(
     store: LedgerStore,
-    chunks: Iterable[list[Row]],
+    chunks: Iterable[list[CheckedRow]],
     failed: Failed,
     *,
     first_load: bool,
     dry_run: bool,
 ) -> Stored:
     """Stage the checked chunks as they come and, unless a row failed or the database finds an
-    error, write them. `failed()` is asked once, when every chunk has been taken: it finishes the
-    checks that wait for the last row. Nothing is written on any error or on a dry run."""
+    error, write them and run the plan rules. `failed()` is asked once, when every chunk has been
+    taken: it finishes the checks that wait for the last row. Nothing is written on any error or
+    breach, nor on a dry run, which goes the same way and rolls back."""
     stored = Stored()
     try:
         if first_load:
             return _first_load(store, chunks, stored, failed=failed)
-        store.create_staging()
-        counties: set[int] = set()
-        for chunk in chunks:
-            store.stage(chunk)
-            stored.staged += len(chunk)
-            counties.update(row[2] for row in chunk)
+        _stage_all(store, chunks, stored)
         with transaction.atomic():
-            # Two imports touching the same county wait for each other instead of racing on codes.
-            list(County.objects.select_for_update().filter(pk__in=counties).order_by("pk"))
+            # Two writes touching the same county wait for each other, so that the later one's
+            # checks see what the earlier one wrote.
+            lock_counties(store.counties)
             _write_staged(store, stored, dry_run=dry_run, failed=failed)
         return stored
     finally:
         store.drop()
 
 
+def _stage_all(store: LedgerStore, chunks: Iterable[list[CheckedRow]], stored: Stored) -> None:
+    store.create_staging()
+    for chunk in chunks:
+        store.stage(chunk)
+        stored.staged += len(chunk)
+        store.counties.update(map(_county, chunk))
+
+
 def _write_staged(store: LedgerStore, stored: Stored, *, dry_run: bool, failed: Failed) -> None:
-    """Check the staged rows against the ledger and, with no error and no dry run, write them.
-    Runs inside the import's transaction, which it marks for rollback otherwise."""
+    """Check the staged rows against the ledger and, with no error, write them and run the plan
+    rules. Runs inside the import's transaction, which it marks for rollback on any error or
+    breach, and on a dry run."""
     store.index_staging()
     stored.errors = store.database_errors()
     file_failed = failed()  # asked in any case: every error is listed
     if stored.errors or file_failed:
         transaction.set_rollback(True)
-    elif dry_run:
-        stored.created, stored.updated = store.count_changes()
+        return
+    stored.updated = store.update()
+    stored.created = store.insert()
+    if not dry_run and stored.created + stored.updated > ANALYZE_AFTER:
+        store.analyze()
+    _check_plan(store, stored, staged=True)
+    if dry_run:
         transaction.set_rollback(True)
-    else:
-        stored.updated = store.update()
-        stored.created = store.insert()
-        if stored.created + stored.updated > ANALYZE_AFTER:
-            store.analyze()
+
+
+def _check_plan(store: LedgerStore, stored: Stored, *, staged: bool) -> None:
+    stored.breaches = plan_breaches(store.touched(staged=staged))
+    if stored.breaches:
+        transaction.set_rollback(True)
 
 
 def _first_load(
-    store: LedgerStore, chunks: Iterable[list[Row]], stored: Stored, *, failed: Failed
+    store: LedgerStore, chunks: Iterable[list[CheckedRow]], stored: Stored, *, failed: Failed
 ) -> Stored:
     """Write into tables without their indexes and constraints, which are built and checked once
     at the end (PostgreSQL's advice for populating a database: seven indexes and four foreign keys
@@ -419,19 +476,19 @@ def _first_load(
     upload."""
     try:
         with transaction.atomic():
+            # Every county's lock before the tables' own, the order every writer keeps.
+            lock_counties(store.county_names.keys())
             with rebuilt_indexes(store.tables):
                 # Under the tables' lock: a first load that waited for another one sees its rows.
                 if not store.ledger_is_empty():
-                    store.create_staging()
-                    for chunk in chunks:
-                        store.stage(chunk)
-                        stored.staged += len(chunk)
+                    _stage_all(store, chunks, stored)
                     _write_staged(store, stored, dry_run=False, failed=failed)
                     return stored
                 store.prepare_copy()
                 for chunk in chunks:
                     stored.staged += len(chunk)
-                    stored.errors += accepted_errors(r[0] for r in chunk if r[STAGE_AT] == ACCEPTED)
+                    store.counties.update(map(_county, chunk))
+                    stored.errors += store.new_household_errors(chunk)
                     if not stored.errors:  # after an error nothing will be kept: only take the rest
                         stored.created += store.copy_new(chunk)
                 if stored.errors:
@@ -441,6 +498,7 @@ def _first_load(
                 transaction.set_rollback(True)
             else:
                 store.analyze()
+                _check_plan(store, stored, staged=False)
     except IntegrityError:
         # A code or ID number twice in the file breaks a unique index being built: the checks
         # that ran meanwhile say which rows.

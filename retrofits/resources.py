@@ -9,7 +9,8 @@ from typing import Any
 from import_export import fields, resources, widgets
 
 from heating.models import HeatingPath
-from retrofits.models import TENDERED_PATHS, TenderItem
+from retrofits.choices import TENDERED_PATHS
+from retrofits.models import TenderItem
 
 
 class PathWidget(widgets.Widget):

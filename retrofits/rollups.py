@@ -17,7 +17,8 @@ from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from heating.models import AreaType, County, HeatingPath, PlanYear, Target
-from retrofits.models import DONE_STAGES, DailyProgress, Household, ProgressCount, RollupRun, Stage
+from retrofits.choices import DONE_STAGES, Stage
+from retrofits.models import DailyProgress, Household, ProgressCount, RollupRun
 
 KEEP_RUNS = 3
 

@@ -6,18 +6,12 @@ from collections.abc import Iterator
 
 from django.contrib.auth.models import AnonymousUser
 
-from heating.models import AreaType, HeatingPath, Role, User
+from heating import access
+from heating.access import Action
+from heating.models import AreaType, HeatingPath, User
+from retrofits.choices import Stage
 from retrofits.ledger import NO, YES
-from retrofits.models import HouseholdQuerySet, Stage
-
-
-def sees_personal_data(user: User | AnonymousUser, county_id: int) -> bool:
-    """Full ID and phone numbers: the household's own county officials and administrators."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser or user.role == Role.ADMIN:
-        return True
-    return user.role == Role.COUNTY and user.county_id == county_id
+from retrofits.models import HouseholdQuerySet
 
 
 def mask_id_number(value: str) -> str:
@@ -29,6 +23,21 @@ def mask_phone(value: str) -> str:
     if len(digits) < 7:
         return "*" * len(value)
     return value[:3] + "****" + value[-4:]
+
+
+class PersonalData:
+    """ID card and phone numbers as a user may see them: in full in the counties where the access
+    policy lets them (Action.PERSONAL), masked elsewhere. `user=None` is the server itself."""
+
+    def __init__(self, user: User | AnonymousUser | None) -> None:
+        self.full = (
+            access.Scope(everything=True) if user is None else access.scope(user, Action.PERSONAL)
+        )
+
+    def shown(self, county_id: int, id_number: str, phone: str) -> tuple[str, str]:
+        if county_id in self.full:
+            return id_number, phone
+        return mask_id_number(id_number), mask_phone(phone) if phone else ""
 
 
 EXPORT_FIELDS = (
@@ -57,6 +66,7 @@ def ledger_rows(
 
     `user=None` is the server's own export (the CLI), which sees everything.
     """
+    personal = PersonalData(user)
     area = dict(AreaType.choices)
     path = dict(HeatingPath.choices)
     stage = dict(Stage.choices)
@@ -66,8 +76,7 @@ def ledger_rows(
             code, county, township, village, name, id_number, phone,
             area_value, path_value, model, stage_value, completed_on, low_income, notes, county_id,
         ) = values  # fmt: skip
-        if user is not None and not sees_personal_data(user, county_id):
-            id_number, phone = mask_id_number(id_number), mask_phone(phone) if phone else ""
+        id_number, phone = personal.shown(county_id, id_number, phone)
         yield [
             code,
             county,

@@ -13,10 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from operator import mul
 
-from django.core.exceptions import ValidationError
-
 from heating.models import HeatingPath, Township, Village
-from retrofits.models import DONE_STAGES, TENDERED_PATHS, Stage
+from retrofits.choices import DONE_STAGES, TENDERED_PATHS, Stage
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -57,12 +55,6 @@ def normalize_id_number(value: str) -> str:
     return value.strip().replace(" ", "").upper()
 
 
-def validate_id_number(value: str) -> None:
-    problem = id_number_problem(normalize_id_number(value))
-    if problem:
-        raise ValidationError(problem, code="id_number")
-
-
 _MOBILE = re.compile(r"(?:\+?86)?(1[3-9]\d{9})")
 # 010 and 02x are the three-digit area codes; every other one (0350 for Xinzhou) has four digits.
 _LANDLINE = re.compile(r"(0(?:[12]\d|[3-9]\d{2}))-?(\d{7,8})(?:-(\d{1,6}))?")
@@ -81,31 +73,6 @@ def phone_problem_and_value(value: str) -> tuple[str | None, str]:
         area, number, extension = m.groups()
         return None, f"{area}-{number}" + (f"-{extension}" if extension else "")
     return f"联系电话「{value}」应为11位手机号或带区号的固定电话（如 0350-3031234）", value
-
-
-def validate_phone(value: str) -> None:
-    problem, _ = phone_problem_and_value(value)
-    if problem:
-        raise ValidationError(problem, code="phone")
-
-
-def stage_change_problem(old: str | None, new: str, *, by_acceptance: bool = False) -> str | None:
-    """What no form or import may do: make or unmake 已验收 other than by an acceptance record."""
-    if by_acceptance:
-        return None
-    if new == Stage.ACCEPTED and old != Stage.ACCEPTED:
-        return "“已验收”只能由验收记录产生"
-    if old == Stage.ACCEPTED and new != Stage.ACCEPTED:
-        return "该户已验收，实施进度只能由验收记录更改"
-    return None
-
-
-def stage_change_needs_reason(old: str | None, new: str) -> bool:
-    """Skipping a stage or going back must be explained (and is kept in the history)."""
-    if old is None or old == new:
-        return False
-    step = Stage.rank(new) - Stage.rank(old)
-    return step != 1
 
 
 def equipment_problem(

@@ -10,25 +10,33 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from heating.http import request_user, xlsx_response
-from heating.models import County, PlanYear, Role, Township, User, Village
-from retrofits.filters import HouseholdFilter
+from heating import access
+from heating.access import Action, get_permitted
+from heating.http import bad_request, request_user, xlsx_response
+from heating.models import County, PlanYear, Township, User, Village
+from retrofits.choices import Stage
+from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm, LedgerUploadForm
 from retrofits.history import household_changes
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.pagination import COUNT_CAP, CappedPaginator
-from retrofits.selectors import ledger_rows, mask_id_number, mask_phone, sees_personal_data
+from retrofits.selectors import PersonalData, ledger_rows
 from retrofits.services import household_save, ledger_import_start
 
 PAGE_SIZE = 50
 
 
 def _own_county(user: User) -> County:
-    """The county whose ledger the user keeps; only county officials keep one."""
-    if user.role != Role.COUNTY or user.county is None:
-        raise PermissionDenied("只有县级用户可以维护本县台账；市级用户和验收人员只能查看。")
-    return user.county
+    """The county whose ledger a new household joins: the one county the user keeps."""
+    editable = access.scope(user, Action.EDIT)
+    if editable.single is not None:
+        return County.objects.get(pk=editable.single)
+    if editable:
+        raise PermissionDenied(
+            "新增改造户由本县的县级用户录入；系统管理员可通过导入台账为任一县（市、区）新增。"
+        )
+    raise PermissionDenied(access.REFUSALS[Action.EDIT])
 
 
 def _filtered(request: HttpRequest) -> HouseholdFilter:
@@ -39,24 +47,17 @@ def _filtered(request: HttpRequest) -> HouseholdFilter:
     return HouseholdFilter(request.GET, queryset=households, user=user)
 
 
-@require_GET
-@login_required
-def household_list(request: HttpRequest) -> HttpResponse:
+def _list_page(
+    request: HttpRequest, filtered: HouseholdFilter, *, status: int = 200
+) -> HttpResponse:
+    """The list as filtered; an invalid filter shows its Chinese message and no rows."""
     user = request_user(request)
-    filtered = _filtered(request)
-    page = CappedPaginator(filtered.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [
-        (
-            h,
-            h.id_number if sees_personal_data(user, h.county_id) else mask_id_number(h.id_number),
-            h.phone
-            if sees_personal_data(user, h.county_id)
-            else mask_phone(h.phone)
-            if h.phone
-            else "",
-        )
-        for h in page
-    ]
+    valid = filtered.is_valid()
+    page = CappedPaginator(filtered.qs if valid else Household.objects.none(), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    personal = PersonalData(user)
+    rows = [(h, *personal.shown(h.county_id, h.id_number, h.phone)) for h in page]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -64,45 +65,53 @@ def household_list(request: HttpRequest) -> HttpResponse:
         "retrofits/household_list.html",
         {
             "filter": filtered,
+            "invalid": filter_problems(filtered) if not valid else [],
             "page": page,
             "rows": rows,
             "query": query.urlencode(),
             "count_cap": COUNT_CAP,
-            "can_create": user.role == Role.COUNTY,
-            "can_import": user.imports_ledger,
+            "can_create": access.scope(user, Action.EDIT).single is not None,
+            "can_import": access.may(user, Action.IMPORT),
         },
+        status=status if valid else 400,
     )
+
+
+@require_GET
+@login_required
+def household_list(request: HttpRequest) -> HttpResponse:
+    return _list_page(request, _filtered(request))
 
 
 @require_GET
 @login_required
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
-    household = get_object_or_404(
-        Household.objects.visible_to(user).select_related(
+    household = get_permitted(
+        Household.objects.select_related(
             "county", "township", "village", "equipment", "created_by", "updated_by"
         ),
+        user,
+        Action.VIEW,
         pk=pk,
     )
-    full = sees_personal_data(user, household.county_id)
+    id_number, phone = PersonalData(user).shown(
+        household.county_id, household.id_number, household.phone
+    )
     return render(
         request,
         "retrofits/household_detail.html",
         {
             "h": household,
-            "id_number": household.id_number if full else mask_id_number(household.id_number),
-            "phone": household.phone
-            if full
-            else mask_phone(household.phone)
-            if household.phone
-            else "",
+            "id_number": id_number,
+            "phone": phone,
             "changes": household_changes(household),
-            "can_edit": Household.objects.editable_by(user).filter(pk=pk).exists(),
+            "can_edit": access.may(user, Action.EDIT, household.county_id),
             "inspections": household.inspections.select_related("inspector").prefetch_related(
                 "photos", "defects"
             ),
-            "can_inspect": Household.objects.inspectable_by(user).filter(pk=pk).exists()
-            and household.stage == "completed",
+            "can_inspect": access.may(user, Action.INSPECT, household.county_id)
+            and household.stage == Stage.COMPLETED,
             "removal": getattr(household, "heating_removal", None),
             "outside_window": _outside_window(household),
         },
@@ -112,23 +121,19 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def household_create(request: HttpRequest) -> HttpResponse:
-    return _household_form(request, Household())
+    return _household_form(request, Household(county=_own_county(request_user(request))))
 
 
 @require_http_methods(["GET", "POST"])
 @login_required
 def household_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    get_object_or_404(Household.objects.visible_to(user), pk=pk)  # 404 before 403
-    household = Household.objects.editable_by(user).filter(pk=pk).first()
-    if household is None:
-        raise PermissionDenied("只有本县的县级用户可以修改该户。")
+    household = get_permitted(Household.objects.all(), request_user(request), Action.EDIT, pk=pk)
     return _household_form(request, household)
 
 
 def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
     user = request_user(request)
-    county = household.county if household.pk else _own_county(user)
+    county = household.county
     form = HouseholdForm(request.POST or None, instance=household, county=county)
     if request.method == "POST" and form.is_valid():
         try:
@@ -136,7 +141,9 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
                 household=form.save(commit=False), user=user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            form.add_error(None, exc)
+            for name, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error(name if name in form.fields else None, error)
         else:
             messages.success(request, f"已保存：{saved}")
             return redirect("household-detail", pk=saved.pk)
@@ -151,9 +158,10 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
 @login_required
 def village_options(request: HttpRequest) -> HttpResponse:
     """The <option>s of a township's villages, for the form's dependent select (htmx)."""
-    township = get_object_or_404(
-        Township.objects.visible_to(request_user(request)), pk=request.GET.get("township") or 0
-    )
+    chosen = request.GET.get("township", "")
+    if not chosen.isdigit():
+        return bad_request(request, f"乡（镇、街道）「{chosen}」无效，请从列表中选择")
+    township = get_permitted(Township.objects.all(), request_user(request), Action.VIEW, pk=chosen)
     villages = Village.objects.filter(township=township)
     return render(request, "retrofits/_village_options.html", {"villages": villages})
 
@@ -164,7 +172,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     filtered = _filtered(request)
     if not filtered.is_valid():
-        raise Http404("筛选条件无效")
+        return _list_page(request, filtered)  # the same message as the list, and no file
     counties = County.objects.visible_to(user)
     data = write_ledger(
         ledger_rows(filtered.qs, user=user),
@@ -194,8 +202,7 @@ def ledger_template(request: HttpRequest) -> HttpResponse:
 @login_required
 def ledger_import(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    if not user.imports_ledger:
-        raise PermissionDenied("只有县级用户（本县）和系统管理员可以导入台账。")
+    access.require(user, Action.IMPORT)
     form = LedgerUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = ledger_import_start(

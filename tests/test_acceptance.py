@@ -24,7 +24,8 @@ from acceptance.services import (
     project_inspection_record,
 )
 from heating.models import County, User
-from retrofits.models import Household, RollupRun, Stage, TenderItem
+from retrofits.choices import Stage
+from retrofits.models import Household, RollupRun, TenderItem
 from tests.ledger_files import row, xlsx
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,8 @@ from openpyxl import load_workbook
 
 from acceptance.models import Inspection, InspectionPhoto, Project
 from heating.models import County, User
-from retrofits.models import Household, Stage, TenderItem
+from retrofits.choices import Stage
+from retrofits.models import Household, TenderItem
 from tests.conftest import login
 from tests.ledger_files import row, xlsx, yuanping_row
 

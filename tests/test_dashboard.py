@@ -11,7 +11,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from heating.models import County, Township, User
-from retrofits.models import Household, Stage, TenderItem
+from retrofits.choices import Stage
+from retrofits.models import Household, TenderItem
 from retrofits.rollups import rollup_run
 from tests.conftest import login
 

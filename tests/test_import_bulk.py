@@ -187,7 +187,7 @@ def test_a_failing_store_fails_the_import_and_writes_nothing(
     rebuilds: list[list[str]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(self: ledger_store.LedgerStore, rows: list[ledger_store.Row]) -> int:
+    def broken(self: ledger_store.LedgerStore, rows: list[ledger_store.CheckedRow]) -> int:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(ledger_store.LedgerStore, "copy_new", broken)

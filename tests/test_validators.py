@@ -6,12 +6,9 @@ import datetime as dt
 
 import pytest
 
-from retrofits.models import Stage
 from retrofits.validators import (
     id_number_problem,
     phone_problem_and_value,
-    stage_change_needs_reason,
-    stage_change_problem,
     village_name_keys,
 )
 from tests.ledger_files import IDS
@@ -72,23 +69,3 @@ def test_village_names_match_without_their_suffix() -> None:
     assert village_name_keys("西街村委会") == {"西街村委会", "西街", "西街村"}
     assert village_name_keys("东大街社区居民委员会") == {"东大街社区居民委员会", "东大街社区"}
     assert village_name_keys("田村村委会") == {"田村村委会", "田村"}
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "needs"),
-    [
-        (None, Stage.COMPLETED, False),
-        (Stage.CONFIRMED, Stage.SELECTED, False),
-        (Stage.CONFIRMED, Stage.BUILDING, True),
-        (Stage.BUILDING, Stage.SELECTED, True),
-        (Stage.BUILDING, Stage.BUILDING, False),
-    ],
-)
-def test_skipping_or_going_back_needs_a_reason(old: str | None, new: str, needs: bool) -> None:
-    assert stage_change_needs_reason(old, new) is needs
-
-
-def test_only_acceptance_makes_or_unmakes_accepted() -> None:
-    assert stage_change_problem(Stage.COMPLETED, Stage.ACCEPTED) is not None
-    assert stage_change_problem(Stage.ACCEPTED, Stage.COMPLETED) is not None
-    assert stage_change_problem(Stage.COMPLETED, Stage.ACCEPTED, by_acceptance=True) is None

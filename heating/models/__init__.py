@@ -3,7 +3,7 @@ from __future__ import annotations
 from heating.models.choices import AreaType, BuildingKind, HeatingPath, Role
 from heating.models.divisions import County, Township, Village
 from heating.models.plan import BuildingTarget, CountyDeadline, PlanYear, Target
-from heating.models.scoping import CountyScopedQuerySet, visible_counties_q
+from heating.models.scoping import CountyScopedQuerySet
 from heating.models.users import User
 
 __all__ = [
@@ -20,5 +20,4 @@ __all__ = [
     "Township",
     "User",
     "Village",
-    "visible_counties_q",
 ]

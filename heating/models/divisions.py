@@ -8,7 +8,7 @@ from heating.models.scoping import CountyScopedQuerySet
 
 
 class CountyQuerySet(CountyScopedQuerySet["County"]):
-    county_lookup = "pk"
+    county_lookups = ("pk",)
 
 
 class County(models.Model):
@@ -62,7 +62,7 @@ class Township(models.Model):
 
 
 class VillageQuerySet(CountyScopedQuerySet["Village"]):
-    county_lookup = "township__county"
+    county_lookups = ("township__county",)
 
 
 class Village(models.Model):

@@ -1,13 +1,15 @@
-"""Who may see which county's rows: one rule, used by every queryset a view starts from."""
+"""Which county's rows a user may see or act on: the access policy (heating/access.py) as the
+filter every county-owned queryset a view starts from applies."""
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from django.db import models
-from django.db.models import Q
 
-from heating.models.choices import Role
+from heating.access import Action, scope
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -17,24 +19,19 @@ if TYPE_CHECKING:
 _M = TypeVar("_M", bound=models.Model)
 
 
-def visible_counties_q(user: User | AnonymousUser, lookup: str) -> Q:
-    """A filter keeping rows whose `lookup` (a path to a County) the user may see."""
-    nothing = Q(pk__in=[])
-    if not user.is_authenticated or not user.is_active:
-        return nothing
-    if user.sees_all_counties:
-        return Q()
-    if user.role == Role.COUNTY:
-        return Q(**{lookup: user.county_id}) if user.county_id else nothing
-    if user.role == Role.INSPECTOR:
-        return Q(**{f"{lookup}__in": user.counties.values("pk")})
-    return nothing
-
-
 class CountyScopedQuerySet(models.QuerySet[_M]):
     """Base for the querysets of everything that belongs to a county."""
 
-    county_lookup: ClassVar[str] = "county"
+    # The paths to the row's County; a row belongs where any of them leads (a visit is of a
+    # household or of a project).
+    county_lookups: ClassVar[tuple[str, ...]] = ("county",)
+
+    def permitted(self, user: User | AnonymousUser, action: Action) -> Self:
+        """The rows of the counties where the user may take `action`."""
+        allowed = scope(user, action)
+        if not allowed:
+            return self.none()
+        return self.filter(functools.reduce(operator.or_, map(allowed.q, self.county_lookups)))
 
     def visible_to(self, user: User | AnonymousUser) -> Self:
-        return self.filter(visible_counties_q(user, self.county_lookup))
+        return self.permitted(user, Action.VIEW)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
 
+from heating import access
 from heating.models.choices import Role
 from heating.models.divisions import County
 
@@ -67,16 +69,21 @@ class User(AbstractUser):
         self.is_staff = self.role in (Role.MUNICIPAL, Role.ADMIN) or self.is_superuser
         super().save(*args, **kwargs)
 
+    # Role-level questions for templates and menus; the answers come from the access policy.
     @property
     def sees_all_counties(self) -> bool:
-        return self.is_superuser or self.role in (Role.MUNICIPAL, Role.ADMIN)
-
-    @property
-    def imports_ledger(self) -> bool:
-        """County officials upload their own county's ledger; administrators any county's."""
-        return self.role in (Role.COUNTY, Role.ADMIN) or self.is_superuser
+        return access.scope(self, access.Action.VIEW).everything
 
     @property
     def manages_plan(self) -> bool:
         """Targets, the tender list and other reference lists are the municipal bureau's."""
-        return self.sees_all_counties
+        return access.may(self, access.Action.MANAGE_PLAN)
+
+    @property
+    def inspects(self) -> bool:
+        return access.may(self, access.Action.INSPECT)
+
+    @cached_property
+    def assigned_county_ids(self) -> frozenset[int]:
+        """The counties an inspector is assigned to, read once per request."""
+        return frozenset(self.counties.values_list("pk", flat=True)) if self.pk else frozenset()

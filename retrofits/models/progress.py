@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from heating.models import AreaType, County, HeatingPath, Township, Village
-from retrofits.models.households import Stage
+from retrofits.choices import Stage
 
 
 class RollupRunQuerySet(models.QuerySet["RollupRun"]):

@@ -6,8 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from heating.models import PlanYear
 from retrofits.demo import household_rows
-from retrofits.importer import import_ledger
 from retrofits.ledger import COLUMNS, LedgerFile
+from retrofits.services import ledger_import_rows
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             rows=enumerate(rows, start=2),
             total=len(rows),
         )
-        outcome = import_ledger(ledger, user=None, source="演示数据")
+        outcome = ledger_import_rows(ledger=ledger, name="演示数据.xlsx", source="演示数据")
         if outcome.errors:
             for error in outcome.errors[:20]:
                 self.stderr.write(str(error))

@@ -6,9 +6,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from heating.models import Role, User
-from retrofits.importer import import_ledger
-from retrofits.ledger import LedgerFileError, read_ledger
+from heating import access
+from heating.access import Action
+from heating.models import User
+from retrofits.services import ledger_import_file
 
 
 class Command(BaseCommand):
@@ -30,21 +31,13 @@ class Command(BaseCommand):
             user = User.objects.filter(username=options["user"], is_active=True).first()
             if user is None:
                 raise CommandError(f"没有用户 {options['user']}")
-            if not user.imports_ledger:
-                raise CommandError(f"{user.get_role_display()}不能导入台账：台账由县级用户维护")
-        try:
-            ledger = read_ledger(path.read_bytes(), path.name)
-        except LedgerFileError as exc:
-            raise CommandError(str(exc)) from exc
-
-        only_county = user.county if user and user.role == Role.COUNTY else None
-        outcome = import_ledger(
-            ledger,
-            user=user,
-            source=f"台账导入：{path.name}",
-            only_county=only_county,
-            dry_run=options["dry_run"],
+            if not access.may(user, Action.IMPORT):
+                raise CommandError(access.REFUSALS[Action.IMPORT])
+        job, outcome = ledger_import_file(
+            data=path.read_bytes(), name=path.name, user=user, dry_run=options["dry_run"]
         )
+        if outcome is None:  # not a ledger at all: one message for the whole file
+            raise CommandError(job.message)
         if outcome.errors:
             for error in outcome.errors:
                 self.stderr.write(str(error))

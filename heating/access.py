@@ -1,0 +1,141 @@
+"""The access policy: what each role may do, and in which counties. Decided here once.
+
+Every county-owned queryset filters by it (`CountyScopedQuerySet.visible_to` / `.permitted`), every
+view fetches through `get_permitted` (404 for what the user may not see, 403 with the Chinese reason
+for what the role may not do), and masking asks `scope(user, Action.PERSONAL)`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+
+from heating.models.choices import Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from heating.models.users import User
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class Action(enum.StrEnum):
+    VIEW = "view"  # see a county's rows, with personal data masked
+    PERSONAL = "personal"  # see full ID card and phone numbers
+    EDIT = "edit"  # keep a county's ledger: household forms, the removal of old heating
+    IMPORT = "import"  # upload a county's ledger
+    INSPECT = "inspect"  # record acceptance visits
+    CORRECT = "correct"  # correct what no county may change, such as a household's county
+    MANAGE_PLAN = "manage_plan"  # targets, the tender list, reference lists, projects
+
+
+class Reach(enum.Enum):
+    ALL = "all"  # every county
+    OWN = "own"  # the county official's own county (User.county)
+    ASSIGNED = "assigned"  # the inspector's counties (User.counties)
+
+
+POLICY: dict[Role, dict[Action, Reach]] = {
+    Role.MUNICIPAL: {Action.VIEW: Reach.ALL, Action.MANAGE_PLAN: Reach.ALL},
+    Role.COUNTY: {
+        Action.VIEW: Reach.OWN,
+        Action.PERSONAL: Reach.OWN,
+        Action.EDIT: Reach.OWN,
+        Action.IMPORT: Reach.OWN,
+    },
+    # Inspectors accept households of their counties; nobody accepts their own county's work.
+    Role.INSPECTOR: {Action.VIEW: Reach.ASSIGNED, Action.INSPECT: Reach.ASSIGNED},
+    Role.ADMIN: {
+        Action.VIEW: Reach.ALL,
+        Action.PERSONAL: Reach.ALL,
+        Action.EDIT: Reach.ALL,
+        Action.IMPORT: Reach.ALL,
+        Action.CORRECT: Reach.ALL,
+        Action.MANAGE_PLAN: Reach.ALL,
+    },
+}
+
+# What a 403 says when the role may not do the action at all.
+REFUSALS: dict[Action, str] = {
+    Action.VIEW: "无权查看该县（市、区）的数据。",
+    Action.PERSONAL: "只有本县的县级用户和系统管理员可以查看完整的身份证号和电话。",
+    Action.EDIT: "只有本县的县级用户和系统管理员可以修改该县台账；市级用户和验收人员只能查看。",
+    Action.IMPORT: "只有县级用户（本县）和系统管理员可以导入台账。",
+    Action.INSPECT: "只有负责该县（市、区）的验收人员可以验收。",
+    Action.CORRECT: "只有系统管理员可以更正户所属的县（市、区）。",
+    Action.MANAGE_PLAN: "只有市级用户和系统管理员可以管理计划和基础数据。",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The counties where a user may take one action: every county, or these."""
+
+    everything: bool = False
+    ids: frozenset[int] = frozenset()
+
+    def __contains__(self, county_id: object) -> bool:
+        return self.everything or county_id in self.ids
+
+    def __bool__(self) -> bool:
+        return self.everything or bool(self.ids)
+
+    def q(self, lookup: str) -> Q:
+        """A filter keeping the rows whose `lookup` (a path to a County) is in the scope."""
+        if self.everything:
+            return Q()
+        return Q(**{f"{lookup}__in": sorted(self.ids)})
+
+    @property
+    def single(self) -> int | None:
+        """The one county of a scope of exactly one county."""
+        return next(iter(self.ids)) if not self.everything and len(self.ids) == 1 else None
+
+
+def scope(user: User | AnonymousUser, action: Action) -> Scope:
+    if not user.is_authenticated or not user.is_active:
+        return Scope()
+    member = user  # a User: is_authenticated narrows the AnonymousUser away
+    role = Role.ADMIN if member.is_superuser else member.role
+    reach = POLICY.get(Role(role), {}).get(action) if role in Role.values else None
+    if reach is Reach.ALL:
+        return Scope(everything=True)
+    if reach is Reach.OWN and member.county_id:
+        return Scope(ids=frozenset([member.county_id]))
+    if reach is Reach.ASSIGNED:
+        return Scope(ids=member.assigned_county_ids)
+    return Scope()
+
+
+def may(user: User | AnonymousUser, action: Action, county_id: int | None = None) -> bool:
+    """Whether the user may take the action in that county (None: in any county)."""
+    allowed = scope(user, action)
+    return bool(allowed) if county_id is None else county_id in allowed
+
+
+def require(user: User | AnonymousUser, action: Action, county_id: int | None = None) -> None:
+    """403 with the Chinese reason unless the user may take the action (in that county)."""
+    if not may(user, action, county_id):
+        raise PermissionDenied(REFUSALS[action])
+
+
+def get_permitted(
+    queryset: models.QuerySet[_M], user: User | AnonymousUser, action: Action, **lookup: Any
+) -> _M:
+    """The one object the user may see (404 otherwise) and may take `action` on (403 with the
+    reason otherwise). `queryset` is a CountyScopedQuerySet."""
+    visible = queryset.visible_to(user)  # type: ignore[attr-defined]
+    found: _M = get_object_or_404(visible, **lookup)
+    if (
+        action is not Action.VIEW
+        and not visible.permitted(user, action).filter(pk=found.pk).exists()
+    ):
+        raise PermissionDenied(REFUSALS[action])
+    return found

@@ -1,0 +1,26 @@
+"""The household's stages and which paths take tendered equipment: the vocabulary that models,
+validators, the import and the rules share, in a module that imports none of them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from heating.models import HeatingPath
+
+
+class Stage(models.TextChoices):
+    # In the order a household goes through them; 已验收 comes only from an acceptance record.
+    CONFIRMED = "confirmed", "已确户"
+    SELECTED = "selected", "已选型"
+    BUILDING = "building", "施工中"
+    COMPLETED = "completed", "已完工"
+    ACCEPTED = "accepted", "已验收"
+
+    @classmethod
+    def rank(cls, value: str) -> int:
+        return list(cls.values).index(value)
+
+
+# Paths whose equipment the municipal energy bureau tenders (市能源局统一招标).
+TENDERED_PATHS = (HeatingPath.ELECTRIC, HeatingPath.GAS)
+DONE_STAGES = (Stage.COMPLETED, Stage.ACCEPTED)
