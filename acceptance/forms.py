@@ -124,3 +124,7 @@ class RemovalForm(forms.Form):
     removed_on = forms.DateField(
         label="拆除日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
+
+
+class WorklistSearch(forms.Form):
+    q = forms.CharField(required=False, max_length=50)

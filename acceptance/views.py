@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from acceptance.forms import RemovalForm, VisitForm
+from acceptance.forms import RemovalForm, VisitForm, WorklistSearch
 from acceptance.ledger import write_acceptance_ledger
 from acceptance.models import Defect, Inspection, InspectionPhoto, Project
 from acceptance.services import (
@@ -45,7 +45,10 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .annotate(revisit_due=Exists(due))
         .order_by("-revisit_due", "county__order", "township__code", "village__code", "code")
     )
-    query = request.GET.get("q", "").strip()
+    search = WorklistSearch(request.GET)
+    if not search.is_valid():
+        return bad_request(request, "搜索内容无效：" + "；".join(map(str, search.errors["q"])))
+    query = search.cleaned_data["q"]
     if query:
         households = households.filter(
             Q(head_name=query)

@@ -366,17 +366,31 @@ def flat_dataset(title: str, counts: Mapping[County, Counts]) -> tablib.Dataset:
 
 def write_printed(dataset: tablib.Dataset) -> bytes:
     """The flat Dataset as the printed sheet (title, unit, merged two-row header, rows, 总计)."""
+    return write_printed_layout(
+        title=dataset.title,
+        sheet_name="任务分解表",
+        subs=[sub for sub, _ in SUBS],
+        rows=dataset,
+    )
+
+
+def write_printed_layout(
+    *, title: str, sheet_name: str, subs: Sequence[str], rows: Iterable[Sequence[object]]
+) -> bytes:
+    """A table in the plan's printed layout, shared by the task table and the progress table: a
+    title row, 单位：户, a two-row header with each group of GROUPS merged over `subs`, one row per
+    county and a bold last row (the total), on A4 landscape one page wide."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = "任务分解表"
-    width = len(FLAT_HEADERS)
+    sheet.title = sheet_name
+    width = 1 + len(GROUPS) * len(subs)
     last = get_column_letter(width)
     thin = Side(style="thin")
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-    sheet.append([dataset.title] + [None] * (width - 1))
+    sheet.append([title] + [None] * (width - 1))
     sheet.merge_cells(f"A1:{last}1")
     sheet["A1"].font = Font(bold=True, size=14)
     sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
@@ -385,17 +399,17 @@ def write_printed(dataset: tablib.Dataset) -> bytes:
 
     group_row: list[str | None] = [COUNTY_HEADER]
     for group, _ in GROUPS:
-        group_row += [group, None, None]
+        group_row += [group, *[None] * (len(subs) - 1)]
     sheet.append(group_row)
-    sheet.append([None, *(c.sub for c in COLUMNS)])
+    sheet.append([None, *(list(subs) * len(GROUPS))])
     sheet.merge_cells("A3:A4")
     for offset in range(len(GROUPS)):
-        start = 2 + offset * len(SUBS)
+        start = 2 + offset * len(subs)
         sheet.merge_cells(
-            start_row=3, start_column=start, end_row=3, end_column=start + len(SUBS) - 1
+            start_row=3, start_column=start, end_row=3, end_column=start + len(subs) - 1
         )
 
-    for record in dataset:
+    for record in rows:
         sheet.append(list(record))
 
     for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row, max_col=width):

@@ -6,10 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from heating.breakdown import CELLS, COLUMNS, Counts, row_values
-from heating.models import County, HeatingPath, PlanYear, Target, Township, User
+from heating.models import County, HeatingPath, PlanYear, Target, User
 
 
 def targets_of_year(
@@ -102,7 +102,3 @@ def _status(start: dt.date | None, end: dt.date, today: dt.date) -> str:
     if start is None or today >= start:
         return "进行中"
     return "未开始"
-
-
-def townships_with_village_counts(*, county: County) -> QuerySet[Township]:
-    return county.townships.annotate(village_count=Count("villages")).order_by("code")

@@ -11,7 +11,6 @@ urlpatterns = [
     path("targets/", views.targets, name="targets"),
     path("targets/<int:year>/", views.targets, name="targets-year"),
     path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),
-    path("counties/<int:pk>/", views.county_detail, name="county-detail"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
@@ -24,6 +23,7 @@ urlpatterns = [
         auth_views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
+    path("", include("heating.dashboards.urls")),
     path("", include("retrofits.urls")),
     path("", include("acceptance.urls")),
     path("admin/", admin.site.urls),

@@ -5,18 +5,17 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import COLUMNS, GROUPS, SUBS
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import BuildingTarget, County, HeatingPath, PlanYear
+from heating.models import BuildingTarget, HeatingPath, PlanYear
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
     milestones,
     target_table,
-    townships_with_village_counts,
 )
 
 
@@ -78,29 +77,4 @@ def targets_export(request: HttpRequest, year: int) -> HttpResponse:
     return xlsx_response(
         TaskBreakdownXLSX().export_data(dataset),
         f"忻州市{plan_year.year}年清洁取暖改造任务分解表.xlsx",
-    )
-
-
-@require_GET
-@login_required
-def county_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    county = get_object_or_404(County.objects.visible_to(user), pk=pk)
-    plan_year = plan_year_or_404()
-    table = target_table(user=user, plan_year=plan_year)
-    row = next(r for r in table.rows if r.county == county)
-    return render(
-        request,
-        "heating/county_detail.html",
-        {
-            "county": county,
-            "plan_year": plan_year,
-            "row": row,
-            "paths": list(zip(HeatingPath.labels, row.by_path, strict=True)),
-            "cells": list(zip(COLUMNS, row.values, strict=True)),
-            "milestones": milestones(
-                plan_year=plan_year, county=county, today=timezone.localdate()
-            ),
-            "townships": townships_with_village_counts(county=county),
-        },
     )

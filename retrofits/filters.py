@@ -25,7 +25,13 @@ class HouseholdFilter(django_filters.FilterSet):
     path = django_filters.ChoiceFilter(label="取暖路径", choices=HeatingPath.choices)
     area = django_filters.ChoiceFilter(label="城乡类型", choices=AreaType.choices)
     stage = django_filters.ChoiceFilter(label="实施进度", choices=Stage.choices)
-    low_income = django_filters.BooleanFilter(label="低收入户")
+    # A choice, not a BooleanFilter: that one reads any unknown value as "all" and ignores it.
+    low_income = django_filters.ChoiceFilter(
+        label="低收入户",
+        choices=[("true", "是"), ("false", "否")],
+        method="low_income_is",
+        empty_label="全部",
+    )
     equipment = django_filters.ModelChoiceFilter(
         label="设备型号", queryset=TenderItem.objects.all()
     )
@@ -58,6 +64,11 @@ class HouseholdFilter(django_filters.FilterSet):
             if township_id and str(township_id).isdigit()
             else Village.objects.none()
         )
+
+    def low_income_is(
+        self, queryset: HouseholdQuerySet, name: str, value: str
+    ) -> HouseholdQuerySet:
+        return queryset.filter(low_income=value == "true")
 
     def order_by(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
         if value == "-completed_on":

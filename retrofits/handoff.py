@@ -8,16 +8,18 @@ builds its indexes while Python runs the checks that wait for the last row.
 
 from __future__ import annotations
 
+import gc
 import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from django.db import connection
 
 Chunk = TypeVar("Chunk")
+T = TypeVar("T")
 Result = TypeVar("Result")
 # Asked once every chunk has been handed over: did any row fail? It may wait for the last checks.
 Failed = Callable[[], bool]
@@ -25,24 +27,23 @@ Failed = Callable[[], bool]
 _END, _ABORT = object(), object()
 
 
-class SwitchInterval:
-    """The store thread needs the interpreter back after each round trip to the database, and by
-    default waits up to 5 ms for it while the other thread checks rows: a tenth of the import. The
-    interval is process-wide, so its users are counted: the last of several imports running at
-    once puts it back."""
+class ProcessSetting(Generic[T]):
+    """A process-wide setting that imports change while they run. Several imports may run at once
+    in one process (a threaded server), so its users are counted: the first changes it, the last
+    puts back what it found."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, get: Callable[[], T], put: Callable[[T], None], value: T) -> None:
+        self.get, self.put, self.value = get, put, value
         self.lock = threading.Lock()
         self.users = 0
-        self.default = sys.getswitchinterval()
+        self.found = get()
 
     @contextmanager
-    def shortened(self) -> Iterator[None]:
+    def held(self) -> Iterator[None]:
         with self.lock:
             if not self.users:
-                self.default = sys.getswitchinterval()
-                sys.setswitchinterval(self.seconds)
+                self.found = self.get()
+                self.put(self.value)
             self.users += 1
         try:
             yield
@@ -50,10 +51,23 @@ class SwitchInterval:
             with self.lock:
                 self.users -= 1
                 if not self.users:
-                    sys.setswitchinterval(self.default)
+                    self.put(self.found)
 
 
-_switch_interval = SwitchInterval(0.0005)
+def _collect(on: bool) -> None:
+    if on:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+# The store thread needs the interpreter back after each round trip to the database, and by default
+# waits up to 5 ms for it while the other thread checks rows: a tenth of the import.
+short_switch_interval = ProcessSetting(sys.getswitchinterval, sys.setswitchinterval, 0.0005)
+# The checked rows are named tuples, which the cyclic collector keeps tracking (it stops tracking
+# plain tuples): its passes over 209,683 of them cost the import a tenth, and an import makes no
+# reference cycles for it to find. It runs again when the import ends.
+collector_paused = ProcessSetting(gc.isenabled, _collect, False)
 
 
 class _Aborted(Exception):
@@ -97,7 +111,7 @@ def store_in_thread(
             connection.close()
 
     thread = threading.Thread(target=run, name="ledger-store")
-    with _switch_interval.shortened():
+    with short_switch_interval.held():
         thread.start()
         try:
             try:

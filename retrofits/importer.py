@@ -19,7 +19,7 @@ from django.utils import timezone
 from heating.breakdown import county_labels
 from heating.models import County, User
 from retrofits.choices import TENDERED_PATHS
-from retrofits.handoff import store_in_thread
+from retrofits.handoff import collector_paused, store_in_thread
 from retrofits.ledger import (
     AREA_NAMES,
     BY_HEADER,
@@ -372,10 +372,11 @@ def import_ledger(
 
     write = functools.partial(store_rows, store, first_load=first_load, dry_run=dry_run)
     chunks = _checked_chunks(ledger, checker, outcome, report)
-    if store.large(ledger.total):
-        stored = store_in_thread(write, chunks, failed)
-    else:
-        stored = write(chunks, failed)
+    with collector_paused.held():
+        if store.large(ledger.total):
+            stored = store_in_thread(write, chunks, failed)
+        else:
+            stored = write(chunks, failed)
     if outcome.errors or stored.errors or stored.breaches:
         outcome.errors.extend(stored.errors)
         outcome.errors.extend(checker.breach_errors(stored.breaches))

@@ -257,13 +257,17 @@ class LedgerStore:
         return errors
 
     def touched(self, *, staged: bool) -> Touched:
-        """What the write touched, for the plan rules: the staged rows it created or changed
-        (each carries the import's time), or after a first load every household."""
+        """What the write touched, for the plan rules: the staged rows it created or changed (each
+        carries the import's time, compared as the write stored it), or after a first load every
+        household."""
         households = Household.objects.all()
         if staged:
-            households = households.filter(
-                code__in=RawSQL(f"SELECT code FROM {STAGING}", ()), updated_at=self.now
+            written = RawSQL(
+                f"SELECT h.id FROM {self.table} h JOIN {STAGING} s ON s.code = h.code "
+                "WHERE h.updated_at = %s",
+                (self.now,),
             )
+            households = households.filter(pk__in=written)
         return Touched(counties=frozenset(self.counties), households=households)
 
     def update(self) -> int:

@@ -2,18 +2,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from retrofits import api, dashboard_views, views
+from retrofits import views
 
 urlpatterns = [
-    path("api/progress", api.progress, name="api-progress"),
-    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
-    path("dashboard/counties/<int:pk>/", dashboard_views.county_dashboard, name="dashboard-county"),
-    path(
-        "dashboard/townships/<int:pk>/",
-        dashboard_views.township_dashboard,
-        name="dashboard-township",
-    ),
-    path("dashboard/progress.xlsx", dashboard_views.progress_export, name="progress-export"),
     path("households/", views.household_list, name="household-list"),
     path("households/new/", views.household_create, name="household-create"),
     path("households/<int:pk>/", views.household_detail, name="household-detail"),

@@ -4,6 +4,7 @@ column and message, nothing written; re-import is an upsert by 户编号; export
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from openpyxl import Workbook, load_workbook
 
 from heating.models import User
 from retrofits.choices import Stage
-from retrofits.handoff import SwitchInterval
+from retrofits.handoff import ProcessSetting
 from retrofits.models import Household, TenderItem
 from retrofits.models.households import household_writer
 from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx, yuanping_row
@@ -294,11 +295,19 @@ def test_rows_are_numbered_as_the_sheet_numbers_them(
     assert "第4行「联系电话」" in errors
 
 
-def test_the_shortened_switch_interval_is_put_back_by_the_last_import() -> None:
+def test_a_process_setting_is_put_back_by_the_last_import() -> None:
     default = sys.getswitchinterval()
-    interval = SwitchInterval(default / 10)
-    with interval.shortened():
-        with interval.shortened():  # a second import in the same process, started meanwhile
+    interval = ProcessSetting(sys.getswitchinterval, sys.setswitchinterval, default / 10)
+    with interval.held():
+        with interval.held():  # a second import in the same process, started meanwhile
             assert sys.getswitchinterval() == default / 10
         assert sys.getswitchinterval() == default / 10  # the first one still runs
     assert sys.getswitchinterval() == default
+
+
+def test_the_collector_runs_again_after_an_import_even_a_failed_one(
+    tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    assert gc.isenabled()
+    refused(xlsx(tmp_path, [row(联系电话="999")]))
+    assert gc.isenabled()

@@ -24,7 +24,7 @@ PAGES = [
     reverse("targets"),
     reverse("targets-year", args=[2023]),
     reverse("targets-export", args=[2023]),
-    reverse("county-detail", args=[1]),
+    reverse("county", args=[1]),
     reverse("password_change"),
 ]
 
@@ -72,15 +72,15 @@ def test_inspector_sees_their_counties(client: Client, inspector: User) -> None:
 
 
 def test_county_page_shows_targets_and_townships(client: Client, official: User) -> None:
-    response = login(client, official).get(reverse("county-detail", args=[pk("忻府区")]))
+    response = login(client, official).get(reverse("county", args=[pk("忻府区")]))
     assert response.status_code == 200
-    assert response.context["row"].total == 4449
+    assert response.context["progress"].total.target == 4449
     assert len(response.context["townships"]) == 11
     assert "2023年10月15日" in response.content.decode()
 
 
 def test_wutaishan_page_shows_its_earlier_works_deadline(client: Client, municipal: User) -> None:
-    response = login(client, municipal).get(reverse("county-detail", args=[pk("五台山")]))
+    response = login(client, municipal).get(reverse("county", args=[pk("五台山")]))
     assert "2023年10月1日" in response.content.decode()
 
 
@@ -101,7 +101,7 @@ def test_county_page_is_404_outside_the_users_counties(
     client: Client, request: pytest.FixtureRequest, actor: str, county: str, status: int
 ) -> None:
     user = request.getfixturevalue(actor)
-    response = login(client, user).get(reverse("county-detail", args=[pk(county)]))
+    response = login(client, user).get(reverse("county", args=[pk(county)]))
     assert response.status_code == status
 
 
@@ -137,7 +137,7 @@ def test_refused_download_explains_in_chinese(client: Client, official: User) ->
 
 
 @pytest.mark.parametrize(
-    "url", [reverse("targets-year", args=[1999]), reverse("county-detail", args=[999])]
+    "url", [reverse("targets-year", args=[1999]), reverse("county", args=[999])]
 )
 def test_unknown_year_or_county_is_404(client: Client, municipal: User, url: str) -> None:
     assert login(client, municipal).get(url).status_code == 404
@@ -150,5 +150,5 @@ def test_pages_refuse_post(client: Client, municipal: User, url: str) -> None:
 
 def test_home_links_only_visible_counties(client: Client, official: User) -> None:
     page = login(client, official).get(reverse("home")).content.decode()
-    assert reverse("county-detail", args=[pk("忻府区")]) in page
-    assert reverse("county-detail", args=[pk("原平市")]) not in page
+    assert reverse("county", args=[pk("忻府区")]) in page
+    assert reverse("county", args=[pk("原平市")]) not in page

@@ -6,14 +6,14 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from heating.breakdown import GROUPS
+from heating.dashboards.progress import CountyProgress, Figures, ProgressReport
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
 from retrofits.choices import DONE_STAGES, Stage
 from retrofits.models import DailyProgress, ProgressCount, RollupRun
-from retrofits.rollups import CountyProgress, Figures, ProgressReport
 
 # Points for the two units without a polygon of their own (longitude, latitude).
 POINTS = {"忻州城区": (112.734, 38.417), "五台山": (113.593, 38.998)}
@@ -131,10 +131,13 @@ class PlaceRow:
     pk: int
     name: str
     figures: Figures
+    code: str = ""
+    villages: int = 0  # of a township
 
 
 def places(*, county: County | None = None, township: Township | None = None) -> list[PlaceRow]:
-    """Households by stage per township of a county, or per village of a township."""
+    """Households by stage per township of a county, or per village of a township (those with
+    households)."""
     run = RollupRun.objects.latest_complete()
     if run is None:
         return []
@@ -150,6 +153,20 @@ def places(*, county: County | None = None, township: Township | None = None) ->
         place = rows.setdefault(r[key], PlaceRow(r[key], r[name], Figures()))
         place.figures.by_stage[r["stage"]] += r["n"]
     return list(rows.values())
+
+
+def townships(*, county: County) -> list[PlaceRow]:
+    """Every township of the county, with its villages and its households by stage."""
+    counted = {p.pk: p.figures for p in places(county=county)}
+    listed = (
+        county.townships.annotate(villages_count=Count("villages"))
+        .order_by("code")
+        .values_list("pk", "name", "code", "villages_count")
+    )
+    return [
+        PlaceRow(pk, name, counted.get(pk) or Figures(), code, villages)
+        for pk, name, code, villages in listed
+    ]
 
 
 def awaiting_past_deadline(progress: CountyProgress, *, plan_year: PlanYear, today: dt.date) -> int:

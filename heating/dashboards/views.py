@@ -1,39 +1,42 @@
-"""The dashboards: the city's for the municipal bureau, a county's for its officials and inspectors."""
+"""The dashboards: the city's for the municipal bureau, a county's (its one page: targets,
+progress, townships, milestones) for everyone who sees the county, a township's villages."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from heating.access import Action, get_permitted
 from heating.breakdown import GROUPS, SUBS
-from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import County, Township
-from heating.selectors import milestones
-from retrofits.dashboard import (
+from heating.dashboards.export import write_progress
+from heating.dashboards.progress import progress_report
+from heating.dashboards.selectors import (
     awaiting_past_deadline,
     charts,
     county_status,
     next_milestone,
     places,
     recent_pace,
+    townships,
 )
-from retrofits.progress_export import write_progress
-from retrofits.rollups import progress_report
+from heating.http import plan_year_or_404, request_user, xlsx_response
+from heating.models import County, Township
+from heating.selectors import milestones
 
 
 @require_GET
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def city(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     counties = County.objects.visible_to(user)
     if not user.sees_all_counties:
         first = counties.first()
         if first is None:
             raise Http404("没有可查看的县（市、区）")
-        return redirect("dashboard-county", pk=first.pk)
+        return redirect("county", pk=first.pk)
     plan_year = plan_year_or_404()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
@@ -53,7 +56,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     return render(
         request,
-        "retrofits/dashboard.html",
+        "dashboards/city.html",
         {
             "plan_year": plan_year,
             "report": report,
@@ -69,9 +72,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    user = request_user(request)
-    county = get_object_or_404(County.objects.visible_to(user), pk=pk)
+def county(request: HttpRequest, pk: int) -> HttpResponse:
+    county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=pk)
     plan_year = plan_year_or_404()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=County.objects.filter(pk=county.pk))
@@ -81,7 +83,7 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     cells = [(label, [progress.group(path, area) for _, area in SUBS]) for label, path in GROUPS]
     return render(
         request,
-        "retrofits/county_dashboard.html",
+        "dashboards/county.html",
         {
             "plan_year": plan_year,
             "county": county,
@@ -94,7 +96,7 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
                 progress, plan_year=plan_year, today=today
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
-            "places": places(county=county),
+            "townships": townships(county=county),
             "next": next_milestone(stages, today),
             "milestones": stages,
             "charts": charts(report, county=county),
@@ -104,13 +106,13 @@ def county_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def township_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
-    township = get_object_or_404(
-        Township.objects.visible_to(request_user(request)).select_related("county"), pk=pk
+def township(request: HttpRequest, pk: int) -> HttpResponse:
+    township = get_permitted(
+        Township.objects.select_related("county"), request_user(request), Action.VIEW, pk=pk
     )
     return render(
         request,
-        "retrofits/township_dashboard.html",
+        "dashboards/township.html",
         {"township": township, "places": places(township=township)},
     )
 

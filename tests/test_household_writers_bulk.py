@@ -1,0 +1,112 @@
+"""The plan rules where only PostgreSQL shows them: a first load (its indexes dropped, its rows
+written from a second thread) and two imports at once, each on its own connection. Transactional
+tests: the connections see only what was committed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from retrofits import importer
+from retrofits.choices import Stage
+from retrofits.importer import ImportOutcome
+from retrofits.ledger import read_ledger
+from retrofits.models import Household, TenderItem
+from retrofits.rules import PLAN_RULES
+from tests import plan_rules
+from tests.ledger_files import IDS, row, xlsx
+from tests.test_import_bulk import rebuilds, schema  # noqa: F401 (a fixture, and its check)
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture(autouse=True)
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and a first load are PostgreSQL's; the PostgreSQL pass runs these")
+
+
+def building(*numbers: int, prefix: str = "XF") -> list[dict[str, object]]:
+    return [row(户编号=f"{prefix}-{i}", 身份证号=IDS[i], 实施进度="施工中") for i in numbers]
+
+
+def load(path: Path) -> ImportOutcome:
+    return importer.import_ledger(
+        read_ledger(path.read_bytes(), path.name), user=None, source=path.name
+    )
+
+
+def test_a_first_load_that_breaches_a_plan_rule_writes_nothing(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    rebuilds: list[list[str]],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = schema()
+    monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 2))
+    outcome = load(xlsx(tmp_path, building(0, 1, 2)))
+    message = "忻府区施工中及以后的户最多 2 户，写入后为 3 户"
+    assert [(e.row, e.column, e.message) for e in outcome.errors] == [
+        (2, "实施进度", message),
+        (3, "实施进度", message),
+        (4, "实施进度", message),
+    ]
+    assert rebuilds, "the file went the first-load way"
+    assert not Household.objects.exists()
+    assert schema() == before
+
+    monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 3))
+    assert load(xlsx(tmp_path, building(0, 1, 2), name="again.xlsx")).created == 3
+
+
+def test_two_imports_that_each_fit_alone_do_not_both_pass(
+    tmp_path: Path, tender: list[TenderItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each file brings two households to 施工中 against a limit of three. The rule pauses after
+    # counting: without the county lock both imports would count only their own rows there.
+    monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 3, pause=0.5))
+    files = {
+        "a": xlsx(tmp_path, building(0, 1, prefix="A"), name="a.xlsx"),
+        "b": xlsx(tmp_path, building(2, 3, prefix="B"), name="b.xlsx"),
+    }
+    start = threading.Barrier(len(files))
+    outcomes: dict[str, ImportOutcome] = {}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            outcomes[name] = load(files[name])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    refused = [name for name, outcome in outcomes.items() if outcome.errors]
+    assert len(outcomes) == 2 and len(refused) == 1
+    (error, *_) = outcomes[refused[0]].errors
+    assert error.message == "忻府区施工中及以后的户最多 3 户，写入后为 4 户"
+    (passed,) = set(files) - set(refused)
+    written = set(Household.objects.values_list("code", flat=True))
+    assert written == {"a": {"A-0", "A-1"}, "b": {"B-2", "B-3"}}[passed]
+
+
+def test_a_first_load_meets_the_change_rules(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    rebuilds: list[list[str]],  # noqa: F811
+) -> None:
+    rows = building(0, 1, 2)
+    rows[1].update(实施进度="已验收", 完工日期=dt.date(2023, 9, 30))
+    outcome = load(xlsx(tmp_path, rows))
+    assert [(e.row, e.column, e.value, e.message) for e in outcome.errors] == [
+        (3, "实施进度", "已验收", "“已验收”只能由验收记录产生")
+    ]
+    assert rebuilds and not Household.objects.exists()
