@@ -130,7 +130,7 @@ def main() -> None:
 
     checks = [
         ("city dashboard", "bench-city", "/dashboard/"),
-        ("county dashboard", "bench-yuanping", f"/dashboard/counties/{yuanping.pk}/"),
+        ("county page", "bench-yuanping", f"/counties/{yuanping.pk}/"),
         ("API /api/progress", "bench-city", "/api/progress?year=2023"),
     ]
     for label, user, url in checks:

@@ -3,23 +3,23 @@ chunks (see ../shared notes: row-by-row ORM saves cost minutes at the city's 209
 
 Two ways, one result:
 - the usual upload: a staging table fills outside the transaction, so that the page's progress
-  reports are seen; then, in one transaction, the database is asked what only it knows (ID numbers
-  held by other households, county and stage changes) and one UPDATE and one INSERT, each with its
+  reports are seen; then, in one transaction, under the locks of the counties it touches, the
+  database is asked what only it knows (ID numbers held by other households, and the change rules
+  of rules.py for each distinct old and new state) and one UPDATE and one INSERT, each with its
   history rows, write everything, the indexes kept up to date row by row;
 - a first load (a file with more than twice the rows the ledger holds, PostgreSQL): the indexes and
-  constraints are dropped, each checked chunk is copied straight into the empty ledger, and the
-  indexes are built and the constraints checked once at the end.
-On PostgreSQL a large file is written by a second thread on its own connection while this one
-checks the next chunk. Any error, or a dry run, rolls everything back: an import writes all or
-nothing.
+  constraints are dropped (rebuild.py), each checked chunk is copied straight into the empty
+  ledger, and the indexes are built and the constraints checked once at the end.
+Either way the plan rules run after the write, in the same transaction. On PostgreSQL a large file
+is written by a second thread on its own connection while this one checks the next chunk. Any
+error or breach, or a dry run, rolls everything back: an import writes all or nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -32,6 +32,7 @@ from retrofits.choices import Stage
 from retrofits.handoff import Failed
 from retrofits.ledger import COLUMNS, HEADER_OF, LedgerError
 from retrofits.models import Household
+from retrofits.rebuild import rebuilt_indexes
 from retrofits.rules import (
     Breach,
     Problem,
@@ -80,55 +81,6 @@ ANALYZE_AFTER = 10000
 # From this many rows on, a file is stored by a second thread, and one with more than twice the
 # rows the ledger holds is a first load.
 BULK_MIN = 10000
-
-
-@contextmanager
-def rebuilt_indexes(tables: list[str]) -> Iterator[None]:
-    """Drop the tables' secondary indexes, unique and foreign-key constraints, run the block, then
-    create them again from their own definitions: each index is built by one sort and each foreign
-    key checked by one join. PostgreSQL only; must run inside the transaction that writes, which
-    the block may mark for rollback instead."""
-    with connection.cursor() as cursor:
-        # Deferred checks still pending on these tables would forbid ALTER TABLE: run them now.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('u', 'f') "
-            "ORDER BY contype DESC",  # unique constraints first: a foreign key may lean on one
-            [tables],
-        )
-        constraints = cursor.fetchall()
-        cursor.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index i "
-            "WHERE indrelid = ANY(%s::regclass[]) AND NOT indisprimary AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid "
-            "AND c.conrelid = i.indrelid)",
-            [tables],
-        )
-        indexes = cursor.fetchall()
-        # Each batch in one round trip: a thread waiting for its next statement waits for Python.
-        cursor.execute(
-            ";".join(
-                [
-                    f"ALTER TABLE {table} DROP CONSTRAINT {name}"
-                    for table, name, _ in reversed(constraints)
-                ]
-                + [f"DROP INDEX {name}" for name, _ in indexes]
-            )
-        )
-    yield
-    if transaction.get_rollback():
-        return  # nothing the block wrote is kept, and the rollback brings all this back
-    with connection.cursor() as cursor:
-        cursor.execute(
-            ";".join(
-                [definition for _, definition in indexes]
-                + [
-                    f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"
-                    for table, name, definition in constraints
-                ]
-            )
-        )
 
 
 def _column(name: str) -> str:

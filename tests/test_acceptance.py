@@ -266,3 +266,24 @@ def test_projects_are_accepted_by_their_countys_inspectors(
                 visit=Visit(inspector=user, visited_at=at("2023-10-25"), passed=True),
                 efficiency_gain_pct=Decimal(40),
             )
+
+
+def test_a_projects_visits_defects_and_photos_belong_to_its_county(
+    inspector: User, official: User, other_official: User, municipal: User
+) -> None:
+    grid = Project.objects.create(
+        county=County.objects.get(short_name="定襄县"),
+        kind=Project.Kind.GRID_UPGRADE,
+        name="配变增容",
+    )
+    failing = Visit(inspector=inspector, visited_at=at("2023-10-16"), passed=False,
+                    defects=[DefectInput("接地不规范", dt.date(2023, 10, 25))], photos=[photo()])  # fmt: skip
+    visit = project_inspection_record(project=grid, visit=failing)
+    for user, sees in (
+        (inspector, True),
+        (municipal, True),
+        (official, False),
+        (other_official, False),
+    ):
+        assert Defect.objects.visible_to(user).filter(project=grid).exists() is sees, user
+        assert Inspection.objects.visible_to(user).filter(pk=visit.pk).exists() is sees, user

@@ -205,3 +205,23 @@ def test_an_inspector_accepts_a_town_building_project(
     assert list(client.get(reverse("worklist")).context["projects"]) == []
     client.logout()
     assert login(client, official).get(url).status_code == 403
+
+
+def test_a_project_visits_photo_is_served_to_those_who_see_the_project(
+    client: Client, inspector: User, other_official: User, municipal: User
+) -> None:
+    grid = Project.objects.create(
+        county=County.objects.get(short_name="定襄县"),
+        kind=Project.Kind.GRID_UPGRADE,
+        name="配变增容",
+    )
+    jpeg = SimpleUploadedFile("a.jpg", JPEG, content_type="image/jpeg")
+    login(client, inspector).post(
+        reverse("project-visit", args=[grid.pk]),
+        {"visited_at": "2023-10-20T10:00", "result": "passed", "photos": [jpeg]},
+    )
+    photo = InspectionPhoto.objects.get(inspection__project=grid)
+    url = reverse("inspection-photo", args=[photo.pk])
+    assert client.get(url).status_code == 200  # the inspector who took it
+    assert login(Client(), municipal).get(url).status_code == 200
+    assert login(Client(), other_official).get(url).status_code == 404
