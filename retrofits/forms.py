@@ -105,7 +105,8 @@ class HouseholdCorrectionForm(forms.ModelForm[Household]):
 
     class Meta:
         model = Household
-        fields = [*HouseholdForm.Meta.fields[:1], "county", *HouseholdForm.Meta.fields[1:]]
+        # The ledger form's fields, and the county, which only a correction changes.
+        fields = ["code", "county", *HouseholdForm.Meta.fields[1:]]
 
     def _post_clean(self) -> None:
         # Django's hook after the instance takes the cleaned values and passes full_clean().

@@ -37,6 +37,12 @@ def test_skipping_or_going_back_needs_a_reason(
     assert fields(before, at(new), via, reason="补录漏报") == []
 
 
+@pytest.mark.parametrize("stage", Stage.values)
+def test_a_file_repeating_a_state_breaks_no_change_rule(stage: str) -> None:
+    """The import asks only about states that change (ledger_store.database_errors)."""
+    assert change_problems(at(stage), at(stage), via=Via.IMPORT) == []
+
+
 def test_a_file_reports_a_skip_but_never_a_step_back() -> None:
     assert fields(at(Stage.CONFIRMED), at(Stage.COMPLETED), Via.IMPORT) == []
     (problem,) = change_problems(at(Stage.BUILDING), at(Stage.SELECTED), via=Via.IMPORT)
