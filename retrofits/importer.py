@@ -18,21 +18,10 @@ from django.utils import timezone
 
 from heating.breakdown import county_labels
 from heating.models import County, User
+from heating.sheets import NO, YES, SheetError, SheetFile, unneutralise
 from retrofits.choices import TENDERED_PATHS
 from retrofits.handoff import collector_paused, store_in_thread
-from retrofits.ledger import (
-    AREA_NAMES,
-    BY_HEADER,
-    COLUMNS,
-    HEADER_OF,
-    NO,
-    PATH_NAMES,
-    STAGE_NAMES,
-    YES,
-    LedgerError,
-    LedgerFile,
-    unneutralise,
-)
+from retrofits.ledger import AREA_NAMES, BY_HEADER, COLUMNS, HEADER_OF, PATH_NAMES, STAGE_NAMES
 from retrofits.ledger_store import FIELDS, CheckedRow, LedgerStore, store_rows
 from retrofits.models import TenderItem
 from retrofits.rules import Breach
@@ -56,7 +45,7 @@ class ImportOutcome:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[LedgerError] = field(default_factory=list)
+    errors: list[SheetError] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -182,16 +171,16 @@ class RowChecker:
 
     def check(
         self, row: int, values: Sequence[object]
-    ) -> tuple[CheckedRow | None, list[LedgerError]]:
+    ) -> tuple[CheckedRow | None, list[SheetError]]:
         cells, raw_id, raw_date, raw_low_income = self._cells(values)
         (
             code, county_text, township_text, village_text, head_name, id_number, phone_text,
             area_text, path_text, model, stage_text, _, low_income_text, notes,
         ) = cells  # fmt: skip
-        errors: list[LedgerError] = []
+        errors: list[SheetError] = []
 
         def fail(name: str, value: object, message: str) -> None:
-            errors.append(LedgerError(row, HEADER_OF[name], _text(value), message))
+            errors.append(SheetError(row, HEADER_OF[name], _text(value), message))
 
         if not all(self.pick_required(cells)):
             for i in REQUIRED_AT:
@@ -300,7 +289,7 @@ class RowChecker:
         )
         return tuple.__new__(CheckedRow, good), errors
 
-    def finish(self) -> list[LedgerError]:
+    def finish(self) -> list[SheetError]:
         """The checks of every row's code and ID number: the ID number's birth date and check digit,
         and no code or ID number twice in the file. They change no value that is written, so a
         first load runs them while the database builds its indexes, and rolls back on an error."""
@@ -313,17 +302,17 @@ class RowChecker:
         for row, code, id_number in self.keys:
             if code and codes.setdefault(code, row) != row:
                 errors.append(
-                    LedgerError(
+                    SheetError(
                         row, HEADER_OF["code"], code, f"户编号「{code}」与第{codes[code]}行重复"
                     )
                 )
             if not id_number:
                 continue
             if problem := id_number_problem(id_number, self.today):
-                errors.append(LedgerError(row, HEADER_OF["id_number"], id_number, problem))
+                errors.append(SheetError(row, HEADER_OF["id_number"], id_number, problem))
             elif id_numbers.setdefault(id_number, row) != row:
                 errors.append(
-                    LedgerError(
+                    SheetError(
                         row,
                         HEADER_OF["id_number"],
                         id_number,
@@ -332,21 +321,21 @@ class RowChecker:
                 )
         return errors
 
-    def breach_errors(self, breaches: list[Breach]) -> list[LedgerError]:
+    def breach_errors(self, breaches: list[Breach]) -> list[SheetError]:
         """A plan rule's breaches as errors of the sheet rows of the households they name (of the
         first row, where a breach names none)."""
         named = {code for breach in breaches for code in breach.codes}
         rows = {code: row for row, code, _ in self.keys if code in named}
         first = min((row for row, _, _ in self.keys), default=0)
         return [
-            LedgerError(row, HEADER_OF.get(breach.field, HEADER_OF["code"]), "", breach.message)
+            SheetError(row, HEADER_OF.get(breach.field, HEADER_OF["code"]), "", breach.message)
             for breach in breaches
             for row in sorted({rows[c] for c in breach.codes if c in rows} or {first})
         ]
 
 
 def import_ledger(
-    ledger: LedgerFile,
+    ledger: SheetFile,
     *,
     user: User | None,
     source: str,
@@ -388,7 +377,7 @@ def import_ledger(
 
 
 def _checked_chunks(
-    ledger: LedgerFile, checker: RowChecker, outcome: ImportOutcome, report: Progress
+    ledger: SheetFile, checker: RowChecker, outcome: ImportOutcome, report: Progress
 ) -> Iterator[list[CheckedRow]]:
     """The good rows, a chunk between progress reports; errors and the row count go to `outcome`."""
     chunk: list[CheckedRow] = []

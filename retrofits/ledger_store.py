@@ -28,9 +28,10 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import RawSQL
 
 from heating.models import County, User
+from heating.sheets import SheetError
 from retrofits.choices import Stage
 from retrofits.handoff import Failed
-from retrofits.ledger import COLUMNS, HEADER_OF, LedgerError
+from retrofits.ledger import COLUMNS, HEADER_OF
 from retrofits.models import Household
 from retrofits.rebuild import rebuilt_indexes
 from retrofits.rules import (
@@ -151,18 +152,16 @@ class LedgerStore:
     def county_names(self) -> dict[int, str]:
         return dict(County.objects.values_list("pk", "short_name"))
 
-    def _errors(
-        self, rows: Iterable[int], problems: list[Problem], new: State
-    ) -> list[LedgerError]:
+    def _errors(self, rows: Iterable[int], problems: list[Problem], new: State) -> list[SheetError]:
         """The change rules' problems as the errors of these sheet rows."""
         shown = {"stage": Stage(new.stage).label, "county": self.county_names.get(new.county_id)}
         return [
-            LedgerError(row, HEADER_OF[p.field], shown.get(p.field) or "", p.message)
+            SheetError(row, HEADER_OF[p.field], shown.get(p.field) or "", p.message)
             for row in rows
             for p in problems
         ]
 
-    def database_errors(self) -> list[LedgerError]:
+    def database_errors(self) -> list[SheetError]:
         """What only the database knows: ID numbers held by other households, and the change
         rules, asked once for each distinct (old, new) state of the staged rows."""
         errors = []
@@ -172,7 +171,7 @@ class LedgerStore:
         ).fetchall()
         for row, id_number, code in taken:
             errors.append(
-                LedgerError(
+                SheetError(
                     row,
                     HEADER_OF["id_number"],
                     id_number,
@@ -199,7 +198,7 @@ class LedgerStore:
                 errors += self._errors((row for (row,) in rows), problems, new)
         return errors
 
-    def new_household_errors(self, rows: list[CheckedRow]) -> list[LedgerError]:
+    def new_household_errors(self, rows: list[CheckedRow]) -> list[SheetError]:
         """The change rules for rows that are all new households (a first load's), asked once
         for each state."""
         errors = []
@@ -360,7 +359,7 @@ class Stored:
     staged: int = 0
     created: int = 0
     updated: int = 0
-    errors: list[LedgerError] = field(default_factory=list)
+    errors: list[SheetError] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
 
 

@@ -9,8 +9,8 @@ from django.contrib.auth.models import AnonymousUser
 from heating import access
 from heating.access import Action
 from heating.models import AreaType, HeatingPath, User
+from heating.sheets import NO, YES
 from retrofits.choices import Stage
-from retrofits.ledger import NO, YES
 from retrofits.models import HouseholdQuerySet
 
 

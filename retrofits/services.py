@@ -16,8 +16,9 @@ from django.utils import timezone
 from heating import access
 from heating.access import Action
 from heating.models import County, User
+from heating.sheets import SheetFile, SheetFileError, write_annotated
 from retrofits.importer import ImportOutcome, import_ledger
-from retrofits.ledger import LedgerFile, LedgerFileError, read_ledger, write_annotated
+from retrofits.ledger import SHEET_TITLE, read_ledger
 from retrofits.models import Household, LedgerImport
 from retrofits.models.households import household_writer
 from retrofits.rules import State, Touched, Via, change_problems, lock_counties, plan_breaches
@@ -136,7 +137,7 @@ def ledger_import_file(
     return job, _run(job, lambda: read_ledger(data, name))
 
 
-def ledger_import_rows(*, ledger: LedgerFile, name: str, source: str) -> ImportOutcome:
+def ledger_import_rows(*, ledger: SheetFile, name: str, source: str) -> ImportOutcome:
     """Import rows made by the server itself (the demo generator), recorded as a job too."""
     job = _new_job(name=name, user=None, dry_run=False)
     job.save()
@@ -166,7 +167,7 @@ def _new_job(*, name: str, user: User | None, dry_run: bool) -> LedgerImport:
 
 
 def _run(
-    job: LedgerImport, read: Callable[[], LedgerFile], *, source: str = ""
+    job: LedgerImport, read: Callable[[], SheetFile], *, source: str = ""
 ) -> ImportOutcome | None:
     """Read and import, recording progress and the outcome on the job; the rollup follows a
     write that changed anything. None when the file could not be read at all."""
@@ -182,7 +183,7 @@ def _run(
 
     try:
         ledger = read()
-    except LedgerFileError as exc:
+    except SheetFileError as exc:
         _finish(job, status=LedgerImport.Status.FAILED, message=str(exc))
         return None
     try:
@@ -216,7 +217,7 @@ def _run(
         job.error_count = len(outcome.errors)
         job.errors = [e.as_dict() for e in outcome.errors[:ERRORS_SHOWN]]
         if job.file:
-            annotated = write_annotated(read(), outcome.errors)
+            annotated = write_annotated(read(), outcome.errors, title=SHEET_TITLE)
             job.error_file.save(
                 f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
                 ContentFile(annotated),

@@ -5,8 +5,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from heating.models import PlanYear
+from heating.sheets import SheetFile
 from retrofits.demo import household_rows
-from retrofits.ledger import COLUMNS, LedgerFile
+from retrofits.ledger import COLUMNS
 from retrofits.services import ledger_import_rows
 
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         rows = list(
             household_rows(scale=options["scale"], year=options["year"], seed=options["seed"])
         )
-        ledger = LedgerFile(
+        ledger = SheetFile(
             positions={c.field: i for i, c in enumerate(COLUMNS)},
             rows=enumerate(rows, start=2),
             total=len(rows),
