@@ -32,6 +32,7 @@ class Action(enum.StrEnum):
     EDIT = "edit"  # keep a county's ledger: household forms, the removal of old heating
     IMPORT = "import"  # upload a county's ledger
     INSPECT = "inspect"  # record acceptance visits
+    SUPPLY = "supply"  # keep a county's supply records: gas contracts, grid and gas works, reserves
     CORRECT = "correct"  # correct what no county may change, such as a household's county
     MANAGE_PLAN = "manage_plan"  # targets, the tender list, reference lists, projects
 
@@ -43,12 +44,14 @@ class Reach(enum.Enum):
 
 
 POLICY: dict[Role, dict[Action, Reach]] = {
-    Role.MUNICIPAL: {Action.VIEW: Reach.ALL, Action.MANAGE_PLAN: Reach.ALL},
+    # The bureau coordinates supply with the gas companies and the power company (七(四)).
+    Role.MUNICIPAL: {Action.VIEW: Reach.ALL, Action.SUPPLY: Reach.ALL, Action.MANAGE_PLAN: Reach.ALL},
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
         Action.PERSONAL: Reach.OWN,
         Action.EDIT: Reach.OWN,
         Action.IMPORT: Reach.OWN,
+        Action.SUPPLY: Reach.OWN,
     },
     # Inspectors accept households of their counties; nobody accepts their own county's work.
     Role.INSPECTOR: {Action.VIEW: Reach.ASSIGNED, Action.INSPECT: Reach.ASSIGNED},
@@ -57,6 +60,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.PERSONAL: Reach.ALL,
         Action.EDIT: Reach.ALL,
         Action.IMPORT: Reach.ALL,
+        Action.SUPPLY: Reach.ALL,
         Action.CORRECT: Reach.ALL,
         Action.MANAGE_PLAN: Reach.ALL,
     },
@@ -69,6 +73,7 @@ REFUSALS: dict[Action, str] = {
     Action.EDIT: "只有本县的县级用户和系统管理员可以修改该县台账；市级用户和验收人员只能查看。",
     Action.IMPORT: "只有县级用户（本县）和系统管理员可以导入台账。",
     Action.INSPECT: "只有负责该县（市、区）的验收人员可以验收。",
+    Action.SUPPLY: "只有本县的县级用户、市级用户和系统管理员可以维护能源保障台账。",
     Action.CORRECT: "只有系统管理员可以更正户所属的县（市、区）。",
     Action.MANAGE_PLAN: "只有市级用户和系统管理员可以管理计划和基础数据。",
 }

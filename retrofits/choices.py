@@ -24,3 +24,8 @@ class Stage(models.TextChoices):
 # Paths whose equipment the municipal energy bureau tenders (市能源局统一招标).
 TENDERED_PATHS = (HeatingPath.ELECTRIC, HeatingPath.GAS)
 DONE_STAGES = (Stage.COMPLETED, Stage.ACCEPTED)
+
+
+def stages_from(stage: Stage) -> tuple[str, ...]:
+    """`stage` and every stage after it: 已选型及以后 is stages_from(Stage.SELECTED)."""
+    return tuple(Stage.values[Stage.rank(stage) :])

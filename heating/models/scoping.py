@@ -25,13 +25,21 @@ class CountyScopedQuerySet(models.QuerySet[_M]):
     # The paths to the row's County; a row belongs where any of them leads (a visit is of a
     # household or of a project).
     county_lookups: ClassVar[tuple[str, ...]] = ("county",)
+    # Whether a lookup goes through a many-to-many relation (the counties a heat source serves),
+    # where a row of several permitted counties would come back once for each.
+    through_many: ClassVar[bool] = False
 
     def permitted(self, user: User | AnonymousUser, action: Action) -> Self:
         """The rows of the counties where the user may take `action`."""
         allowed = scope(user, action)
         if not allowed:
             return self.none()
-        return self.filter(functools.reduce(operator.or_, map(allowed.q, self.county_lookups)))
+        if allowed.everything:
+            return self.all()
+        condition = functools.reduce(operator.or_, map(allowed.q, self.county_lookups))
+        if self.through_many:
+            return self.filter(pk__in=self.model._default_manager.filter(condition).values("pk"))
+        return self.filter(condition)
 
     def visible_to(self, user: User | AnonymousUser) -> Self:
         return self.permitted(user, Action.VIEW)

@@ -1,0 +1,183 @@
+"""The plan's supply rules: 以气定改 (no 煤改气 household beyond the gas its county has secured),
+电网改造前置 (no 煤改电 works before the grid is upgraded) and 以供定改 for gas (no 煤改气 works before
+the gas network reaches the village). Each is a plan rule of the household writers (registered in
+apps.py), and the same figures are asked when the supply itself changes: a contract cut or
+cancelled, works taken back from 已投运 or 已通气 (services.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, Sum
+
+from energy_supply.models import AreaWork, GasContract, GasNetwork, GridUpgrade, season_label
+from heating.models import County, HeatingPath
+from heating.selectors import current_plan_year
+from retrofits.choices import Stage, stages_from
+from retrofits.models import Household, HouseholdQuerySet
+from retrofits.rules import Breach, Touched
+
+# 以气定改 counts the 煤改气 households from 已选型 on: their equipment is chosen against the gas.
+SELECTED_ON = stages_from(Stage.SELECTED)
+# Works may start only where the supply is ready: 施工中 and every stage after it.
+BUILDING_ON = stages_from(Stage.BUILDING)
+
+
+def plan_season() -> int | None:
+    """The heating season the current plan year prepares: plan 2023 → season 2023-2024."""
+    plan_year = current_plan_year()
+    return plan_year.year if plan_year else None
+
+
+# ---------------------------------------------------------------- 以气定改
+
+
+@dataclass(frozen=True)
+class GasHeadroom:
+    county: County
+    season: int
+    covered: int  # households the season's contracts in force cover
+    used: int  # 煤改气 households at 已选型 or beyond
+
+    @property
+    def left(self) -> int:
+        return self.covered - self.used
+
+    @property
+    def left_pct(self) -> float | None:
+        return round(100 * self.left / self.covered, 1) if self.covered else None
+
+    @property
+    def breached(self) -> bool:
+        return self.used > self.covered
+
+
+def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroom]:
+    """Covered and used households of these counties: one query each, however many counties."""
+    ids = sorted(set(county_ids))
+    covered = dict(
+        GasContract.objects.in_force(season)
+        .filter(county__in=ids)
+        .values_list("county")
+        .annotate(n=Sum("households"))
+    )
+    used = dict(
+        Household.objects.filter(county__in=ids, path=HeatingPath.GAS, stage__in=SELECTED_ON)
+        .values_list("county")
+        .annotate(n=Count("*"))
+    )
+    return {
+        county.pk: GasHeadroom(county, season, covered.get(county.pk, 0), used.get(county.pk, 0))
+        for county in County.objects.filter(pk__in=ids)
+    }
+
+
+def gas_message(headroom: GasHeadroom, *, what: str = "写入后") -> str:
+    return (
+        f"{headroom.county.short_name}以气定改：{season_label(headroom.season)}采暖季供用气合同"
+        f"可保障 {headroom.covered} 户，{what}煤改气已选型及以后的户为 {headroom.used} 户，"
+        f"超出 {headroom.used - headroom.covered} 户。请先签订或增补供用气合同"
+    )
+
+
+def gas_within_contracts(touched: Touched) -> list[Breach]:
+    """A plan rule: in each county the write touched, the 煤改气 households at 已选型 or beyond
+    stay within the households its contracts cover for the plan's heating season."""
+    season = plan_season()
+    if season is None:
+        return []
+    counted = touched.households.filter(path=HeatingPath.GAS, stage__in=SELECTED_ON)
+    counties = set(counted.values_list("county", flat=True).distinct())
+    breaches = []
+    for county_id, headroom in gas_headroom(counties, season).items():
+        if headroom.breached:
+            codes = counted.filter(county=county_id).values_list("code", flat=True)
+            breaches.append(
+                Breach("stage", gas_message(headroom), county_id=county_id, codes=tuple(codes))
+            )
+    return breaches
+
+
+# ---------------------------------------------------------------- supply before works
+
+
+@dataclass(frozen=True)
+class AreaRule:
+    works: type[AreaWork]
+    path: HeatingPath
+    name: str  # the plan's name for the rule
+    missing: str  # what the area lacks
+
+
+GRID = AreaRule(GridUpgrade, HeatingPath.ELECTRIC, "电网改造前置", "已投运的电网改造工程")
+NETWORK = AreaRule(GasNetwork, HeatingPath.GAS, "以供定改", "已通气的燃气管网")
+
+
+def waiting(households: HouseholdQuerySet, rule: AreaRule) -> HouseholdQuerySet:
+    """Of these households, those of the rule's path at 施工中 or beyond that no ready works serve:
+    neither their village nor their whole township."""
+    ready = rule.works.objects.ready()
+    return households.filter(path=rule.path, stage__in=BUILDING_ON).exclude(ready.covering())
+
+
+def _area_breaches(touched: Touched, rule: AreaRule) -> list[Breach]:
+    found = waiting(touched.households, rule)
+    groups = (
+        found.values("county", "county__short_name", "township__name", "village", "village__name")
+        .annotate(n=Count("*"))
+        .order_by("county__order", "township__code", "village__code")
+    )
+    breaches = []
+    for g in groups:
+        place = f"{g['county__short_name']}{g['township__name']}{g['village__name']}"
+        message = (
+            f"{place}：{rule.name}，该村及所在乡（镇、街道）尚无{rule.missing}，"
+            f"{rule.path.label}户不能进入“施工中”及以后（本次涉及 {g['n']} 户）"
+        )
+        codes = found.filter(village=g["village"]).values_list("code", flat=True)
+        breaches.append(
+            Breach(
+                "stage",
+                message,
+                county_id=g["county"],
+                village_id=g["village"],
+                codes=tuple(codes),
+            )
+        )
+    return breaches
+
+
+def grid_before_electric(touched: Touched) -> list[Breach]:
+    """A plan rule: a 煤改电 household reaches 施工中 only where an upgrade is 已投运."""
+    return _area_breaches(touched, GRID)
+
+
+def network_before_gas(touched: Touched) -> list[Breach]:
+    """A plan rule: a 煤改气 household reaches 施工中 only where the gas network is 已通气."""
+    return _area_breaches(touched, NETWORK)
+
+
+def dependents_left_waiting(rule: AreaRule, *, county_id: int, places: Iterable[AreaWork]) -> int:
+    """After works change (taken back from ready, moved, removed): the households of the areas they
+    served before that no ready works serve any more. Every one of them depended on these works."""
+    served = Household.objects.none()
+    for work in places:
+        if work.village_id:
+            served |= Household.objects.filter(village=work.village_id)
+        else:
+            served |= Household.objects.filter(township=work.township_id)
+    return waiting(served.filter(county=county_id), rule).count()
+
+
+def coverage_by_village(rule: AreaRule, county_ids: Iterable[int]) -> dict[int, bool]:
+    """For each village of these counties with households on the rule's path: is it served?"""
+    households = Household.objects.filter(county__in=list(county_ids), path=rule.path)
+    ready = rule.works.objects.ready()
+    served = set(households.filter(ready.covering()).values_list("village", flat=True).distinct())
+    result: dict[int, bool] = defaultdict(bool)
+    for village in households.values_list("village", flat=True).distinct():
+        result[village] = village in served
+    return dict(result)
