@@ -150,7 +150,7 @@ def test_upgrades_name_a_village_or_a_whole_township(tmp_path: Path) -> None:
     assert errors == [] and "新增 2" in said
     village = GridUpgrade.objects.get(code="DW-2023-001")
     township = GridUpgrade.objects.get(code="DW-2023-002")
-    assert (village.village.name, village.energized_on) == ("辛庄村委会", dt.date(2023, 5, 10))
+    assert (village.area, village.energized_on) == ("奇村镇辛庄村委会", dt.date(2023, 5, 10))
     assert (township.village, township.area) == (None, "奇村镇（全乡镇）")
 
 
