@@ -15,7 +15,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from energy_supply import rules
-from energy_supply.models import AreaWork, GasConnection, GasContract, GasNetwork, GridUpgrade
+from energy_supply.models import (
+    AreaWork,
+    FuelReserve,
+    GasConnection,
+    GasContract,
+    GasNetwork,
+    GridUpgrade,
+)
 from energy_supply.sheets import CONTRACT, ReadRow, RowReader, Template
 from heating import access
 from heating.access import Action
@@ -218,3 +225,12 @@ def _changed(template: Template, old: Any, new: Any) -> bool:
         for c in template.columns
     ]
     return any(getattr(old, n) != getattr(new, n) for n in names)
+
+
+@transaction.atomic
+def fuel_reserve_save(*, reserve: FuelReserve, user: User | None) -> FuelReserve:
+    old = _stored(reserve)
+    _check_user(user, {reserve.county_id} | ({old.county_id} if old else set()))
+    reserve.full_clean()
+    reserve.save()
+    return reserve

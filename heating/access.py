@@ -45,7 +45,11 @@ class Reach(enum.Enum):
 
 POLICY: dict[Role, dict[Action, Reach]] = {
     # The bureau coordinates supply with the gas companies and the power company (七(四)).
-    Role.MUNICIPAL: {Action.VIEW: Reach.ALL, Action.SUPPLY: Reach.ALL, Action.MANAGE_PLAN: Reach.ALL},
+    Role.MUNICIPAL: {
+        Action.VIEW: Reach.ALL,
+        Action.SUPPLY: Reach.ALL,
+        Action.MANAGE_PLAN: Reach.ALL,
+    },
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
         Action.PERSONAL: Reach.OWN,

@@ -7,7 +7,6 @@ from django.urls import include, path
 from heating import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("targets/", views.targets, name="targets"),
     path("targets/<int:year>/", views.targets, name="targets-year"),
     path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),
@@ -26,5 +25,6 @@ urlpatterns = [
     path("", include("heating.dashboards.urls")),
     path("", include("retrofits.urls")),
     path("", include("acceptance.urls")),
+    path("", include("energy_supply.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,47 +6,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import COLUMNS, GROUPS, SUBS
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import BuildingTarget, HeatingPath, PlanYear
+from heating.models import PlanYear
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
-    milestones,
     target_table,
 )
-
-
-@require_GET
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
-    plan_year = plan_year_or_404()
-    table = target_table(user=user, plan_year=plan_year)
-    own_county = user.county if user.county_id else None
-    chart = {
-        "counties": [r.label for r in table.rows],
-        "series": [
-            {"name": label, "data": [r.by_path[i] for r in table.rows]}
-            for i, label in enumerate(HeatingPath.labels)
-        ],
-    }
-    return render(
-        request,
-        "heating/home.html",
-        {
-            "plan_year": plan_year,
-            "table": table,
-            "milestones": milestones(
-                plan_year=plan_year, county=own_county, today=timezone.localdate()
-            ),
-            "county_deadlines": plan_year.county_deadlines.select_related("county"),
-            "building_targets": BuildingTarget.objects.filter(plan_year=plan_year),
-            "chart": chart,
-        },
-    )
 
 
 @require_GET

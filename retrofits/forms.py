@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import UploadedFile
 
 from heating.models import County, Township, User, Village
 from retrofits.choices import Stage
@@ -125,19 +123,3 @@ class HouseholdCorrectionForm(forms.ModelForm[Household]):
             for name, messages in exc.message_dict.items():
                 for message in messages:
                     self.add_error(name if name in self.fields else None, message)
-
-
-class LedgerUploadForm(forms.Form):
-    file = forms.FileField(label="台账文件", help_text="按台账模板填写的 xlsx 或 csv 文件")
-    dry_run = forms.BooleanField(label="只检查，不写入", required=False)
-
-    def clean_file(self) -> UploadedFile:
-        upload: UploadedFile = self.cleaned_data["file"]
-        name = (upload.name or "").lower()
-        if not name.endswith((".xlsx", ".csv")):
-            raise forms.ValidationError("请上传 .xlsx 或 .csv 文件（Excel 请另存为 .xlsx）")
-        if (upload.size or 0) > settings.MAX_UPLOAD_MB * 1024 * 1024:
-            raise forms.ValidationError(
-                f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限，请分县或分批上传"
-            )
-        return upload

@@ -12,11 +12,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from heating import access
 from heating.access import Action, get_permitted
+from heating.forms import SheetUploadForm
 from heating.http import bad_request, request_user, xlsx_response
 from heating.models import County, PlanYear, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
-from retrofits.forms import HouseholdForm, LedgerUploadForm
+from retrofits.forms import HouseholdForm
 from retrofits.history import household_changes
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household, LedgerImport, TenderItem
@@ -203,7 +204,7 @@ def ledger_template(request: HttpRequest) -> HttpResponse:
 def ledger_import(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     access.require(user, Action.IMPORT)
-    form = LedgerUploadForm(request.POST or None, request.FILES or None)
+    form = SheetUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = ledger_import_start(
             upload=form.cleaned_data["file"], user=user, dry_run=form.cleaned_data["dry_run"]

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Count, Sum
 
+from energy_supply.selectors import CountyEnergy
 from heating.breakdown import GROUPS
 from heating.dashboards.progress import CountyProgress, Figures, ProgressReport
 from heating.models import County, HeatingPath, PlanYear, Township
@@ -87,8 +88,14 @@ def trend(*, county: County | None = None) -> list[tuple[str, int, int]]:
     return [(f"{day:%Y-%m-%d}", c, a) for day, (c, a) in sorted(days.items())]
 
 
-def charts(report: ProgressReport, *, county: County | None = None) -> dict[str, Any]:
-    """The data of the page's ECharts figures."""
+def charts(
+    report: ProgressReport,
+    *,
+    county: County | None = None,
+    energy: dict[int, CountyEnergy] | None = None,
+) -> dict[str, Any]:
+    """The data of the page's ECharts figures; `energy` (by county) colours the map by supply too."""
+    energy = energy or {}
     paths = [p for _, p in GROUPS if p]
     return {
         "counties": [c.county.short_name for c in report.counties],
@@ -120,9 +127,35 @@ def charts(report: ProgressReport, *, county: County | None = None) -> dict[str,
                 "short": c.county.short_name,
                 "value": c.total.as_dict()["completed_pct"] or 0,
                 "point": POINTS.get(c.county.short_name),
+                "metrics": {
+                    "completed": c.total.as_dict()["completed_pct"],
+                    **_energy_metrics(energy.get(c.county.pk)),
+                },
             }
             for c in report.counties
         ],
+        "map_metrics": [{"key": key, "label": label} for key, label in MAP_METRICS.items()],
+    }
+
+
+# What the county map can be coloured by, each a percentage (none where a county has no such thing).
+MAP_METRICS = {
+    "completed": "完成率",
+    "gas": "用气余量",
+    "grid": "煤改电村电网改造完成率",
+    "connected": "通气率",
+    "reserves": "燃料储备满足率",
+}
+
+
+def _energy_metrics(energy: CountyEnergy | None) -> dict[str, float | None]:
+    if energy is None:
+        return {}
+    return {
+        "gas": energy.gas.left_pct,
+        "grid": energy.grid.villages_pct,
+        "connected": energy.network.served_pct,
+        "reserves": energy.reserves_pct,
     }
 
 

@@ -6,7 +6,9 @@ from django.views.generic import RedirectView
 from heating.dashboards import api, views
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("api/progress", api.progress, name="api-progress"),
+    path("api/energy", api.energy, name="api-energy"),
     path("dashboard/", views.city, name="dashboard"),
     path("counties/<int:pk>/", views.county, name="county"),
     # Where the county's progress page was before it became the county's one page.

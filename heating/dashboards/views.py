@@ -9,6 +9,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from energy_supply.selectors import county_energy
+from energy_supply.selectors import warnings as supply_warnings
 from heating.access import Action, get_permitted
 from heating.breakdown import GROUPS, SUBS
 from heating.dashboards.export import write_progress
@@ -23,8 +25,41 @@ from heating.dashboards.selectors import (
     townships,
 )
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import County, Township
-from heating.selectors import milestones
+from heating.models import BuildingTarget, County, HeatingPath, Township
+from heating.selectors import milestones, target_table
+
+
+@require_GET
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    plan_year = plan_year_or_404()
+    today = timezone.localdate()
+    table = target_table(user=user, plan_year=plan_year)
+    own_county = user.county if user.county_id else None
+    chart = {
+        "counties": [r.label for r in table.rows],
+        "series": [
+            {"name": label, "data": [r.by_path[i] for r in table.rows]}
+            for i, label in enumerate(HeatingPath.labels)
+        ],
+    }
+    return render(
+        request,
+        "dashboards/home.html",
+        {
+            "plan_year": plan_year,
+            "table": table,
+            "milestones": milestones(plan_year=plan_year, county=own_county, today=today),
+            "county_deadlines": plan_year.county_deadlines.select_related("county"),
+            "building_targets": BuildingTarget.objects.filter(plan_year=plan_year),
+            "chart": chart,
+            # What needs fixing before the season, for everyone who sees a county.
+            "warnings": supply_warnings(
+                counties=County.objects.visible_to(user), plan_year=plan_year, today=today
+            ),
+        },
+    )
 
 
 @require_GET
@@ -65,7 +100,12 @@ def city(request: HttpRequest) -> HttpResponse:
             "totals": [report.group(path) for path in paths],
             "next": next_milestone(stages, today),
             "milestones": stages,
-            "charts": charts(report),
+            "charts": charts(
+                report,
+                energy={
+                    e.county.pk: e for e in county_energy(counties=counties, plan_year=plan_year)
+                },
+            ),
         },
     )
 
@@ -97,6 +137,9 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
             "townships": townships(county=county),
+            "energy": county_energy(
+                counties=County.objects.filter(pk=county.pk), plan_year=plan_year
+            )[0],
             "next": next_milestone(stages, today),
             "milestones": stages,
             "charts": charts(report, county=county),

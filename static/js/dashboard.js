@@ -41,20 +41,39 @@
   if (geo && document.getElementById("map")) {
     fetch(geo).then(function (r) { return r.json(); }).then(function (json) {
       echarts.registerMap("xinzhou", json);
-      var points = data.map.filter(function (c) { return c.point; });
-      chart("map", {
-        tooltip: { trigger: "item", formatter: function (p) { return p.name + "：完成率 " + (p.value instanceof Array ? p.value[2] : p.value) + "%"; } },
-        visualMap: { min: 0, max: 100, text: ["100%", "0%"], calculable: true, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
-        geo: { map: "xinzhou", roam: false, label: { show: true, fontSize: 10 } },
-        series: [
-          { type: "map", map: "xinzhou", geoIndex: 0, data: data.map.filter(function (c) { return !c.point; }) },
-          {
-            type: "scatter", coordinateSystem: "geo", symbolSize: 16,
-            label: { show: true, position: "right", formatter: "{b}" },
-            data: points.map(function (c) { return { name: c.short, value: [c.point[0], c.point[1], c.value] }; }),
-          },
-        ],
-      });
+      var select = document.getElementById("map-metric");
+      var el = document.getElementById("map");
+      var map = echarts.init(el);
+      charts.push(map);
+      // The county map coloured by one figure at a time (a percentage); "—" where a county has none.
+      function draw(key) {
+        var label = select ? select.options[select.selectedIndex].text : "完成率";
+        function value(c) {
+          var v = c.metrics && key in c.metrics ? c.metrics[key] : c.value;
+          return v === null || v === undefined ? "-" : v;
+        }
+        var areas = data.map.filter(function (c) { return !c.point; });
+        var points = data.map.filter(function (c) { return c.point; });
+        map.setOption({
+          tooltip: { trigger: "item", formatter: function (p) {
+            var v = p.value instanceof Array ? p.value[2] : p.value;
+            return p.name + "：" + label + " " + (v === "-" || v === undefined || isNaN(v) ? "—" : v + "%");
+          } },
+          visualMap: { min: 0, max: 100, text: ["100%", "0%"], calculable: true, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
+          geo: { map: "xinzhou", roam: false, label: { show: true, fontSize: 10 } },
+          series: [
+            { type: "map", map: "xinzhou", geoIndex: 0, data: areas.map(function (c) { return { name: c.name, value: value(c) }; }) },
+            {
+              type: "scatter", coordinateSystem: "geo", symbolSize: 16,
+              label: { show: true, position: "right", formatter: "{b}" },
+              data: points.map(function (c) { return { name: c.short, value: [c.point[0], c.point[1], value(c)] }; }),
+            },
+          ],
+        }, true);
+        el.dataset.metric = key;
+      }
+      draw(select ? select.value : "completed");
+      if (select) select.addEventListener("change", function () { draw(select.value); });
     });
   }
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });

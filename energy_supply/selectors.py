@@ -1,0 +1,327 @@
+"""What each county's page, the warnings, the map and /api/energy show of supply: gas headroom,
+grid and gas coverage of the 煤改电/煤改气 villages, households waiting on works, 通气率 and 通电率,
+fuel reserves against need, heat sources and key projects. Village figures come from the stored
+rollups (never from counting the households on a page view); the supply tables are small."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, QuerySet
+from django.urls import reverse
+
+from energy_supply import rules
+from energy_supply.models import (
+    FuelReserve,
+    GasConnection,
+    HeatSource,
+    KeyProject,
+    ReserveNorm,
+    season_label,
+)
+from heating.models import County, HeatingPath, PlanYear
+from retrofits.choices import DONE_STAGES, Stage
+from retrofits.models import ProgressCount, RollupRun
+
+# A county's gas headroom under this share of its contracts is a warning.
+LOW_HEADROOM_PCT = 5.0
+
+
+def _pct(part: int | Decimal, whole: int | Decimal) -> float | None:
+    return round(float(100 * part / whole), 1) if whole else None
+
+
+@dataclass
+class Coverage:
+    """The villages with households on a path, and whether ready works serve each."""
+
+    villages: int = 0
+    ready: int = 0
+    waiting: int = 0  # households at 已选型 whose works cannot start: no ready works serve them
+    completed: int = 0  # households at 已完工 or 已验收
+    completed_served: int = 0  # of those, in served villages (通电) or with gas recorded (通气)
+    waiting_places: list[tuple[str, str, int]] = field(default_factory=list)
+
+    @property
+    def villages_pct(self) -> float | None:
+        return _pct(self.ready, self.villages)
+
+    @property
+    def served_pct(self) -> float | None:
+        return _pct(self.completed_served, self.completed)
+
+
+@dataclass
+class ReserveFigure:
+    reserve: FuelReserve
+    norm: Decimal  # tonnes per household and season
+
+    @property
+    def need_t(self) -> Decimal:
+        return self.reserve.households * self.norm
+
+    @property
+    def stored_pct(self) -> float | None:
+        return _pct(self.reserve.stored_t, self.need_t)
+
+    @property
+    def short(self) -> bool:
+        return self.reserve.stored_t < self.need_t
+
+
+@dataclass
+class CountyEnergy:
+    county: County
+    season: int
+    gas: rules.GasHeadroom
+    grid: Coverage
+    network: Coverage
+    reserves: list[ReserveFigure] = field(default_factory=list)
+    heat_sources: list[HeatSource] = field(default_factory=list)
+
+    @property
+    def gas_low(self) -> bool:
+        """Headroom under 5% of the contracts, or none where 煤改气 households count on gas."""
+        if self.gas.covered == 0:
+            return self.gas.used > 0
+        return (self.gas.left_pct or 0) < LOW_HEADROOM_PCT
+
+    @property
+    def reserves_pct(self) -> float | None:
+        need = sum((r.need_t for r in self.reserves), Decimal(0))
+        return _pct(sum((r.reserve.stored_t for r in self.reserves), Decimal(0)), need)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "county": self.county.short_name,
+            "season": season_label(self.season),
+            "gas": {
+                "covered": self.gas.covered,
+                "used": self.gas.used,
+                "left": self.gas.left,
+                "left_pct": self.gas.left_pct,
+                "connected": self.network.completed_served,
+                "completed": self.network.completed,
+                "connected_pct": self.network.served_pct,
+            },
+            "grid": _coverage_dict(self.grid, "energized"),
+            "gas_network": _coverage_dict(self.network, "connected"),
+            "reserves": [
+                {
+                    "fuel": r.reserve.get_fuel_display(),
+                    "households": r.reserve.households,
+                    "tonnes_per_household": float(r.norm),
+                    "need_t": float(r.need_t),
+                    "contracted_t": float(r.reserve.contracted_t),
+                    "stored_t": float(r.reserve.stored_t),
+                    "stored_pct": r.stored_pct,
+                }
+                for r in self.reserves
+            ],
+            "heat_sources": [h.name for h in self.heat_sources],
+        }
+
+
+def _coverage_dict(coverage: Coverage, served: str) -> dict[str, Any]:
+    return {
+        "villages": coverage.villages,
+        "villages_ready": coverage.ready,
+        "villages_pct": coverage.villages_pct,
+        "waiting_households": coverage.waiting,
+        "completed": coverage.completed,
+        served: coverage.completed_served,
+        f"{served}_pct": coverage.served_pct,
+    }
+
+
+def _ready_places(works: Any, counties: list[int]) -> tuple[set[int], set[int]]:
+    """The villages and the whole townships that ready works serve."""
+    ready = works.objects.ready().filter(county__in=counties)
+    villages = set(ready.filter(village__isnull=False).values_list("village", flat=True))
+    townships = set(ready.filter(village__isnull=True).values_list("township", flat=True))
+    return villages, townships
+
+
+def _coverage(
+    run: RollupRun | None, rule: rules.AreaRule, counties: list[int]
+) -> dict[int, Coverage]:
+    """Per county, from the latest rollup's village counts and the ready works."""
+    found: dict[int, Coverage] = defaultdict(Coverage)
+    if run is None:
+        return found
+    villages, townships = _ready_places(rule.works, counties)
+    counts = (
+        ProgressCount.objects.filter(run=run, county__in=counties, path=rule.path)
+        .values_list(
+            "county",
+            "township",
+            "village",
+            "village__name",
+            "township__name",
+            "stage",
+            "households",
+        )
+        .order_by("county", "township__code", "village__code")
+    )
+    seen: dict[int, set[int]] = defaultdict(set)
+    ready_seen: dict[int, set[int]] = defaultdict(set)
+    waiting: dict[tuple[int, str, str], int] = defaultdict(int)
+    for county, township, village, village_name, township_name, stage, n in counts:
+        coverage = found[county]
+        served = village in villages or township in townships
+        seen[county].add(village)
+        if served:
+            ready_seen[county].add(village)
+        if stage in DONE_STAGES:
+            coverage.completed += n
+            if served and rule is rules.GRID:
+                coverage.completed_served += n
+        if stage == Stage.SELECTED and not served:
+            coverage.waiting += n
+            waiting[(county, township_name, village_name)] += n
+    for county, coverage in found.items():
+        coverage.villages, coverage.ready = len(seen[county]), len(ready_seen[county])
+    for (county, township_name, village_name), n in waiting.items():
+        found[county].waiting_places.append((township_name, village_name, n))
+    return found
+
+
+def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[CountyEnergy]:
+    """Every supply figure of these counties for the plan year's heating season."""
+    chosen = list(counties)
+    ids = [c.pk for c in chosen]
+    season = plan_year.year
+    run = RollupRun.objects.latest_complete()
+    gas = rules.gas_headroom(ids, season)
+    grid = _coverage(run, rules.GRID, ids)
+    network = _coverage(run, rules.NETWORK, ids)
+    connected = dict(
+        GasConnection.objects.filter(
+            household__county__in=ids,
+            household__path=HeatingPath.GAS,
+            household__stage__in=DONE_STAGES,
+        )
+        .values_list("household__county")
+        .annotate(n=Count("*"))
+    )
+    for county_id, n in connected.items():
+        network[county_id].completed_served = n
+    norms = dict(ReserveNorm.objects.values_list("fuel", "tonnes_per_household"))
+    reserves: dict[int, list[ReserveFigure]] = defaultdict(list)
+    for reserve in FuelReserve.objects.filter(county__in=ids, season=season):
+        reserves[reserve.county_id].append(
+            ReserveFigure(reserve, norms.get(reserve.fuel, Decimal(0)))
+        )
+    sources: dict[int, list[HeatSource]] = defaultdict(list)
+    for source in HeatSource.objects.filter(counties__in=ids).prefetch_related("counties"):
+        for county in source.counties.all():
+            if county.pk in ids and source not in sources[county.pk]:
+                sources[county.pk].append(source)
+    return [
+        CountyEnergy(
+            county=c,
+            season=season,
+            gas=gas[c.pk],
+            grid=grid[c.pk],
+            network=network[c.pk],
+            reserves=reserves[c.pk],
+            heat_sources=sources[c.pk],
+        )
+        for c in chosen
+    ]
+
+
+@dataclass(frozen=True)
+class SupplyWarning:
+    kind: str  # gas | grid | network | project | reserve
+    county: County | None
+    message: str
+    url: str  # where to fix it
+
+
+def late_projects(
+    *, counties: QuerySet[County], plan_year: PlanYear, today: dt.date
+) -> list[tuple[KeyProject, list[str]]]:
+    """Key projects behind their own milestones or, unfinished, past their county's works deadline."""
+    found = []
+    for project in (
+        KeyProject.objects.filter(county__in=counties)
+        .select_related("county")
+        .prefetch_related("milestones")
+    ):
+        if project.status == KeyProject.Status.DONE:
+            continue
+        reasons = [
+            f"“{m.name}”计划{m.due_on:%Y年%-m月%-d日}完成，尚未完成"
+            for m in project.late_milestones(today)
+        ]
+        due = plan_year.works_due_for(project.county)
+        if today > due:
+            reasons.append(f"施工截止 {due:%Y年%-m月%-d日} 已过，项目尚未建成")
+        if reasons:
+            found.append((project, reasons))
+    return found
+
+
+def warnings(
+    *, counties: QuerySet[County], plan_year: PlanYear, today: dt.date
+) -> list[SupplyWarning]:
+    """What needs fixing before the season, each linking to where it is fixed: gas headroom under
+    5%, households waiting on a grid or a gas network, late key projects, reserves under need."""
+    found: list[SupplyWarning] = []
+    for energy in county_energy(counties=counties, plan_year=plan_year):
+        county, gas = energy.county, energy.gas
+        where = f"?county={county.pk}"
+        if energy.gas_low:
+            left = f"余量 {gas.left} 户（{gas.left_pct}%）" if gas.covered else "尚无供用气合同"
+            found.append(
+                SupplyWarning(
+                    "gas",
+                    county,
+                    f"{county.short_name}煤改气用气余量不足：合同可保障 {gas.covered} 户，"
+                    f"已选型及以后 {gas.used} 户，{left}",
+                    reverse("supply-list", args=["contracts"]) + where,
+                )
+            )
+        for kind, coverage, works in (
+            ("grid", energy.grid, "电网改造"),
+            ("network", energy.network, "燃气管网"),
+        ):
+            if coverage.waiting:
+                places = "、".join(f"{t}{v}" for t, v, _ in coverage.waiting_places[:3])
+                more = " 等" if len(coverage.waiting_places) > 3 else ""
+                found.append(
+                    SupplyWarning(
+                        kind,
+                        county,
+                        f"{county.short_name}有 {coverage.waiting} 户已选型、等待{works}（{places}{more}）",
+                        reverse("supply-list", args=["upgrades" if kind == "grid" else "networks"])
+                        + where,
+                    )
+                )
+        for figure in energy.reserves:
+            if figure.short:
+                reserve = figure.reserve
+                found.append(
+                    SupplyWarning(
+                        "reserve",
+                        county,
+                        f"{county.short_name}{reserve.get_fuel_display()}储备不足：需 {figure.need_t:g} 吨"
+                        f"（{reserve.households} 户 × 每户 {figure.norm:g} 吨），已储备 {reserve.stored_t:g} 吨",
+                        reverse("supply-reserves") + where,
+                    )
+                )
+    for project, reasons in late_projects(counties=counties, plan_year=plan_year, today=today):
+        found.append(
+            SupplyWarning(
+                "project",
+                project.county,
+                f"重点项目{project.name}滞后：" + "；".join(reasons),
+                reverse("key-project", args=[project.pk]),
+            )
+        )
+    return found
