@@ -31,6 +31,11 @@ from retrofits.models import ProgressCount, RollupRun
 LOW_HEADROOM_PCT = 5.0
 
 
+def _num(value: Decimal) -> str:
+    """2500.00 → 2500, 2.50 → 2.5."""
+    return format(value.normalize(), "f")
+
+
 def _pct(part: int | Decimal, whole: int | Decimal) -> float | None:
     return round(float(100 * part / whole), 1) if whole else None
 
@@ -310,8 +315,9 @@ def warnings(
                     SupplyWarning(
                         "reserve",
                         county,
-                        f"{county.short_name}{reserve.get_fuel_display()}储备不足：需 {figure.need_t:g} 吨"
-                        f"（{reserve.households} 户 × 每户 {figure.norm:g} 吨），已储备 {reserve.stored_t:g} 吨",
+                        f"{county.short_name}{reserve.get_fuel_display()}储备不足：需 {_num(figure.need_t)} 吨"
+                        f"（{reserve.households} 户 × 每户 {_num(figure.norm)} 吨），"
+                        f"已储备 {_num(reserve.stored_t)} 吨",
                         reverse("supply-reserves") + where,
                     )
                 )
