@@ -19,7 +19,9 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
 	$(DEV_ENV) $(PY) manage.py create_demo_users
 	$(DEV_ENV) $(PY) manage.py import_tender fixtures/demo/tender-list-demo.csv
+	$(DEV_ENV) $(PY) manage.py load_demo_supply --scale 0.01
 	$(DEV_ENV) $(PY) manage.py generate_households --scale 0.01
+	$(DEV_ENV) $(PY) manage.py load_demo_supply --settle
 	$(DEV_ENV) $(PY) manage.py rollup
 
 run: setup

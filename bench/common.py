@@ -29,8 +29,10 @@ def recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def load_plan() -> None:
-    """Migrate, then the divisions, the 2023 targets and the demo tender list."""
+def load_plan(*, supply_scale: float = 1.0) -> None:
+    """Migrate, then the divisions, the 2023 targets, the demo tender list and supply for
+    `supply_scale` × the targets (works everywhere, the gas contracted), so that the plan's supply
+    rules let the synthetic ledger in."""
     from django.conf import settings
     from django.core.management import call_command
 
@@ -46,3 +48,6 @@ def load_plan() -> None:
     call_command(
         "import_tender", str(settings.FIXTURES_DIR / "demo/tender-list-demo.csv"), stdout=quiet
     )
+    from energy_supply.demo import supply_everywhere
+
+    supply_everywhere(season=2023, scale=supply_scale)

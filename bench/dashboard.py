@@ -43,7 +43,7 @@ def prepare(url: str, households: int, keep: bool) -> None:
             sys.exit(f"--keep: {exc}; run once without --keep")
     recreate_database(url)
     setup_django(url)
-    load_plan()
+    load_plan(supply_scale=households / 209683)
     from django.core.management import call_command
 
     started = time.perf_counter()

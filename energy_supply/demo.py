@@ -10,21 +10,25 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from simple_history.utils import bulk_create_with_history
 
 from energy_supply.models import GasContract, GasNetwork, GridUpgrade
 from heating.models import County, HeatingPath, Target, Township
+
+DEMO = "演示数据"
 
 
 @transaction.atomic
 def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> None:
     """Ready works in every township and, for each county, a contract covering its 煤改气 target ×
-    `scale` (at least `minimum` households). Safe to run again: what exists is left as it is."""
+    `scale` (at least `minimum` households). Safe to run again: what exists is left as it is.
+    Each record starts its history, as one entered by hand would."""
     ready_on = dt.date(season, 4, 1)
     have = set(GridUpgrade.objects.values_list("code", flat=True)) | set(
         GasNetwork.objects.values_list("code", flat=True)
     )
-    townships = list(Township.objects.select_related("county"))
-    GridUpgrade.objects.bulk_create(
+    townships = [t for t in Township.objects.select_related("county")]
+    upgrades = [
         GridUpgrade(
             code=f"DW-{t.code}",
             county=t.county,
@@ -35,8 +39,8 @@ def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> N
         )
         for t in townships
         if f"DW-{t.code}" not in have
-    )
-    GasNetwork.objects.bulk_create(
+    ]
+    networks = [
         GasNetwork(
             code=f"GW-{t.code}",
             county=t.county,
@@ -48,23 +52,26 @@ def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> N
         )
         for t in townships
         if f"GW-{t.code}" not in have
-    )
+    ]
     targets = dict(
         Target.objects.filter(plan_year=season, path=HeatingPath.GAS)
         .values_list("county")
         .annotate(n=Sum("households"))
     )
     signed = set(GasContract.objects.filter(season=season).values_list("county", flat=True))
-    GasContract.objects.bulk_create(
+    contracts = [
         GasContract(
             code=f"GQ-{season}-{county.order:02d}",
             county=county,
             supplier=f"{county.short_name}燃气公司",
             signed_on=dt.date(season, 3, 15),
             season=season,
-            volume_10k_m3=Decimal(max(households, 1)) * Decimal("0.12"),
+            volume_10k_m3=Decimal(households) * Decimal("0.12"),
             households=households,
         )
         for county in County.objects.exclude(pk__in=signed)
         if (households := max(math.ceil(targets.get(county.pk, 0) * scale), minimum)) > 0
-    )
+    ]
+    for model, rows in ((GridUpgrade, upgrades), (GasNetwork, networks), (GasContract, contracts)):
+        if rows:
+            bulk_create_with_history(rows, model, default_change_reason=DEMO)

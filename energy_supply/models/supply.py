@@ -225,7 +225,12 @@ class GasConnection(models.Model):
     )
     connected_on = models.DateField("通气日期")
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="登记人"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="登记人",
     )
     recorded_at = models.DateTimeField("登记时间", auto_now_add=True)
 
