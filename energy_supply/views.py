@@ -357,7 +357,8 @@ def key_project(request: HttpRequest, pk: int) -> HttpResponse:
             "late": {m.pk for m in project.late_milestones(today)},
             "works_due": plan_year.works_due_for(project.county),
             "today": today,
-            "households": dict(stages),
+            "households": stages,
+            "households_total": sum(n for _, n in stages),
             "counties": project.counties.all(),
         },
     )

@@ -159,3 +159,47 @@ def test_an_inspector_on_a_phone_fails_then_passes_a_household(
     assert page.locator("[data-testid=inspections] .photos img").count() == 2
     assert "已验收" in page.inner_text(".dossier")
     assert Household.objects.get().stage == "accepted"
+
+
+def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    for model, path in (("KRS-8P", "electric"), ("BG-20", "gas")):
+        TenderItem.objects.create(
+            category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
+        )
+    quiet = io.StringIO()
+    call_command("load_demo_supply", stdout=quiet)
+    call_command("generate_households", "--scale", "0.01", stdout=quiet)
+    call_command("load_demo_supply", "--settle", stdout=quiet)
+    rollup_run()
+    user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "shi")
+    page.fill("#id_password", "x-Long-pass-1")
+    page.click("button[type=submit]")
+    warnings = page.locator("[data-testid=warnings] li")
+    kinds = {warnings.nth(i).get_attribute("class") for i in range(warnings.count())}
+    assert kinds >= {"warning-grid", "warning-gas", "warning-reserve", "warning-project"}
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "home-warnings.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_selector("#map canvas", timeout=15000)
+    page.select_option("#map-metric", "gas")
+    page.wait_for_function("document.getElementById('map').dataset.metric === 'gas'")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-map-gas.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/")
+    page.click("[data-testid=warnings] li.warning-grid a")  # where to fix it
+    assert "/supply/upgrades/?county=" in page.url
+    waiting = page.url.rsplit("=", 1)[1]
+    page.goto(f"{live_server.url}/counties/{waiting}/")
+    assert "等待电网改造" in page.inner_text(f"[data-testid=energy-{waiting}]")
+    yuanping = County.objects.get(short_name="原平市").pk
+    page.goto(f"{live_server.url}/counties/{yuanping}/")
+    assert "同华电厂长输管线供热" in page.inner_text(f"[data-testid=energy-{yuanping}]")
+    page.screenshot(path=str(ARTIFACTS / "county-supply.png"), full_page=True)
+    assert errors == []

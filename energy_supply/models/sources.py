@@ -105,7 +105,7 @@ class HeatSource(models.Model):
 
     @property
     def capacity_label(self) -> str:
-        return f"{self.capacity:g} {self.get_unit_display()}"
+        return f"{format(self.capacity.normalize(), 'f')} {self.get_unit_display()}"
 
 
 class KeyProjectQuerySet(CountyScopedQuerySet["KeyProject"]):
