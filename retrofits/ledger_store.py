@@ -210,18 +210,20 @@ class LedgerStore:
                 errors += self._errors(bad, problems, State(*state))
         return errors
 
-    def touched(self, *, staged: bool) -> Touched:
+    def touched(self, *, staged: bool, written: int) -> Touched:
         """What the write touched, for the plan rules: the staged rows it created or changed (each
         carries the import's time, compared as the write stored it), or after a first load every
-        household."""
+        household. A re-import that changed nothing touched nothing."""
         households = Household.objects.all()
-        if staged:
-            written = RawSQL(
+        if not written:
+            households = households.none()
+        elif staged:
+            changed = RawSQL(
                 f"SELECT h.id FROM {self.table} h JOIN {STAGING} s ON s.code = h.code "
                 "WHERE h.updated_at = %s",
                 (self.now,),
             )
-            households = households.filter(pk__in=written)
+            households = households.filter(pk__in=changed)
         return Touched(counties=frozenset(self.counties), households=households)
 
     def update(self) -> int:
@@ -418,7 +420,8 @@ def _write_staged(store: LedgerStore, stored: Stored, *, dry_run: bool, failed: 
 
 
 def _check_plan(store: LedgerStore, stored: Stored, *, staged: bool) -> None:
-    stored.breaches = plan_breaches(store.touched(staged=staged))
+    written = stored.created + stored.updated
+    stored.breaches = plan_breaches(store.touched(staged=staged, written=written))
     if stored.breaches:
         transaction.set_rollback(True)
 
