@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from energy_supply.models import GasContract
 from retrofits import importer
 from retrofits.choices import Stage
 from retrofits.importer import ImportOutcome
@@ -110,3 +111,38 @@ def test_a_first_load_meets_the_change_rules(
         (3, "实施进度", "已验收", "“已验收”只能由验收记录产生")
     ]
     assert rebuilds and not Household.objects.exists()
+
+
+def test_two_imports_that_each_fit_the_gas_alone_do_not_both_pass(
+    tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """以气定改 with its real rule: a contract for three, two files of two 煤改气 households each."""
+    GasContract.objects.filter(county__short_name="忻府区").update(households=3)
+    gas = {"取暖路径": "煤改气", "设备型号": "BG-20", "实施进度": "已选型"}
+    files = {
+        name: xlsx(
+            tmp_path,
+            [row(户编号=f"{name}-{i}", 身份证号=IDS[i], **gas) for i in numbers],
+            name=f"{name}.xlsx",
+        )
+        for name, numbers in (("a", (0, 1)), ("b", (2, 3)))
+    }
+    start = threading.Barrier(2)
+    outcomes: dict[str, ImportOutcome] = {}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            outcomes[name] = load(files[name])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [o for o in outcomes.values() if o.errors]
+    assert len(outcomes) == 2 and len(refused) == 1
+    assert "可保障 3 户，写入后煤改气已选型及以后的户为 4 户" in refused[0].errors[0].message
+    assert Household.objects.count() == 2

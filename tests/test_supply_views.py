@@ -258,3 +258,12 @@ def test_the_energy_api_is_scoped_like_the_progress_api(
     assert client.get(reverse("api-energy"), {"year": "x"}).status_code == 404
     client.logout()
     assert client.get(reverse("api-energy"), {"year": 2023}).status_code == 401
+
+
+def test_supply_pages_refuse_wrong_methods(client: Client, official: User) -> None:
+    login(client, official)
+    assert client.post(reverse("supply-list", args=["contracts"])).status_code == 405
+    assert client.post(reverse("supply")).status_code == 405
+    assert client.get(reverse("contract-cancel", args=[1])).status_code == 405
+    assert client.get(reverse("gas-connection", args=[1])).status_code == 405
+    assert client.delete(reverse("supply-create", args=["upgrades"])).status_code == 405
