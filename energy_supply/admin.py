@@ -4,8 +4,6 @@ that ask the supply rules, and only shown here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
@@ -21,7 +19,7 @@ from energy_supply.models import (
     Milestone,
     ReserveNorm,
 )
-from heating.admin import PlanAdmin
+from heating.admin import PlanAdmin, ReadOnlyPlanAdmin
 
 
 @admin.register(HeatSource)
@@ -52,38 +50,25 @@ class ReserveNormAdmin(SimpleHistoryAdmin, PlanAdmin):
         return False
 
 
-class ShownOnlyAdmin(PlanAdmin):
-    """Kept on the portal's pages, where the supply rules are asked."""
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-
 @admin.register(GasContract)
-class GasContractAdmin(ShownOnlyAdmin):
+class GasContractAdmin(ReadOnlyPlanAdmin):
     list_display = ["code", "county", "supplier", "season", "households", "cancelled_on"]
     list_filter = ["season", "county"]
 
 
 @admin.register(GridUpgrade)
-class GridUpgradeAdmin(ShownOnlyAdmin):
+class GridUpgradeAdmin(ReadOnlyPlanAdmin):
     list_display = ["code", "county", "township", "village", "status", "energized_on"]
     list_filter = ["status", "county"]
 
 
 @admin.register(GasNetwork)
-class GasNetworkAdmin(ShownOnlyAdmin):
+class GasNetworkAdmin(ReadOnlyPlanAdmin):
     list_display = ["code", "county", "township", "village", "status", "supplied_on"]
     list_filter = ["status", "county"]
 
 
 @admin.register(FuelReserve)
-class FuelReserveAdmin(ShownOnlyAdmin):
+class FuelReserveAdmin(ReadOnlyPlanAdmin):
     list_display = ["county", "season", "fuel", "households", "contracted_t", "stored_t"]
     list_filter = ["season", "fuel", "county"]

@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 
 from energy_supply.services import supply_import
 from energy_supply.sheets import Template
-from heating import access
 from heating.access import Action
-from heating.models import User
+from heating.commands import SheetImportCommand
 from heating.sheets import SheetFileError
 
 
-class SupplyImportCommand(BaseCommand):
+class SupplyImportCommand(SheetImportCommand):
     template: ClassVar[Template]
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--dry-run", action="store_true", help="只检查，不写入")
-        parser.add_argument("--user", help="以该用户身份导入（县级用户只能导入本县的）")
+    action = Action.SUPPLY
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["file"]
-        if not path.is_file():
-            raise CommandError(f"找不到文件：{path}")
-        if path.stat().st_size > settings.MAX_UPLOAD_MB * 1024 * 1024:
-            raise CommandError(f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限")
-        user = None
-        if options["user"]:
-            user = User.objects.filter(username=options["user"], is_active=True).first()
-            if user is None:
-                raise CommandError(f"没有用户 {options['user']}")
-            if not access.may(user, Action.SUPPLY):
-                raise CommandError(access.REFUSALS[Action.SUPPLY])
+        path, user = self.read(options)
         try:
             outcome = supply_import(
                 template=self.template,

@@ -41,6 +41,26 @@ def load(path: Path) -> ImportOutcome:
     )
 
 
+def at_once(files: dict[str, Path]) -> dict[str, ImportOutcome]:
+    """Import the files at the same moment, each from its own thread and connection."""
+    start = threading.Barrier(len(files))
+    outcomes: dict[str, ImportOutcome] = {}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            outcomes[name] = load(files[name])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def test_a_first_load_that_breaches_a_plan_rule_writes_nothing(
     tmp_path: Path,
     tender: list[TenderItem],
@@ -74,21 +94,7 @@ def test_two_imports_that_each_fit_alone_do_not_both_pass(
         "a": xlsx(tmp_path, building(0, 1, prefix="A"), name="a.xlsx"),
         "b": xlsx(tmp_path, building(2, 3, prefix="B"), name="b.xlsx"),
     }
-    start = threading.Barrier(len(files))
-    outcomes: dict[str, ImportOutcome] = {}
-
-    def run(name: str) -> None:
-        try:
-            start.wait()
-            outcomes[name] = load(files[name])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in files]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(files)
 
     refused = [name for name, outcome in outcomes.items() if outcome.errors]
     assert len(outcomes) == 2 and len(refused) == 1
@@ -127,21 +133,7 @@ def test_two_imports_that_each_fit_the_gas_alone_do_not_both_pass(
         )
         for name, numbers in (("a", (0, 1)), ("b", (2, 3)))
     }
-    start = threading.Barrier(2)
-    outcomes: dict[str, ImportOutcome] = {}
-
-    def run(name: str) -> None:
-        try:
-            start.wait()
-            outcomes[name] = load(files[name])
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in files]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(files)
     refused = [o for o in outcomes.values() if o.errors]
     assert len(outcomes) == 2 and len(refused) == 1
     assert "可保障 3 户，写入后煤改气已选型及以后的户为 4 户" in refused[0].errors[0].message

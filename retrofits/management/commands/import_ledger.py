@@ -1,38 +1,20 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError
 
-from heating import access
 from heating.access import Action
-from heating.models import User
+from heating.commands import SheetImportCommand
 from retrofits.services import ledger_import_file
 
 
-class Command(BaseCommand):
+class Command(SheetImportCommand):
     help = "导入改造户台账（xlsx 或 csv，按台账模板）。全部正确才写入，否则列出全部错误并以非零状态退出。"
-
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--dry-run", action="store_true", help="只检查，不写入")
-        parser.add_argument("--user", help="以该用户身份导入（县级用户只能导入本县的户）")
+    action = Action.IMPORT
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path: Path = options["file"]
-        if not path.is_file():
-            raise CommandError(f"找不到文件：{path}")
-        if path.stat().st_size > settings.MAX_UPLOAD_MB * 1024 * 1024:
-            raise CommandError(f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限")
-        user = None
-        if options["user"]:
-            user = User.objects.filter(username=options["user"], is_active=True).first()
-            if user is None:
-                raise CommandError(f"没有用户 {options['user']}")
-            if not access.may(user, Action.IMPORT):
-                raise CommandError(access.REFUSALS[Action.IMPORT])
+        path, user = self.read(options)
         job, outcome = ledger_import_file(
             data=path.read_bytes(), name=path.name, user=user, dry_run=options["dry_run"]
         )
