@@ -78,8 +78,8 @@ def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroo
 def gas_message(headroom: GasHeadroom, *, what: str = "写入后") -> str:
     return (
         f"{headroom.county.short_name}以气定改：{season_label(headroom.season)}采暖季供用气合同"
-        f"可保障 {headroom.covered} 户，{what}煤改气已选型及以后的户为 {headroom.used} 户，"
-        f"超出 {headroom.used - headroom.covered} 户。请先签订或增补供用气合同"
+        f"可保障 {headroom.covered:,} 户，{what}煤改气已选型及以后的户为 {headroom.used:,} 户，"
+        f"超出 {headroom.used - headroom.covered:,} 户。请先签订或增补供用气合同"
     )
 
 
@@ -135,7 +135,7 @@ def _area_breaches(touched: Touched, rule: AreaRule) -> list[Breach]:
         place = f"{g['county__short_name']}{g['township__name']}{g['village__name']}"
         message = (
             f"{place}：{rule.name}，该村及所在乡（镇、街道）尚无{rule.missing}，"
-            f"{rule.path.label}户不能进入“施工中”及以后（本次涉及 {g['n']} 户）"
+            f"{rule.path.label}户不能进入“施工中”及以后（本次涉及 {g['n']:,} 户）"
         )
         codes = found.filter(village=g["village"]).values_list("code", flat=True)
         breaches.append(

@@ -32,8 +32,8 @@ LOW_HEADROOM_PCT = 5.0
 
 
 def _num(value: Decimal) -> str:
-    """2500.00 → 2500, 2.50 → 2.5."""
-    return format(value.normalize(), "f")
+    """2500.00 → 2,500, 2.50 → 2.5."""
+    return f"{value.normalize():,f}"
 
 
 def _pct(part: int | Decimal, whole: int | Decimal) -> float | None:
@@ -282,13 +282,13 @@ def warnings(
         county, gas = energy.county, energy.gas
         where = f"?county={county.pk}"
         if energy.gas_low:
-            left = f"余量 {gas.left} 户（{gas.left_pct}%）" if gas.covered else "尚无供用气合同"
+            left = f"余量 {gas.left:,} 户（{gas.left_pct}%）" if gas.covered else "尚无供用气合同"
             found.append(
                 SupplyWarning(
                     "gas",
                     county,
-                    f"{county.short_name}煤改气用气余量不足：合同可保障 {gas.covered} 户，"
-                    f"已选型及以后 {gas.used} 户，{left}",
+                    f"{county.short_name}煤改气用气余量不足：合同可保障 {gas.covered:,} 户，"
+                    f"已选型及以后 {gas.used:,} 户，{left}",
                     reverse("supply-list", args=["contracts"]) + where,
                 )
             )
@@ -303,7 +303,7 @@ def warnings(
                     SupplyWarning(
                         kind,
                         county,
-                        f"{county.short_name}有 {coverage.waiting} 户已选型、等待{works}（{places}{more}）",
+                        f"{county.short_name}有 {coverage.waiting:,} 户已选型、等待{works}（{places}{more}）",
                         reverse("supply-list", args=["upgrades" if kind == "grid" else "networks"])
                         + where,
                     )
@@ -316,7 +316,7 @@ def warnings(
                         "reserve",
                         county,
                         f"{county.short_name}{reserve.get_fuel_display()}储备不足：需 {_num(figure.need_t)} 吨"
-                        f"（{reserve.households} 户 × 每户 {_num(figure.norm)} 吨），"
+                        f"（{reserve.households:,} 户 × 每户 {_num(figure.norm)} 吨），"
                         f"已储备 {_num(reserve.stored_t)} 吨",
                         reverse("supply-reserves") + where,
                     )

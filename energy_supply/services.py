@@ -66,7 +66,7 @@ def _withdrawal_problem(old: AreaWork | None, new: AreaWork | None) -> str | Non
         return None
     to = f"改为“{new.get_status_display()}”" if new is not None else "删除"  # type: ignore[attr-defined]
     return (
-        f"{old.area}仍有 {left} 户{rule.path.label}户（施工中及以后）依靠该工程的"
+        f"{old.area}仍有 {left:,} 户{rule.path.label}户（施工中及以后）依靠该工程的"
         f"{rule.missing.removeprefix('已投运的').removeprefix('已通气的')}，不能{to}"
     )
 

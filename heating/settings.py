@@ -100,7 +100,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "heating.User"
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+# Everyone lands on their dashboard: the city's, or their county's.
+LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from heating.models import County, Township, User
 from retrofits.choices import Stage
-from retrofits.models import Household, TenderItem
+from retrofits.models import DailyProgress, Household, RollupRun, TenderItem
 from retrofits.rollups import rollup_run
-from tests.conftest import login
+from tests.conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
 
@@ -50,12 +52,35 @@ def test_every_county_is_overdue_or_done_after_its_deadline(
     assert sum(overdue.values()) == Household.objects.filter(stage=Stage.COMPLETED).count()
 
 
-@pytest.mark.parametrize("actor", ["official", "inspector"])
-def test_county_roles_land_on_their_county(
-    client: Client, request: pytest.FixtureRequest, actor: str
+def test_a_county_official_lands_on_their_county(client: Client, official: User) -> None:
+    login(client, official)
+    for page in ("dashboard", "home"):
+        assert client.get(reverse(page))["Location"] == reverse("county", args=[pk("忻府区")])
+
+
+def test_an_inspector_of_two_counties_sees_both_with_links_onward(
+    client: Client, inspector: User, rolled_up: None
 ) -> None:
-    response = login(client, request.getfixturevalue(actor)).get(reverse("dashboard"))
-    assert response["Location"] == reverse("county", args=[pk("忻府区")])
+    response = login(client, inspector).get(reverse("dashboard"))
+    assert response.status_code == 200
+    assert [c.county.short_name for c in response.context["report"].counties] == [
+        "忻府区",
+        "定襄县",
+    ]
+    page = response.content.decode()
+    assert reverse("county", args=[pk("定襄县")]) in page and "合计" in page
+
+
+@pytest.mark.parametrize(
+    ("actor", "lands"),
+    [("municipal", "dashboard"), ("official", "dashboard"), ("inspector", "dashboard")],
+)
+def test_everyone_lands_on_their_dashboard_after_login(
+    client: Client, request: pytest.FixtureRequest, actor: str, lands: str
+) -> None:
+    user = request.getfixturevalue(actor)
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert response["Location"] == reverse(lands)
 
 
 @pytest.mark.parametrize(
@@ -115,3 +140,41 @@ def test_progress_export_is_the_printed_layout(
 def test_dashboards_need_login(client: Client) -> None:
     for name in ("dashboard", "progress-export"):
         assert client.get(reverse(name)).status_code == 302
+
+
+def test_times_are_shown_in_shanghai_time(client: Client, municipal: User, rolled_up: None) -> None:
+    """A rollup finished at 21:38 UTC was counted at 05:38 the next day in Xinzhou."""
+    run = RollupRun.objects.latest_complete()
+    assert run is not None
+    run.finished_at = dt.datetime(2023, 10, 14, 21, 38, tzinfo=dt.UTC)
+    run.save()
+    DailyProgress.objects.update(day=dt.date(2023, 10, 15))
+    response = login(client, municipal).get(reverse("progress-export"))
+    title = load_workbook(io.BytesIO(response.content)).active["A1"].value
+    assert "截至2023年10月15日 05:38" in title
+    out = io.StringIO()
+    call_command("progress", "--year", "2023", stdout=out)
+    assert "汇总于 2023-10-15 05:38" in out.getvalue()
+    api = client.get(reverse("api-progress"), {"year": 2023}).json()
+    assert api["as_of"] == "2023-10-15T05:38:00+08:00"
+    assert "2023年10月15日 05:38" in client.get(reverse("dashboard")).content.decode()
+    out = io.StringIO()
+    call_command("rollup", stdout=out)
+    assert timezone.localtime().strftime("%Y-%m-%d %H:%M") in out.getvalue()
+
+
+def test_a_countys_status_writes_large_numbers_with_separators() -> None:
+    from heating.dashboards.progress import CountyProgress, Figures
+    from heating.dashboards.selectors import county_status
+    from heating.models import PlanYear
+
+    figures = Figures(target=154898)
+    figures.by_stage["completed"] = 850
+    progress = CountyProgress(County.objects.get(short_name="原平市"), figures, {})
+    status = county_status(
+        progress,
+        plan_year=PlanYear.objects.get(year=2023),
+        today=dt.date(2023, 11, 1),
+        pace_per_day=0,
+    )
+    assert status.detail == "施工截止 2023年10月15日 已过，尚余 154,048 户"

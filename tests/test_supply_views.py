@@ -221,13 +221,14 @@ def test_reserves_under_need_are_shown_with_the_figure_used(client: Client, offi
     login(client, official)
     page = client.get(reverse("supply-reserves")).content.decode()
     assert "2500" in page and "2.5" in page  # 1000 户 × 每户 2.5 吨
-    warnings = client.get(reverse("home")).context["warnings"]
+    warnings = client.get(reverse("home"), follow=True).context["warnings"]  # their county's page
     assert [w.message for w in warnings if w.kind == "reserve"] == [
-        "忻府区洁净煤储备不足：需 2500 吨（1000 户 × 每户 2.5 吨），已储备 2000 吨"
+        "忻府区洁净煤储备不足：需 2,500 吨（1,000 户 × 每户 2.5 吨），已储备 2,000 吨"
     ]
     reserve.stored_t = Decimal(2500)
     reserve.save()
-    assert not [w for w in client.get(reverse("home")).context["warnings"] if w.kind == "reserve"]
+    warnings = client.get(reverse("home"), follow=True).context["warnings"]
+    assert not [w for w in warnings if w.kind == "reserve"]
 
 
 def test_households_waiting_on_their_grid_are_warned_of_and_counted(

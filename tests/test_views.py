@@ -55,8 +55,8 @@ def test_administrator_sees_the_whole_city(client: Client, administrator: User) 
 
 def test_county_official_sees_only_their_county(client: Client, official: User) -> None:
     login(client, official)
-    home = client.get(reverse("home"))
-    assert 'data-testid="total">4,449<' in home.content.decode()
+    home = client.get(reverse("home"), follow=True)  # their county's page
+    assert 'data-testid="target">4,449<' in home.content.decode()
     table = client.get(reverse("targets")).context["table"]
     assert [r.label for r in table.rows] == ["忻府区"]
     assert table.total.total == 4449
@@ -148,7 +148,7 @@ def test_pages_refuse_post(client: Client, municipal: User, url: str) -> None:
     assert login(client, municipal).post(url).status_code == 405
 
 
-def test_home_links_only_visible_counties(client: Client, official: User) -> None:
-    page = login(client, official).get(reverse("home")).content.decode()
+def test_home_links_only_visible_counties(client: Client, inspector: User) -> None:
+    page = login(client, inspector).get(reverse("home")).content.decode()
     assert reverse("county", args=[pk("忻府区")]) in page
     assert reverse("county", args=[pk("原平市")]) not in page

@@ -14,11 +14,7 @@ def _values(figures: Figures) -> list[object]:
 
 
 def write_progress(report: ProgressReport) -> bytes:
-    as_of = (
-        f"{report.run.finished_at:%Y年%m月%d日 %H:%M}"
-        if report.run and report.run.finished_at
-        else "尚未汇总"
-    )
+    as_of = f"{report.as_of:%Y年%m月%d日 %H:%M}" if report.as_of else "尚未汇总"
     paths = [path for _, path in GROUPS]
     rows = [
         [county.county.short_name, *(v for p in paths for v in _values(county.group(p)))]

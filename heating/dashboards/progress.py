@@ -4,6 +4,7 @@ county, path and area type. Pages, the API, the CLI and the xlsx all read this (
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,12 +89,16 @@ class ProgressReport:
             figures.add(county.group(path, area))
         return figures
 
+    @property
+    def as_of(self) -> dt.datetime | None:
+        """When the figures were counted, in Asia/Shanghai time as everything the portal shows."""
+        finished = self.run.finished_at if self.run else None
+        return timezone.localtime(finished) if finished else None
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "year": self.plan_year.year,
-            "as_of": self.run.finished_at.isoformat()
-            if self.run and self.run.finished_at
-            else None,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
             "city": self.total.as_dict(),
             "counties": [
                 {

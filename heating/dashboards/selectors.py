@@ -38,16 +38,16 @@ def county_status(
     if left <= 0:
         return Status("已完成", "done", f"施工截止 {due:%m月%d日}")
     if today > due:
-        return Status("逾期", "overdue", f"施工截止 {due:%Y年%m月%d日} 已过，尚余 {left} 户")
+        return Status("逾期", "overdue", f"施工截止 {due:%Y年%m月%d日} 已过，尚余 {left:,} 户")
     days = (due - today).days
     if pace_per_day * days >= left:
         return Status(
-            "正常", "ok", f"近{PACE_DAYS}天日均完工 {pace_per_day:.0f} 户，距截止 {days} 天"
+            "正常", "ok", f"近{PACE_DAYS}天日均完工 {pace_per_day:,.0f} 户，距截止 {days} 天"
         )
     return Status(
         "有风险",
         "risk",
-        f"按近{PACE_DAYS}天日均 {pace_per_day:.0f} 户，截止前尚差约 {left - int(pace_per_day * days)} 户",
+        f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，截止前尚差约 {left - int(pace_per_day * days):,} 户",
     )
 
 

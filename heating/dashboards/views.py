@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from energy_supply.selectors import county_energy
 from energy_supply.selectors import warnings as supply_warnings
+from heating import access
 from heating.access import Action, get_permitted
 from heating.breakdown import GROUPS, SUBS
 from heating.dashboards.export import write_progress
@@ -25,14 +26,22 @@ from heating.dashboards.selectors import (
     townships,
 )
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import BuildingTarget, County, HeatingPath, Township
+from heating.models import BuildingTarget, County, HeatingPath, Township, User
 from heating.selectors import milestones, target_table
+
+
+def _single_county(user: User) -> int | None:
+    """The one county a user sees, if only one: their pages are that county's."""
+    return access.scope(user, Action.VIEW).single
 
 
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
+    single = _single_county(user)
+    if single is not None:  # one county's 首页 is its own page: the table would be one bar
+        return redirect("county", pk=single)
     plan_year = plan_year_or_404()
     today = timezone.localdate()
     table = target_table(user=user, plan_year=plan_year)
@@ -67,11 +76,11 @@ def home(request: HttpRequest) -> HttpResponse:
 def city(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     counties = County.objects.visible_to(user)
-    if not user.sees_all_counties:
-        first = counties.first()
-        if first is None:
-            raise Http404("没有可查看的县（市、区）")
-        return redirect("county", pk=first.pk)
+    single = _single_county(user)
+    if single is not None:
+        return redirect("county", pk=single)
+    if not counties.exists():
+        raise Http404("没有可查看的县（市、区）")
     plan_year = plan_year_or_404()
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
@@ -100,6 +109,7 @@ def city(request: HttpRequest) -> HttpResponse:
             "totals": [report.group(path) for path in paths],
             "next": next_milestone(stages, today),
             "milestones": stages,
+            "warnings": supply_warnings(counties=counties, plan_year=plan_year, today=today),
             "charts": charts(
                 report,
                 energy={
@@ -116,7 +126,8 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
     county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=pk)
     plan_year = plan_year_or_404()
     today = timezone.localdate()
-    report = progress_report(plan_year=plan_year, counties=County.objects.filter(pk=county.pk))
+    only = County.objects.filter(pk=county.pk)
+    report = progress_report(plan_year=plan_year, counties=only)
     progress = report.counties[0]
     stages = milestones(plan_year=plan_year, county=county, today=today)
     pace = recent_pace(today=today).get(county.pk, 0.0)
@@ -137,9 +148,8 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
             "townships": townships(county=county),
-            "energy": county_energy(
-                counties=County.objects.filter(pk=county.pk), plan_year=plan_year
-            )[0],
+            "energy": county_energy(counties=only, plan_year=plan_year)[0],
+            "warnings": supply_warnings(counties=only, plan_year=plan_year, today=today),
             "next": next_milestone(stages, today),
             "milestones": stages,
             "charts": charts(report, county=county),

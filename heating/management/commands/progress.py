@@ -24,11 +24,7 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
             return
-        as_of = (
-            f"{report.run.finished_at:%Y-%m-%d %H:%M}"
-            if report.run and report.run.finished_at
-            else "尚未汇总"
-        )
+        as_of = f"{report.as_of:%Y-%m-%d %H:%M}" if report.as_of else "尚未汇总"
         self.stdout.write(f"{plan_year.year}年度进度（汇总于 {as_of}）")
         for c in report.counties:
             f = c.total

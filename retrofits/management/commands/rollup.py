@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from retrofits.rollups import rollup_run
 
@@ -12,4 +13,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         run = rollup_run()
-        self.stdout.write(f"进度汇总完成：{run.households} 户，{run.finished_at:%Y-%m-%d %H:%M:%S}")
+        finished = timezone.localtime(run.finished_at) if run.finished_at else None
+        self.stdout.write(f"进度汇总完成：{run.households} 户，{finished:%Y-%m-%d %H:%M:%S}")
