@@ -12,10 +12,10 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 
 
-def test_login_leads_home(client: Client, official: User) -> None:
+def test_login_leads_to_the_users_dashboard(client: Client, official: User) -> None:
     response = client.post(reverse("login"), {"username": "xinfu", "password": PASSWORD})
     assert response.status_code == 302
-    assert response["Location"] == reverse("home")
+    assert response["Location"] == reverse("dashboard")
 
 
 def test_wrong_password_keeps_the_username_and_says_why(client: Client, official: User) -> None:
