@@ -24,8 +24,17 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py load_demo_supply --settle
 	$(DEV_ENV) $(PY) manage.py rollup
 
-run: setup
-	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+# The server runs as in production (DEBUG off: the Chinese 404 and 403 pages, static files from
+# WhiteNoise), with a secret key made once for this machine.
+SECRET := $(VENV)/secret-key
+SERVE_ENV = DEBUG=0 SECRET_KEY="$$(cat $(SECRET))"
+
+$(SECRET): $(VENV)/.installed
+	$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: setup $(SECRET)
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(SERVE_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

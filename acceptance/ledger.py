@@ -9,6 +9,7 @@ from openpyxl import Workbook
 
 from acceptance.models import Inspection, InspectionQuerySet
 from heating.models import PlanYear
+from heating.selectors import outside_acceptance_window
 
 HEADERS = (
     "验收日期", "县（市、区）", "验收对象", "乡（镇、街道）", "村（社区）", "户编号", "户主姓名/项目名称",
@@ -33,7 +34,6 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
     ).prefetch_related("defects")
     for visit in rows.order_by("visited_at", "pk"):
         day = timezone.localtime(visit.visited_at).date()
-        plan = windows.get(day.year)
         defects = list(visit.defects.all())
         sheet.append(
             [
@@ -45,7 +45,7 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
                 visit.supervision_unit,
                 "；".join(f"{d.description}（{d.rectify_by:%Y-%m-%d}前）" for d in defects),
                 "是" if defects and all(d.closed_by_id for d in defects) else "",
-                "是" if plan and not plan.in_acceptance_window(day) else "",
+                "是" if outside_acceptance_window(day, windows) else "",
             ]
         )
     out = io.BytesIO()

@@ -102,3 +102,9 @@ def _status(start: dt.date | None, end: dt.date, today: dt.date) -> str:
     if start is None or today >= start:
         return "进行中"
     return "未开始"
+
+
+def outside_acceptance_window(day: dt.date, plans: dict[int, PlanYear]) -> bool:
+    """Was a visit on `day` outside its year's acceptance window? A year with no plan has none."""
+    plan = plans.get(day.year)
+    return plan is None or not plan.in_acceptance_window(day)

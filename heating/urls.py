@@ -7,6 +7,7 @@ from django.urls import include, path
 from heating import views
 
 urlpatterns = [
+    path("favicon.ico", views.favicon),
     path("targets/", views.targets, name="targets"),
     path("targets/<int:year>/", views.targets, name="targets-year"),
     path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from heating.breakdown import COLUMNS, GROUPS, SUBS
@@ -46,3 +47,8 @@ def targets_export(request: HttpRequest, year: int) -> HttpResponse:
         TaskBreakdownXLSX().export_data(dataset),
         f"忻州市{plan_year.year}年清洁取暖改造任务分解表.xlsx",
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico before they read the page's icon link."""
+    return redirect(static("favicon.svg"), permanent=True)

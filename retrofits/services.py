@@ -184,6 +184,9 @@ def _run(
     try:
         ledger = read()
     except SheetFileError as exc:
+        # Not a ledger at all: nothing of it is worth keeping on disk.
+        if job.file:
+            job.file.delete(save=False)
         _finish(job, status=LedgerImport.Status.FAILED, message=str(exc))
         return None
     try:

@@ -14,7 +14,8 @@ from heating import access
 from heating.access import Action, get_permitted
 from heating.forms import SheetUploadForm
 from heating.http import bad_request, request_user, xlsx_response
-from heating.models import County, PlanYear, Township, User, Village
+from heating.models import County, PlanYear, Township, Village
+from heating.selectors import outside_acceptance_window
 from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
@@ -26,18 +27,6 @@ from retrofits.selectors import PersonalData, ledger_rows
 from retrofits.services import household_save, ledger_import_start
 
 PAGE_SIZE = 50
-
-
-def _own_county(user: User) -> County:
-    """The county whose ledger a new household joins: the one county the user keeps."""
-    editable = access.scope(user, Action.EDIT)
-    if editable.single is not None:
-        return County.objects.get(pk=editable.single)
-    if editable:
-        raise PermissionDenied(
-            "新增改造户由本县的县级用户录入；系统管理员可通过导入台账为任一县（市、区）新增。"
-        )
-    raise PermissionDenied(access.REFUSALS[Action.EDIT])
 
 
 def _filtered(request: HttpRequest) -> HouseholdFilter:
@@ -71,7 +60,7 @@ def _list_page(
             "rows": rows,
             "query": query.urlencode(),
             "count_cap": COUNT_CAP,
-            "can_create": access.scope(user, Action.EDIT).single is not None,
+            "can_create": access.may(user, Action.EDIT),
             "can_import": access.may(user, Action.IMPORT),
         },
         status=status if valid else 400,
@@ -122,7 +111,20 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def household_create(request: HttpRequest) -> HttpResponse:
-    return _household_form(request, Household(county=_own_county(request_user(request))))
+    """A new household of the county the user keeps; one who keeps several (an administrator)
+    picks it first (?county=)."""
+    user = request_user(request)
+    editable = access.scope(user, Action.EDIT)
+    if not editable:
+        raise PermissionDenied(access.REFUSALS[Action.EDIT])
+    chosen = str(editable.single or request.GET.get("county", ""))
+    if not chosen:
+        counties = County.objects.permitted(user, Action.EDIT)
+        return render(request, "retrofits/pick_county.html", {"counties": counties})
+    if not chosen.isdigit():
+        return bad_request(request, f"县（市、区）「{chosen}」无效，请从列表中选择")
+    county = get_permitted(County.objects.all(), user, Action.EDIT, pk=chosen)
+    return _household_form(request, Household(county=county))
 
 
 @require_http_methods(["GET", "POST"])
@@ -246,10 +248,8 @@ def ledger_import_errors(request: HttpRequest, pk: int) -> FileResponse:
 def _outside_window(household: Household) -> set[int]:
     """Visits made outside their year's acceptance window (allowed, but flagged)."""
     plans = {p.year: p for p in PlanYear.objects.all()}
-    flagged = set()
-    for pk, visited_at in household.inspections.values_list("pk", "visited_at"):
-        day = timezone.localtime(visited_at).date()
-        plan = plans.get(day.year)
-        if plan is not None and not plan.in_acceptance_window(day):
-            flagged.add(pk)
-    return flagged
+    return {
+        pk
+        for pk, visited_at in household.inspections.values_list("pk", "visited_at")
+        if outside_acceptance_window(timezone.localtime(visited_at).date(), plans)
+    }

@@ -225,3 +225,17 @@ def test_a_project_visits_photo_is_served_to_those_who_see_the_project(
     assert client.get(url).status_code == 200  # the inspector who took it
     assert login(Client(), municipal).get(url).status_code == 200
     assert login(Client(), other_official).get(url).status_code == 404
+
+
+def test_a_visit_in_a_year_with_no_plan_is_flagged_outside_the_window(
+    client: Client, inspector: User, municipal: User, done: Household
+) -> None:
+    login(client, inspector)
+    client.post(reverse("visit", args=[done.pk]), visit_data(visited_at="2022-10-20T10:00"))
+    page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
+    assert "验收窗口外" in page  # there is no 2022 plan, so no window to be in
+    response = login(client, municipal).get(reverse("acceptance-ledger"))
+    rows = list(
+        load_workbook(io.BytesIO(response.content)).active.iter_rows(min_row=3, values_only=True)
+    )
+    assert rows[0][15] == "是"

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from heating.models import Township, User, Village
+from heating.models import County, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.models import Household, LedgerImport, TenderItem
 from tests.conftest import login
@@ -138,9 +140,10 @@ def test_only_the_households_county_edits_it(
 
 
 @pytest.mark.parametrize(
-    ("actor", "status"), [("official", 200), ("municipal", 403), ("inspector", 403)]
+    ("actor", "status"),
+    [("official", 200), ("administrator", 200), ("municipal", 403), ("inspector", 403)],
 )
-def test_only_county_officials_create(
+def test_only_those_who_keep_a_ledger_create(
     client: Client, request: pytest.FixtureRequest, actor: str, status: int
 ) -> None:
     assert (
@@ -457,3 +460,37 @@ def test_a_huge_list_counts_up_to_a_cap(
     response = login(client, municipal).get(reverse("household-list"))
     assert response.context["page"].paginator.capped
     assert "超过 1 户，请用筛选缩小范围" in response.content.decode()
+
+
+def test_a_refused_junk_upload_leaves_nothing_on_disk_and_says_why(
+    client: Client, official: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    junk = SimpleUploadedFile("ledger.xlsx", b"PK\\x03\\x04" + bytes(range(256)) * 64)
+    login(client, official)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("ledger-import"), {"file": junk})
+    job = LedgerImport.objects.get()
+    assert (
+        job.status == "failed" and job.message == "无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。"
+    )
+    assert not job.file
+    assert not list((Path(settings.MEDIA_ROOT) / "ledger-imports").rglob("*.xlsx"))
+    page = client.get(response["Location"]).content.decode()
+    assert "<progress" not in page and "无法读取文件" in page
+    listed = client.get(reverse("ledger-import")).content.decode()
+    assert "无法读取文件" in listed
+
+
+def test_an_administrator_picks_the_county_of_a_new_household(
+    client: Client, administrator: User, tender: list[TenderItem]
+) -> None:
+    login(client, administrator)
+    picker = client.get(reverse("household-create"))
+    assert picker.templates[0].name == "retrofits/pick_county.html"
+    xinfu = County.objects.get(short_name="忻府区").pk
+    url = f"{reverse('household-create')}?county={xinfu}"
+    assert "忻府区" in client.get(url).content.decode()
+    assert client.post(url, form_data())["Location"].startswith("/households/")
+    assert Household.objects.get(code="XF-0100").county_id == xinfu
+    response = client.get(reverse("household-create"), {"county": "abc"})
+    assert response.status_code == 400

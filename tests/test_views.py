@@ -152,3 +152,12 @@ def test_home_links_only_visible_counties(client: Client, inspector: User) -> No
     page = login(client, inspector).get(reverse("home")).content.decode()
     assert reverse("county", args=[pk("忻府区")]) in page
     assert reverse("county", args=[pk("原平市")]) not in page
+
+
+def test_every_page_has_an_icon_and_favicon_ico_finds_it(client: Client, municipal: User) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.svg")
+    page = login(client, municipal).get(reverse("targets")).content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page
+    admin_page = client.get(reverse("admin:index")).content.decode()
+    assert "favicon.svg" in admin_page and "admin-zh.js" in admin_page
