@@ -189,9 +189,6 @@ def inspection_record(
             reason=f"验收合格（{inspector}，{visited_at:%Y-%m-%d}）",
             via=Via.ACCEPTANCE,
         )
-        from retrofits.tasks import run_rollup
-
-        transaction.on_commit(run_rollup.delay)
     return inspection
 
 

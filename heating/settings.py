@@ -149,6 +149,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Seconds after a household write before the figures are counted again (once for all the writes
+# of that time); 0 counts at once.
+ROLLUP_DEBOUNCE_SECONDS = envint("ROLLUP_DEBOUNCE_SECONDS", 30)
 # Progress figures are recounted every few minutes, and after every import (retrofits.services).
 CELERY_BEAT_SCHEDULE = {
     "progress-rollup": {

@@ -9,14 +9,16 @@ Runs may overlap; each is whole, and readers take the latest finished one.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from heating.models import AreaType, County, HeatingPath
 from retrofits.choices import Stage
-from retrofits.models import DailyProgress, Household, ProgressCount, RollupRun
+from retrofits.models import DailyProgress, Household, ProgressCount, RollupDue, RollupRun
 
 KEEP_RUNS = 3
 
@@ -73,3 +75,47 @@ def _snapshot_day(run: RollupRun, day: dt.date) -> None:
         unique_fields=["day", "county", "path", "area", "stage"],
         update_fields=["households"],
     )
+
+
+# A count asked for but not run by then (a worker died) is asked for again by the next write.
+STALE_AFTER = dt.timedelta(minutes=5)
+
+
+def request_rollup() -> None:
+    """After a household write commits: count the figures again within ROLLUP_DEBOUNCE_SECONDS,
+    once for however many writes come in that time, so that the dashboards follow a form save
+    within a minute without a count per keystroke. Beat's schedule counts in any case."""
+    from retrofits.tasks import run_due_rollup
+
+    delay = settings.ROLLUP_DEBOUNCE_SECONDS
+    now = timezone.now()
+    due = now + dt.timedelta(seconds=delay)
+    RollupDue.objects.get_or_create(pk=1)
+    waiting = Q(due_at__isnull=True) | Q(due_at__lt=now - STALE_AFTER)
+    if not RollupDue.objects.filter(waiting, pk=1).update(due_at=due):
+        return  # a count is already on its way
+    if delay <= 0:
+        run_due_rollup.delay()
+    elif settings.CELERY_TASK_ALWAYS_EAGER:
+        # No worker (make run): a timer in this process counts when the time comes.
+        timer = threading.Timer(delay, _run_in_thread)
+        timer.daemon = True
+        timer.start()
+    else:
+        run_due_rollup.apply_async(countdown=delay)
+
+
+def _run_in_thread() -> None:
+    from retrofits.tasks import run_due_rollup
+
+    try:
+        run_due_rollup.apply()
+    finally:
+        connection.close()
+
+
+def due_rollup_run() -> RollupRun | None:
+    """Count now if a count is due; the writes that come meanwhile ask for the next one."""
+    if not RollupDue.objects.filter(pk=1, due_at__isnull=False).update(due_at=None):
+        return None
+    return rollup_run()

@@ -21,6 +21,7 @@ from retrofits.importer import ImportOutcome, import_ledger
 from retrofits.ledger import SHEET_TITLE, read_ledger
 from retrofits.models import Household, LedgerImport
 from retrofits.models.households import household_writer
+from retrofits.rollups import request_rollup
 from retrofits.rules import State, Touched, Via, change_problems, lock_counties, plan_breaches
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,8 @@ def household_save(
                 refused.setdefault(breach.field, []).append(breach.message)
             raise ValidationError(refused)
         kept = not dry_run
+        if kept:
+            transaction.on_commit(request_rollup)
     finally:
         if not kept:
             transaction.set_rollback(True)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from retrofits.rollups import rollup_run
+from retrofits.rollups import due_rollup_run, rollup_run
 from retrofits.services import ledger_import_run
 
 
@@ -14,3 +14,8 @@ def run_ledger_import(job_id: int) -> None:
 @shared_task(acks_late=True)
 def run_rollup() -> None:
     rollup_run()
+
+
+@shared_task(acks_late=True)
+def run_due_rollup() -> None:
+    due_rollup_run()

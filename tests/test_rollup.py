@@ -174,3 +174,50 @@ def test_an_import_is_followed_by_a_rollup(
     assert LedgerImport.objects.get().status == "succeeded"
     run = RollupRun.objects.latest_complete()
     assert run is not None and run.households == 1
+
+
+def test_a_form_save_reaches_the_dashboards(
+    client: Client, official: User, tmp_path: Path, tender: list[TenderItem],
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    call_command(
+        "import_ledger", str(xlsx(tmp_path, [row(实施进度="施工中")])), stdout=io.StringIO()
+    )
+    rollup_run()
+    h = Household.objects.get()
+    data = {
+        "code": h.code, "township": h.township_id, "village": h.village_id, "head_name": h.head_name,
+        "id_number": h.id_number, "phone": h.phone, "area": h.area, "path": h.path,
+        "equipment": h.equipment_id, "stage": "completed", "completed_on": "2023-10-01", "notes": "",
+        "reason": "",
+    }  # fmt: skip
+    login(client, official)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("household-edit", args=[h.pk]), data)
+    payload = client.get(reverse("api-progress"), {"year": 2023}).json()
+    assert payload["counties"][0]["completed"] == 1
+
+
+def test_many_writes_ask_for_one_count(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    settings.ROLLUP_DEBOUNCE_SECONDS = 30
+    timers: list[float] = []
+
+    class Timer:
+        def __init__(self, delay: float, action: Any) -> None:
+            timers.append(delay)
+            self.daemon = False
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(rollups.threading, "Timer", Timer)
+    for _ in range(3):
+        rollups.request_rollup()
+    assert timers == [30]  # one count waits for all three writes
+    before = RollupRun.objects.count()
+    assert rollups.due_rollup_run() is not None and RollupRun.objects.count() == before + 1
+    assert rollups.due_rollup_run() is None  # nothing more was asked for
+    rollups.request_rollup()
+    assert timers == [30, 30]

@@ -6,7 +6,7 @@ from retrofits.models.households import (
     LedgerImport,
     TenderItem,
 )
-from retrofits.models.progress import DailyProgress, ProgressCount, RollupRun
+from retrofits.models.progress import DailyProgress, ProgressCount, RollupDue, RollupRun
 
 __all__ = [
     "DailyProgress",
@@ -14,6 +14,7 @@ __all__ = [
     "HouseholdQuerySet",
     "LedgerImport",
     "ProgressCount",
+    "RollupDue",
     "RollupRun",
     "TenderItem",
 ]

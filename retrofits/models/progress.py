@@ -86,3 +86,16 @@ class DailyProgress(models.Model):
         return (
             f"{self.day} {self.county_id} {self.path}/{self.area}/{self.stage}: {self.households}"
         )
+
+
+class RollupDue(models.Model):
+    """One row: when the figures are next to be counted after household writes, if a count is
+    waiting. Many writes in that time ask for one count (services.household_save)."""
+
+    due_at = models.DateTimeField("预定汇总时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "待汇总"
+
+    def __str__(self) -> str:
+        return f"待汇总 {self.due_at:%Y-%m-%d %H:%M:%S}" if self.due_at else "无待汇总"
