@@ -5,6 +5,8 @@ from typing import Any
 
 import django_filters
 from django.db.models import F, Q
+from django.db.models.functions import Reverse
+from django.urls import reverse
 
 from heating.models import AreaType, County, HeatingPath, Township, User, Village
 from retrofits.choices import Stage
@@ -15,16 +17,26 @@ _ID_LIKE = re.compile(r"\d{17}[\dXx]")
 
 class HouseholdFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        label="搜索", method="search", help_text="户主姓名、户编号或身份证号"
+        label="搜索",
+        method="search",
+        help_text="户主姓名（可只输开头，如姓氏）、户编号或身份证号（可只输末几位）",
     )
-    county = django_filters.ModelChoiceFilter(label="县（市、区）", queryset=County.objects.none())
+    county = django_filters.ModelChoiceFilter(
+        label="县（市、区）", queryset=County.objects.none(), empty_label="全部"
+    )
     township = django_filters.ModelChoiceFilter(
-        label="乡（镇、街道）", queryset=Township.objects.none()
+        label="乡（镇、街道）", queryset=Township.objects.none(), empty_label="全部"
     )
-    village = django_filters.ModelChoiceFilter(label="村（社区）", queryset=Village.objects.none())
-    path = django_filters.ChoiceFilter(label="取暖路径", choices=HeatingPath.choices)
-    area = django_filters.ChoiceFilter(label="城乡类型", choices=AreaType.choices)
-    stage = django_filters.ChoiceFilter(label="实施进度", choices=Stage.choices)
+    village = django_filters.ModelChoiceFilter(
+        label="村（社区）", queryset=Village.objects.none(), empty_label="全部"
+    )
+    path = django_filters.ChoiceFilter(
+        label="取暖路径", choices=HeatingPath.choices, empty_label="全部"
+    )
+    area = django_filters.ChoiceFilter(
+        label="城乡类型", choices=AreaType.choices, empty_label="全部"
+    )
+    stage = django_filters.ChoiceFilter(label="实施进度", choices=Stage.choices, empty_label="全部")
     # A choice, not a BooleanFilter: that one reads any unknown value as "all" and ignores it.
     low_income = django_filters.ChoiceFilter(
         label="低收入户",
@@ -33,7 +45,7 @@ class HouseholdFilter(django_filters.FilterSet):
         empty_label="全部",
     )
     equipment = django_filters.ModelChoiceFilter(
-        label="设备型号", queryset=TenderItem.objects.all()
+        label="设备型号", queryset=TenderItem.objects.all(), empty_label="全部"
     )
     # Only orders an index serves, so that sorting stays fast at a million households.
     order = django_filters.ChoiceFilter(
@@ -64,6 +76,25 @@ class HouseholdFilter(django_filters.FilterSet):
             if township_id and str(township_id).isdigit()
             else Village.objects.none()
         )
+        # Choosing a county loads its townships, a township its villages, before 筛选 is pressed.
+        fields = self.form.fields
+        fields["county"].widget.attrs.update(
+            {
+                "hx-get": reverse("township-options"),
+                "hx-target": "#id_township",
+                "hx-trigger": "change",
+            }
+        )
+        fields["township"].widget.attrs.update(
+            {
+                "hx-get": reverse("village-options") + "?all=1",
+                "hx-target": "#id_village",
+                "hx-trigger": "change",
+            }
+        )
+        fields["q"].widget.attrs.update(
+            {"placeholder": "姓名开头、编号或身份证号末几位", "type": "search"}
+        )
 
     def low_income_is(
         self, queryset: HouseholdQuerySet, name: str, value: str
@@ -76,14 +107,20 @@ class HouseholdFilter(django_filters.FilterSet):
         return queryset.order_by(value)
 
     def search(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
-        """Whole values: a code or an ID number finds its household through a unique index, a name
-        is looked for among the rows the other filters (at least the user's county) leave."""
+        """As people type: a name or its beginning (a surname); a code, or its tail; an ID number,
+        or its last digits. Each through an index (the name's, and the reverses of code and ID
+        number), so that it stays fast at a million households."""
         value = value.strip()
         if not value:
             return queryset
         if _ID_LIKE.fullmatch(value):
             return queryset.filter(Q(id_number=value.upper()) | Q(code=value))
-        return queryset.filter(Q(head_name=value) | Q(code=value))
+        found = Q(head_name__startswith=value) | Q(code=value)
+        if value.isascii() and value.isalnum() and len(value) >= 3:
+            tail = value.upper()[::-1]
+            queryset = queryset.alias(code_tail=Reverse("code"), id_tail=Reverse("id_number"))
+            found |= Q(code_tail__startswith=value[::-1]) | Q(id_tail__startswith=tail)
+        return queryset.filter(found)
 
 
 def filter_problems(filtered: HouseholdFilter) -> list[str]:

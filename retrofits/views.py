@@ -61,6 +61,7 @@ def _list_page(
             "query": query.urlencode(),
             "count_cap": COUNT_CAP,
             "can_create": access.may(user, Action.EDIT),
+            "single_county": access.scope(user, Action.VIEW).single is not None,
             "can_import": access.may(user, Action.IMPORT),
         },
         status=status if valid else 400,
@@ -160,13 +161,35 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
 @require_GET
 @login_required
 def village_options(request: HttpRequest) -> HttpResponse:
-    """The <option>s of a township's villages, for the form's dependent select (htmx)."""
+    """The <option>s of a township's villages, for the dependent selects (htmx); ?all=1 for a
+    filter, whose empty choice is 全部."""
     chosen = request.GET.get("township", "")
+    blank = "全部" if request.GET.get("all") else "请选择"
+    if not chosen:
+        return render(request, "retrofits/_options.html", {"options": [], "blank": blank})
     if not chosen.isdigit():
         return bad_request(request, f"乡（镇、街道）「{chosen}」无效，请从列表中选择")
     township = get_permitted(Township.objects.all(), request_user(request), Action.VIEW, pk=chosen)
     villages = Village.objects.filter(township=township)
-    return render(request, "retrofits/_village_options.html", {"villages": villages})
+    return render(request, "retrofits/_options.html", {"options": villages, "blank": blank})
+
+
+@require_GET
+@login_required
+def township_options(request: HttpRequest) -> HttpResponse:
+    """The <option>s of a county's townships for the list's filter (htmx), its villages emptied."""
+    chosen = request.GET.get("county", "")
+    townships = Township.objects.none()
+    if chosen:
+        if not chosen.isdigit():
+            return bad_request(request, f"县（市、区）「{chosen}」无效，请从列表中选择")
+        county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=chosen)
+        townships = Township.objects.filter(county=county)
+    return render(
+        request,
+        "retrofits/_options.html",
+        {"options": townships, "blank": "全部", "reset_villages": True},
+    )
 
 
 @require_GET

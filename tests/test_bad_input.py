@@ -44,7 +44,9 @@ def test_an_invalid_filter_is_a_chinese_message_on_the_list_and_its_export(
     [
         ("household-list", {"page": "abc", "q": "\x00"}, "municipal", None),
         ("village-options", {"township": "abc"}, "official", "乡（镇、街道）「abc」无效"),
-        ("village-options", {"township": ""}, "official", "无效"),
+        ("village-options", {"township": ""}, "official", None),
+        ("township-options", {"county": "abc"}, "municipal", "县（市、区）「abc」无效"),
+        ("township-options", {"county": "99999"}, "municipal", None),
         ("village-options", {"township": "99999999"}, "official", None),
         ("api-progress", {"year": "abc"}, "municipal", "没有年度「abc」的计划"),
         ("api-progress", {"year": "99999999999999999999"}, "municipal", "没有年度"),

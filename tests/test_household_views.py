@@ -87,6 +87,25 @@ def test_list_filters_and_searches(
 
 
 @pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("张", ["XF-0001"]),  # a surname: the name's beginning
+        ("王五", ["YP-1"]),
+        ("0001", ["XF-0001"]),  # a code's tail
+        (IDS[3][-6:], ["YP-1"]),  # an ID number's last digits
+        (IDS[0][-4:].lower(), ["XF-0001"]),  # ...ending in x, typed small
+        ("三", []),  # not the beginning of a name
+    ],
+)
+def test_search_finds_as_people_type(
+    client: Client, municipal: User, households: dict[str, Household], typed: str, found: list[str]
+) -> None:
+    page = login(client, municipal).get(reverse("household-list"), {"q": typed})
+    assert [h.code for h, _, _ in page.context["rows"]] == found
+    assert "末几位" in page.content.decode()  # the hint shows
+
+
+@pytest.mark.parametrize(
     ("actor", "code", "status"),
     [
         ("official", "XF-0001", 200),

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -208,8 +209,12 @@ class Household(models.Model):
             models.Index(fields=["county", "code"], name="household_county_code"),
             models.Index(fields=["county", "path", "area", "stage"], name="household_rollup"),
             models.Index(fields=["village", "stage"], name="household_village_stage"),
-            # Searching by name: a scan of a county's 700,000 rows otherwise.
+            # Searching by name, whole or its beginning (bytewise: LIKE '傅%' uses it): a scan
+            # of a county's 700,000 rows otherwise.
             models.Index(fields=["head_name"], name="household_head_name"),
+            # Searching by a code's tail or an ID number's last digits: their reverse's beginning.
+            models.Index(Reverse("code"), name="household_code_tail"),
+            models.Index(Reverse("id_number"), name="household_id_number_tail"),
             # And (completed_on DESC NULLS LAST) for the list's "most recent first", created on
             # PostgreSQL only by migration 0002: SQLite cannot index NULLS LAST.
         ]
