@@ -27,6 +27,9 @@ class MultipleFileField(forms.FileField):
 class VisitForm(forms.Form):
     """An acceptance visit; the checklist's fields depend on the household's heating path."""
 
+    # Parts of the form the service's errors may be about, shown beside them.
+    SECTIONS = ("defects", "photos", "checklist")
+
     visited_at = forms.DateTimeField(
         label="验收时间",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -58,6 +61,7 @@ class VisitForm(forms.Form):
         """A household's visit has its path's checklist; a project's has none, and a town
         building's asks for the efficiency gain achieved."""
         super().__init__(*args, **kwargs)
+        self.section_errors: dict[str, list[str]] = {}
         self.fields["visited_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         if with_efficiency:
             self.fields["efficiency_gain_pct"] = forms.DecimalField(

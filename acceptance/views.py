@@ -123,7 +123,12 @@ def project_visit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _add_errors(form: VisitForm, exc: ValidationError) -> None:
+    """The service's errors beside what they are about: a field, a part of the form (defects,
+    photos, checklist), or the form as a whole."""
     for name, errors in exc.message_dict.items():
+        if name in VisitForm.SECTIONS:
+            form.section_errors.setdefault(name, []).extend(errors)
+            continue
         for error in errors:
             form.add_error(name if name in form.fields else None, error)
 

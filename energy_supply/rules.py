@@ -106,7 +106,7 @@ def gas_within_contracts(touched: Touched) -> list[Breach]:
 
 @dataclass(frozen=True)
 class AreaRule:
-    works: type[AreaWork]
+    works: type[GridUpgrade] | type[GasNetwork]
     path: HeatingPath
     name: str  # the plan's name for the rule
     missing: str  # what the area lacks

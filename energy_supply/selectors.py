@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.urls import reverse
 
 from energy_supply import rules
@@ -29,6 +30,8 @@ from retrofits.models import ProgressCount, RollupRun
 
 # A county's gas headroom under this share of its contracts is a warning.
 LOW_HEADROOM_PCT = 5.0
+# How long coverage figures are kept at most (a new count or changed works replace them sooner).
+COVERAGE_SECONDS = 600
 
 
 def _num(value: Decimal) -> str:
@@ -143,55 +146,51 @@ def _coverage_dict(coverage: Coverage, served: str) -> dict[str, Any]:
     }
 
 
-def _ready_places(works: Any, counties: list[int]) -> tuple[set[int], set[int]]:
-    """The villages and the whole townships that ready works serve."""
-    ready = works.objects.ready().filter(county__in=counties)
-    villages = set(ready.filter(village__isnull=False).values_list("village", flat=True))
-    townships = set(ready.filter(village__isnull=True).values_list("township", flat=True))
-    return villages, townships
-
-
 def _coverage(
     run: RollupRun | None, rule: rules.AreaRule, counties: list[int]
 ) -> dict[int, Coverage]:
-    """Per county, from the latest rollup's village counts and the ready works."""
+    """Per county, from the latest rollup's village counts and the ready works: one aggregate
+    query, and one for the few villages where households wait."""
     found: dict[int, Coverage] = defaultdict(Coverage)
     if run is None:
         return found
-    villages, townships = _ready_places(rule.works, counties)
-    counts = (
-        ProgressCount.objects.filter(run=run, county__in=counties, path=rule.path)
-        .values_list(
-            "county",
-            "township",
-            "village",
-            "village__name",
-            "township__name",
-            "stage",
-            "households",
+    # The figures change only with a new count or a change of works: kept until then (a page
+    # view at a million households would otherwise spend half its time here).
+    changed = rule.works.history.aggregate(last=Max("history_id"))["last"]
+    key = f"coverage:{run.pk}:{rule.path}:{changed}:{','.join(map(str, sorted(counties)))}"
+    cached: dict[int, Coverage] | None = cache.get(key)
+    if cached is not None:
+        return defaultdict(Coverage, cached)
+    served = rule.works.objects.ready().filter(county__in=counties).covering()
+    counts = ProgressCount.objects.filter(run=run, county__in=counties, path=rule.path)
+    done = Q(stage__in=DONE_STAGES)
+    waiting = Q(stage=Stage.SELECTED) & ~served
+    totals = (
+        counts.values("county")
+        .annotate(
+            villages=Count("village", distinct=True),
+            ready=Count("village", distinct=True, filter=served),
+            completed=Sum("households", filter=done, default=0),
+            served=Sum("households", filter=done & served, default=0),
+            waiting=Sum("households", filter=waiting, default=0),
         )
-        .order_by("county", "township__code", "village__code")
+        .order_by()
     )
-    seen: dict[int, set[int]] = defaultdict(set)
-    ready_seen: dict[int, set[int]] = defaultdict(set)
-    waiting: dict[tuple[int, str, str], int] = defaultdict(int)
-    for county, township, village, village_name, township_name, stage, n in counts:
-        coverage = found[county]
-        served = village in villages or township in townships
-        seen[county].add(village)
-        if served:
-            ready_seen[county].add(village)
-        if stage in DONE_STAGES:
-            coverage.completed += n
-            if served and rule is rules.GRID:
-                coverage.completed_served += n
-        if stage == Stage.SELECTED and not served:
-            coverage.waiting += n
-            waiting[(county, township_name, village_name)] += n
-    for county, coverage in found.items():
-        coverage.villages, coverage.ready = len(seen[county]), len(ready_seen[county])
-    for (county, township_name, village_name), n in waiting.items():
-        found[county].waiting_places.append((township_name, village_name, n))
+    for t in totals:
+        coverage = found[t["county"]]
+        coverage.villages, coverage.ready = t["villages"], t["ready"]
+        coverage.completed, coverage.waiting = t["completed"], t["waiting"]
+        if rule is rules.GRID:  # 通电: completed in served villages; 通气 is recorded per household
+            coverage.completed_served = t["served"]
+    places = (
+        counts.filter(waiting)
+        .values("county", "township__name", "village__name")
+        .annotate(n=Sum("households"))
+        .order_by("township__code", "village__code")
+    )
+    for p in places:
+        found[p["county"]].waiting_places.append((p["township__name"], p["village__name"], p["n"]))
+    cache.set(key, dict(found), COVERAGE_SECONDS)
     return found
 
 
@@ -273,15 +272,21 @@ def late_projects(
 
 
 def warnings(
-    *, counties: QuerySet[County], plan_year: PlanYear, today: dt.date
+    *,
+    counties: QuerySet[County],
+    plan_year: PlanYear,
+    today: dt.date,
+    energy: list[CountyEnergy] | None = None,
 ) -> list[SupplyWarning]:
     """What needs fixing before the season, each linking to where it is fixed: gas headroom under
     5%, households waiting on a grid or a gas network, late key projects, reserves under need."""
     found: list[SupplyWarning] = []
-    for energy in county_energy(counties=counties, plan_year=plan_year):
-        county, gas = energy.county, energy.gas
+    if energy is None:
+        energy = county_energy(counties=counties, plan_year=plan_year)
+    for figures in energy:
+        county, gas = figures.county, figures.gas
         where = f"?county={county.pk}"
-        if energy.gas_low:
+        if figures.gas_low:
             left = f"余量 {gas.left:,} 户（{gas.left_pct}%）" if gas.covered else "尚无供用气合同"
             found.append(
                 SupplyWarning(
@@ -293,8 +298,8 @@ def warnings(
                 )
             )
         for kind, coverage, works in (
-            ("grid", energy.grid, "电网改造"),
-            ("network", energy.network, "燃气管网"),
+            ("grid", figures.grid, "电网改造"),
+            ("network", figures.network, "燃气管网"),
         ):
             if coverage.waiting:
                 places = "、".join(f"{t}{v}" for t, v, _ in coverage.waiting_places[:3])
@@ -308,7 +313,7 @@ def warnings(
                         + where,
                     )
                 )
-        for figure in energy.reserves:
+        for figure in figures.reserves:
             if figure.short:
                 reserve = figure.reserve
                 found.append(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from pytest_django.fixtures import Settings
@@ -50,6 +51,7 @@ def test_settings(settings: Settings, tmp_path: Path) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"  # uploads never land in the checkout
     settings.ROLLUP_DEBOUNCE_SECONDS = 0  # a write's count runs at once, in the test
+    cache.clear()  # figures kept for one test's database are not another's
 
 
 @pytest.fixture

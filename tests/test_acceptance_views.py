@@ -239,3 +239,16 @@ def test_a_visit_in_a_year_with_no_plan_is_flagged_outside_the_window(
         load_workbook(io.BytesIO(response.content)).active.iter_rows(min_row=3, values_only=True)
     )
     assert rows[0][15] == "是"
+
+
+def test_a_failing_visit_without_defects_says_so_beside_the_defect_rows(
+    client: Client, inspector: User, done: Household
+) -> None:
+    response = login(client, inspector).post(
+        reverse("visit", args=[done.pk]), visit_data(result="failed", check_temperature="")
+    )
+    page = response.content.decode()
+    defects = page[page.index("<legend>问题与整改期限") :]
+    assert 'data-testid="defect-errors">不合格须列出问题和整改期限' in defects
+    assert not response.context["form"].non_field_errors()
+    assert "<label>问题1" in page and "<label>整改期限" in page  # every box says what it is

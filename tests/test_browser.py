@@ -203,3 +203,123 @@ def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, li
     assert "同华电厂长输管线供热" in page.inner_text(f"[data-testid=energy-{yuanping}]")
     page.screenshot(path=str(ARTIFACTS / "county-supply.png"), full_page=True)
     assert errors == []
+
+
+def log_in(page: Any, live_server: Any, username: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "x-Long-pass-1")
+    page.click("button[type=submit]")
+
+
+def demo_city() -> None:
+    """The 1% demo city with its supply, counted."""
+    for model, path in (("KRS-8P", "electric"), ("BG-20", "gas")):
+        TenderItem.objects.create(
+            category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
+        )
+    quiet = io.StringIO()
+    call_command("load_demo_supply", stdout=quiet)
+    call_command("generate_households", "--scale", "0.01", stdout=quiet)
+    rollup_run()
+
+
+# The right edge of every text a chart drew, and the texts themselves (ECharts draws on a canvas).
+CHART_TEXTS = """(id) => {
+  const chart = echarts.getInstanceByDom(document.getElementById(id));
+  return chart.getZr().storage.getDisplayList()
+    .filter((el) => el.style && typeof el.style.text === "string" && el.style.text)
+    .map((el) => {
+      const r = el.getBoundingRect().clone();
+      if (el.transform) r.applyTransform(el.transform);
+      return { text: el.style.text, x: r.x, y: r.y, w: r.width, h: r.height };
+    });
+}"""
+
+
+def test_the_city_dashboards_labels_fit_and_say_each_figure_once(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    demo_city()
+    user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server, "shi")
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_selector("#funnel canvas", timeout=15000)
+    page.wait_for_selector("#map canvas", timeout=15000)
+    page.wait_for_timeout(800)
+    width = page.evaluate("echarts.getInstanceByDom(document.getElementById('funnel')).getWidth()")
+    funnel = page.evaluate(CHART_TEXTS, "funnel")
+    assert funnel and all(t["x"] + t["w"] <= width + 1 for t in funnel), funnel
+    texts = page.evaluate(CHART_TEXTS, "map")
+    shown = [t["text"] for t in texts]
+    assert shown.count("100%") == 1 and shown.count("0%") == 1
+    assert "100" not in shown and "0" not in shown
+    (xinfu,) = [t for t in texts if t["text"] == "忻府区"]
+    (city,) = [t for t in texts if t["text"] == "忻州城区"]
+    apart = (
+        xinfu["x"] + xinfu["w"] <= city["x"] or city["x"] + city["w"] <= xinfu["x"]
+        or xinfu["y"] + xinfu["h"] <= city["y"] or city["y"] + city["h"] <= xinfu["y"]
+    )  # fmt: skip
+    assert apart, (xinfu, city)
+
+
+def test_the_household_list_fits_1366_and_its_filters_follow_each_other(
+    browser: Any, live_server: Any
+) -> None:
+    demo_city()
+    user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server, "shi")
+    page.goto(f"{live_server.url}/households/")
+    wrap = page.evaluate(
+        "(() => { const w = document.querySelector('.table-wrap'); return [w.scrollWidth, w.clientWidth]; })()"
+    )
+    assert wrap[0] <= wrap[1] + 1, wrap  # 完工日期 and 低收入 without a sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert page.locator("#id_low_income option").first.inner_text() == "全部"
+    assert page.locator("#id_township option").count() == 1  # no county chosen yet
+    page.select_option("#id_county", label="定襄县")
+    page.wait_for_function("document.querySelectorAll('#id_township option').length > 1")
+    page.select_option("#id_township", index=1)
+    page.wait_for_function("document.querySelectorAll('#id_village option').length > 1")
+    assert page.locator("#id_village option").first.inner_text() == "全部"
+    page.screenshot(path=str(ARTIFACTS / "households-1366.png"), full_page=True)
+
+
+def test_phone_pages_do_not_scroll_sideways(browser: Any, live_server: Any) -> None:
+    demo_city()
+    user_create(
+        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
+        counties=[County.objects.get(short_name="忻府区")],
+    )  # fmt: skip
+    household = Household.objects.filter(county__short_name="忻府区").first()
+    assert household is not None
+    page = browser.new_page(viewport={"width": 375, "height": 740}, is_mobile=True)
+    log_in(page, live_server, "yanshou")
+    for url in (
+        f"/counties/{household.county_id}/",
+        f"/households/{household.pk}/",
+        f"/acceptance/households/{household.pk}/visit/"
+        if household.stage == "completed"
+        else "/acceptance/",
+    ):
+        page.goto(f"{live_server.url}{url}")
+        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, url
+        overflowing = page.evaluate(
+            "[...document.querySelectorAll('.table-wrap')].filter(w => w.scrollWidth > w.clientWidth + 1).length"
+        )
+        assert overflowing == 0, url
+    page.screenshot(path=str(ARTIFACTS / "phone-county.png"), full_page=True)
+
+
+def test_the_admins_user_page_speaks_chinese(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    user_create(username="root", password="x-Long-pass-1", role=Role.ADMIN)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server, "root")
+    root = __import__("heating.models", fromlist=["User"]).User.objects.get(username="root")
+    page.goto(f"{live_server.url}/admin/heating/user/{root.pk}/change/")
+    page.wait_for_selector(".selector-chooseall")
+    text = page.inner_text("body")
+    for english in ("Choose all", "by selecting them", "Remove all", "Choose selected"):
+        assert english not in text
+    assert "全选" in text

@@ -4,6 +4,7 @@ Django's English debug page listing every URL), and the static files come from W
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -53,6 +54,7 @@ def test_make_run_serves_with_debug_off(tmp_path: Path) -> None:
     server = subprocess.Popen(
         serve.replace("127.0.0.1:8000", f"127.0.0.1:{port} --noreload"),
         shell=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,  # the shell and the server it starts stop together
     )  # fmt: skip
     try:
         for _ in range(100):
@@ -68,5 +70,5 @@ def test_make_run_serves_with_debug_off(tmp_path: Path) -> None:
         status, css = fetch(f"http://127.0.0.1:{port}/static/css/portal.css")
         assert status == 200 and ".toolbar" in css
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)

@@ -86,6 +86,7 @@ def city(request: HttpRequest) -> HttpResponse:
     report = progress_report(plan_year=plan_year, counties=counties)
     stages = milestones(plan_year=plan_year, today=today)
     pace = recent_pace(today=today)
+    energy = county_energy(counties=counties, plan_year=plan_year)
     paths = [path for _, path in GROUPS]
     rows = [
         (
@@ -109,13 +110,10 @@ def city(request: HttpRequest) -> HttpResponse:
             "totals": [report.group(path) for path in paths],
             "next": next_milestone(stages, today),
             "milestones": stages,
-            "warnings": supply_warnings(counties=counties, plan_year=plan_year, today=today),
-            "charts": charts(
-                report,
-                energy={
-                    e.county.pk: e for e in county_energy(counties=counties, plan_year=plan_year)
-                },
+            "warnings": supply_warnings(
+                counties=counties, plan_year=plan_year, today=today, energy=energy
             ),
+            "charts": charts(report, energy={e.county.pk: e for e in energy}),
         },
     )
 
@@ -128,6 +126,7 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     only = County.objects.filter(pk=county.pk)
     report = progress_report(plan_year=plan_year, counties=only)
+    energy = county_energy(counties=only, plan_year=plan_year)
     progress = report.counties[0]
     stages = milestones(plan_year=plan_year, county=county, today=today)
     pace = recent_pace(today=today).get(county.pk, 0.0)
@@ -148,8 +147,10 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
             "townships": townships(county=county),
-            "energy": county_energy(counties=only, plan_year=plan_year)[0],
-            "warnings": supply_warnings(counties=only, plan_year=plan_year, today=today),
+            "energy": energy[0],
+            "warnings": supply_warnings(
+                counties=only, plan_year=plan_year, today=today, energy=energy
+            ),
             "next": next_milestone(stages, today),
             "milestones": stages,
             "charts": charts(report, county=county),

@@ -13,7 +13,8 @@
   }
   chart("funnel", {
     tooltip: { trigger: "item", formatter: "{b}：{c} 户" },
-    series: [{ type: "funnel", sort: "descending", left: "10%", width: "80%", label: { formatter: "{b} {c}" }, data: data.funnel }],
+    // Narrow enough that the labels beside the widest layers fit inside the chart.
+    series: [{ type: "funnel", sort: "descending", left: "4%", width: "52%", label: { formatter: "{b} {c}", fontSize: 12 }, data: data.funnel }],
   });
   chart("by-path", {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
@@ -59,13 +60,18 @@
             var v = p.value instanceof Array ? p.value[2] : p.value;
             return p.name + "：" + label + " " + (v === "-" || v === undefined || isNaN(v) ? "—" : v + "%");
           } },
-          visualMap: { min: 0, max: 100, text: ["100%", "0%"], calculable: true, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
-          geo: { map: "xinzhou", roam: false, label: { show: true, fontSize: 10 } },
+          // The handles carry the legend's figures, each once and as a percentage.
+          visualMap: { min: 0, max: 100, calculable: true, formatter: function (v) { return Math.round(v) + "%"; }, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
+          geo: {
+            map: "xinzhou", roam: false, label: { show: true, fontSize: 10 },
+            // 忻州城区's point sits in 忻府区: that county's name moves up out of its way.
+            regions: [{ name: "忻府区", label: { offset: [0, -16] } }],
+          },
           series: [
             { type: "map", map: "xinzhou", geoIndex: 0, data: areas.map(function (c) { return { name: c.name, value: value(c) }; }) },
             {
               type: "scatter", coordinateSystem: "geo", symbolSize: 16,
-              label: { show: true, position: "right", formatter: "{b}" },
+              label: { show: true, position: "bottom", formatter: "{b}", fontSize: 10 },
               data: points.map(function (c) { return { name: c.short, value: [c.point[0], c.point[1], value(c)] }; }),
             },
           ],
