@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 DEV_ENV := DEBUG=1
+# The whole city (209,683 households); DEMO_SCALE=0.05 for a quicker start.
+DEMO_SCALE ?= 1.0
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 .PHONY: run setup test lint typecheck pytest pytest-postgres clean
@@ -19,10 +21,7 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
 	$(DEV_ENV) $(PY) manage.py create_demo_users
 	$(DEV_ENV) $(PY) manage.py import_tender fixtures/demo/tender-list-demo.csv
-	$(DEV_ENV) $(PY) manage.py load_demo_supply --scale 0.01
-	$(DEV_ENV) $(PY) manage.py generate_households --scale 0.01
-	$(DEV_ENV) $(PY) manage.py load_demo_supply --settle
-	$(DEV_ENV) $(PY) manage.py rollup
+	$(DEV_ENV) $(PY) manage.py generate_households --scale $(DEMO_SCALE)
 
 # The server runs as in production (DEBUG off: the Chinese 404 and 403 pages, static files from
 # WhiteNoise), with a secret key made once for this machine.

@@ -183,6 +183,7 @@ def inspection_record(
     )
     if passed:
         household.stage = Stage.ACCEPTED
+        household.accepted_on = timezone.localtime(visited_at).date()
         household_save(
             household=household,
             user=inspector,
@@ -226,15 +227,6 @@ def project_inspection_record(
     return inspection
 
 
-def accepted_on(household: Household) -> dt.date | None:
-    visit = (
-        household.inspections.filter(result=Inspection.Result.PASSED)
-        .order_by("-visited_at")
-        .first()
-    )
-    return visit.visited_at.date() if visit else None
-
-
 @transaction.atomic
 def heating_removal_record(
     *, household: Household, removed_on: dt.date, user: User
@@ -242,7 +234,7 @@ def heating_removal_record(
     """先立后破: the original heating goes only after acceptance, one whole heating season of the new
     system and no open defects; an early attempt is refused with the date it becomes allowed."""
     access.require(user, Action.EDIT, household.county_id)
-    accepted = accepted_on(household) if household.stage == Stage.ACCEPTED else None
+    accepted = household.accepted_on if household.stage == Stage.ACCEPTED else None
     if accepted is None:
         raise ValidationError({"removed_on": "先立后破：该户尚未验收合格，不能拆除原有取暖设施"})
     allowed = removal_allowed_from(accepted)

@@ -9,11 +9,24 @@ import math
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from simple_history.utils import bulk_create_with_history
 
-from energy_supply.models import GasContract, GasNetwork, GridUpgrade
-from heating.models import County, HeatingPath, Target, Township
+from energy_supply.models import (
+    FuelReserve,
+    GasConnection,
+    GasContract,
+    GasNetwork,
+    GridUpgrade,
+    HeatSource,
+    KeyProject,
+    Milestone,
+)
+from energy_supply.services import area_work_save, gas_contract_save
+from heating.models import County, HeatingPath, PlanYear, Target, Township, Village
+from retrofits.choices import DONE_STAGES
+from retrofits.demo import WAITING_FOR_GRID, DemoCity
+from retrofits.models import Household
 
 DEMO = "演示数据"
 
@@ -75,3 +88,166 @@ def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> N
     for model, rows in ((GridUpgrade, upgrades), (GasNetwork, networks), (GasContract, contracts)):
         if rows:
             bulk_create_with_history(rows, model, default_change_reason=DEMO)
+
+
+# ---------------------------------------------------------------- the demo city's supply
+
+HEAT_SOURCES = (
+    ("忻州热电厂", "忻州市热力公司", "chp", "coal", 600, "mw", True, ["忻州城区", "忻府区"]),
+    ("同华电厂长输管线供热", "原平市热力公司", "chp", "coal", 700, "mw", True, ["原平市"]),
+    ("定襄县集中供热锅炉房", "定襄县热力公司", "boiler", "coal", 80, "t_h", True, ["定襄县"]),
+    (
+        "五寨县生物质热电联产",
+        "五寨县热电公司",
+        "biomass_boiler",
+        "biomass",
+        75,
+        "t_h",
+        True,
+        ["五寨县"],
+    ),
+    (
+        "偏关县生物质热电联产",
+        "偏关县热电公司",
+        "biomass_boiler",
+        "biomass",
+        90,
+        "t_h",
+        True,
+        ["偏关县"],
+    ),
+    (
+        "河曲县工业余热供热",
+        "河曲县热力公司",
+        "waste_heat",
+        "waste_heat",
+        60,
+        "mw",
+        False,
+        ["河曲县"],
+    ),
+    ("五台山水源热泵站", "五台山供热站", "heat_pump", "electric", 12, "mw", False, ["五台山"]),
+)
+# (county, households no retrofit reaches, stored share of the need): one county short.
+RESERVES = (
+    ("静乐县", 1800, Decimal("0.62")),
+    ("岢岚县", 1500, Decimal("1.05")),
+    ("神池县", 1200, Decimal("1.10")),
+    ("五寨县", 900, Decimal("1.02")),
+)
+
+
+@transaction.atomic
+def supply_before_households(city: DemoCity) -> None:
+    """Works in every township and contracts a tenth above the 煤改气 targets (only the county
+    supply_after_households cuts runs close), heat sources, the key project, fuel reserves."""
+    supply_everywhere(season=city.plan_year.year, scale=city.scale * 1.1)
+    _waiting_for_grid(city.plan_year)
+    _sources(city.plan_year)
+    city.say(
+        f"能源保障：电网改造 {GridUpgrade.objects.count()} 项，燃气管网 "
+        f"{GasNetwork.objects.count()} 项，供用气合同 {GasContract.objects.count()} 份，热源 "
+        f"{HeatSource.objects.count()} 个，重点项目 {KeyProject.objects.count()} 个，燃料储备 "
+        f"{FuelReserve.objects.count()} 项"
+    )
+
+
+@transaction.atomic
+def _sources(plan_year: PlanYear) -> None:
+    counties = {c.short_name: c for c in County.objects.all()}
+    for name, operator, kind, fuel, capacity, unit, treated, served in HEAT_SOURCES:
+        source, created = HeatSource.objects.get_or_create(
+            name=name,
+            defaults={
+                "operator": operator, "kind": kind, "fuel": fuel, "capacity": capacity,
+                "unit": unit, "flue_gas_treatment": treated, "status": "running", "notes": DEMO,
+            },
+        )  # fmt: skip
+        if created:
+            source.full_clean()
+            source.counties.set([counties[c] for c in served])
+    year = plan_year.year
+    project, created = KeyProject.objects.get_or_create(
+        name="原平市同华二期长输管线热电联产",
+        defaults={
+            "county": counties["原平市"], "responsible": "原平市人民政府分管副市长（演示）",
+            "responsible_unit": "原平市住房和城乡建设局", "status": KeyProject.Status.BUILDING,
+            "path": HeatingPath.DISTRICT, "notes": "实施方案七（三）点名推进的重点项目。" + DEMO,
+        },
+    )  # fmt: skip
+    if created:
+        project.counties.set([counties["原平市"]])
+        for name, due, done in (
+            ("开工建设", dt.date(year, 4, 25), dt.date(year, 4, 28)),
+            ("长输主管线贯通", dt.date(year, 8, 31), None),
+            ("隔压换热站调试", dt.date(year, 9, 30), None),
+            ("具备供热条件", dt.date(year, 10, 15), None),
+        ):
+            Milestone.objects.create(project=project, name=name, due_on=due, done_on=done)
+    for short_name, households, share in RESERVES:
+        need = households * Decimal("2.5")
+        FuelReserve.objects.get_or_create(
+            county=counties[short_name], season=year, fuel="clean_coal",
+            defaults={
+                "households": households, "contracted_t": need,
+                "stored_t": (need * share).quantize(Decimal(1)), "supplier": "洁净煤配送中心",
+            },
+        )  # fmt: skip
+
+
+@transaction.atomic
+def supply_after_households(city: DemoCity) -> None:
+    """Once the households are in: a county near its gas limit, gas recorded for most completed
+    煤改气 households. Through the services: the rules hold."""
+    plan_year = city.plan_year
+    # Every household selects equipment by the season's end: the contract is cut to them all, so
+    # that the city on a later day (generate_households --as-of) stays within it.
+    used = (
+        Household.objects.filter(path=HeatingPath.GAS)
+        .values("county")
+        .annotate(n=Count("*"))
+        .order_by("-n")
+        .first()
+    )
+    if used:
+        contract = (
+            GasContract.objects.in_force(plan_year.year).filter(county=used["county"]).first()
+        )
+        close = used["n"] + max(1, round(used["n"] * 0.03))  # about 3% left, at any scale
+        if contract is not None and contract.households != close:
+            contract.households = close
+            gas_contract_save(contract=contract, user=None)
+    done = Household.objects.filter(
+        path=HeatingPath.GAS, stage__in=DONE_STAGES, gas_connection__isnull=True
+    ).order_by("code")
+    for household in done:
+        if household.pk % 5 and household.completed_on:  # four in five have gas so far
+            GasConnection.objects.create(household=household, connected_on=household.completed_on)
+    city.say(f"能源保障：登记通气 {GasConnection.objects.count():,} 户")
+
+
+def _waiting_for_grid(plan_year: PlanYear) -> None:
+    """The demo's village waiting on its grid: every other village of its township has its own
+    upgrade in service, the township's as a whole and the village's are still being built."""
+    waiting = Village.objects.select_related("township__county").get(code=WAITING_FOR_GRID)
+    township = waiting.township
+    for village in Village.objects.filter(township=township).exclude(pk=waiting.pk):
+        GridUpgrade.objects.get_or_create(
+            code=f"DW-{village.code}",
+            defaults={
+                "county": township.county, "township": township, "village": village,
+                "capacity_kva": 200, "status": GridUpgrade.Status.ENERGIZED,
+                "energized_on": dt.date(plan_year.year, 4, 1),
+            },
+        )  # fmt: skip
+    whole = GridUpgrade.objects.get(code=f"DW-{township.code}")
+    if whole.status != GridUpgrade.Status.BUILDING:
+        whole.status, whole.energized_on = GridUpgrade.Status.BUILDING, None
+        area_work_save(work=whole, user=None)
+    GridUpgrade.objects.get_or_create(
+        code=f"DW-{waiting.code}",
+        defaults={
+            "county": township.county, "township": township, "village": waiting,
+            "capacity_kva": 315, "status": GridUpgrade.Status.BUILDING,
+        },
+    )  # fmt: skip

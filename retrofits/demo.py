@@ -1,15 +1,21 @@
-"""Synthetic households consistent with the targets: real villages, valid ID numbers, made-up people.
+"""A demo city consistent with the targets: real villages, valid ID numbers, made-up people, and the
+season as it could have gone. Works start in April; each county's completions rise along an
+S-curve to its own finish, most before their deadline, a few late, 原平市's district heating held
+back by its key project; households are confirmed in April, select equipment, build, complete.
+A household's dates are drawn from the seed alone, and its stage is what it had reached on the
+chosen day (as_of), so the same seed tells the same city at any date.
 
-The same seed gives the same households, so generating again changes nothing. Rows come out in the
-ledger template's column order with display values, exactly as a county would upload them.
+Other apps add their part of the demo around the households (supply before them, acceptance
+visits after them) with register_demo_step, from their AppConfig.ready().
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 
 from heating.models import AreaType, County, HeatingPath, PlanYear, Target, Village
 from heating.sheets import YES
@@ -23,13 +29,41 @@ GIVEN = (
 )
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
-# Share of households at each stage; 已验收 comes only from acceptance records.
-STAGE_MIX = (
-    (Stage.CONFIRMED, 0.08),
-    (Stage.SELECTED, 0.12),
-    (Stage.BUILDING, 0.25),
-    (Stage.COMPLETED, 0.55),
-)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How a county's (or one path's) works went: completions start on `start` (None: when works
+    start), rise along an S-curve to `finish`; `never` of them had not completed by the season's
+    end."""
+
+    finish: tuple[int, int]  # (month, day) of the plan year
+    never: float = 0.004
+    start: tuple[int, int] | None = None
+
+
+# Most counties finish some days before their deadline (10/15; 五台山 10/1). Two run late, and
+# 原平市's district heating waits for the 同华 long-distance pipeline (实施方案七（三）).
+PACES: dict[str, Pace] = {
+    "五台山": Pace((9, 24)),
+    "繁峙县": Pace((10, 27), never=0.03),
+    "静乐县": Pace((11, 8), never=0.06),
+}
+HELD_BACK = {("原平市", HeatingPath.DISTRICT): Pace((11, 20), never=0.03, start=(8, 1))}
+
+
+# A village whose grid upgrade never came (电网改造前置): its 煤改电 households chose their
+# equipment and wait all season. energy_supply's demo builds that upgrade, unfinished. At any
+# scale the first few of the county's rural 煤改电 households live there.
+WAITING_FOR_GRID = "140924203215"  # 繁峙县集义庄乡下双井村委会
+WAITING_AT_LEAST = 3
+
+
+def pace_of(county: County, path: str) -> Pace:
+    held = HELD_BACK.get((county.short_name, HeatingPath(path)))
+    if held:
+        return held
+    return PACES.get(county.short_name) or Pace((10, 3 + county.order % 9))
 
 
 def id_number(area_code: str, born: dt.date, sequence: int) -> str:
@@ -39,6 +73,7 @@ def id_number(area_code: str, born: dt.date, sequence: int) -> str:
 
 @dataclass(frozen=True)
 class _Place:
+    code: str
     township: str
     village: str
 
@@ -52,60 +87,128 @@ def _places(county: County, area: str) -> list[_Place]:
         preferred = [v for v in villages if v.township.code[6] in "01" and "社区" in v.name]
     else:
         preferred = [v for v in villages if "村" in v.name and "社区" not in v.name]
-    return [_Place(v.township.name, v.name) for v in (preferred or villages)]
+    return [_Place(v.code, v.township.name, v.name) for v in (preferred or villages)]
 
 
-def household_rows(*, scale: float, year: int = 2023, seed: int = 2023) -> Iterator[list[object]]:
-    """Ledger rows for `scale` × every target of the year (rounded per county, path and area)."""
+@dataclass(frozen=True)
+class Timeline:
+    """One household's days: None where it never got there."""
+
+    confirmed: dt.date
+    selected: dt.date
+    building: dt.date | None
+    completed: dt.date | None
+
+    def stage_on(self, day: dt.date) -> Stage:
+        if self.completed is not None and self.completed <= day:
+            return Stage.COMPLETED
+        if self.building is not None and self.building <= day:
+            return Stage.BUILDING
+        if self.selected <= day:
+            return Stage.SELECTED
+        return Stage.CONFIRMED
+
+
+def _timeline(rng: random.Random, plan: PlanYear, pace: Pace) -> Timeline:
+    """Four draws, whatever the household reaches: the same seed gives the same days."""
+    at, stuck, before, selecting = rng.random(), rng.random(), rng.random(), rng.random()
+    year = plan.year
+    start = dt.date(year, *pace.start) if pace.start else plan.works_start
+    finish = dt.date(year, *pace.finish)
+    # A logistic S-curve over [start, finish]: few at first, most in the summer, a tail at the end.
+    u = min(max(at, 0.003), 0.997)
+    share = min(max(0.62 + 0.14 * math.log(u / (1 - u)), 0.0), 1.0)
+    completed = start + dt.timedelta(days=round((finish - start).days * share))
+    building = max(completed - dt.timedelta(days=12 + int(before * 30)), plan.works_start)
+    selected = building - dt.timedelta(days=4 + int(selecting * 40))
+    confirmed = min(plan.plan_due - dt.timedelta(days=int(before * 20)), selected)
+    return Timeline(confirmed, selected, building, None if stuck < pace.never else completed)
+
+
+def household_rows(
+    *, scale: float, year: int = 2023, seed: int = 2023, as_of: dt.date | None = None
+) -> Iterator[list[object]]:
+    """Ledger rows, in the template's columns and wording, for `scale` × every target of the year
+    (rounded per county, path and area), each at the stage it had reached on `as_of` (default:
+    the end of the plan year's evaluation, the season complete)."""
     rng = random.Random(seed)
     plan = PlanYear.objects.get(year=year)
+    day = as_of or plan.evaluation_due
     models = {
         path: list(TenderItem.objects.filter(path=path).values_list("model", flat=True))
         for path in (HeatingPath.ELECTRIC, HeatingPath.GAS)
     }
     seen_ids: set[str] = set()
-    first_day, last_day = plan.works_start, plan.works_due
-    span = (last_day - first_day).days
-    stages = [s for s, _ in STAGE_MIX]
-    weights = [w for _, w in STAGE_MIX]
     targets = Target.objects.filter(plan_year=plan, households__gt=0).select_related("county")
     for target in targets.order_by("county__order", "path", "area"):
         county = target.county
         places = _places(county, target.area)
-        count = round(target.households * scale)
+        pace = pace_of(county, target.path)
         area_code = county.division_code or "140902"
-        for number in range(1, count + 1):
+        path = HeatingPath(target.path)
+        waiting = [p for p in places if p.code == WAITING_FOR_GRID] if path == "electric" else []
+        for number in range(1, round(target.households * scale) + 1):
             place = rng.choice(places)
-            stage = rng.choices(stages, weights)[0]
+            if waiting and number <= WAITING_AT_LEAST:
+                place = waiting[0]
             while True:
                 born = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(365 * 55))
                 person = id_number(area_code, born, rng.randrange(1000))
                 if person not in seen_ids:
                     seen_ids.add(person)
                     break
-            path = HeatingPath(target.path)
-            tendered = path in models and stage != Stage.CONFIRMED and models[path]
-            done = stage == Stage.COMPLETED
+            name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.choice((1, 2))))
+            phone = (
+                f"1{rng.choice('3578')}{rng.randrange(10**9):09d}" if rng.random() < 0.85 else ""
+            )
+            model = rng.choice(models[path]) if models.get(path) else ""
+            low_income = rng.random() < 0.08
+            timeline = _timeline(rng, plan, pace)
+            if place.code == WAITING_FOR_GRID and path == HeatingPath.ELECTRIC:
+                timeline = replace(timeline, building=None, completed=None)
+            stage = timeline.stage_on(day)
             row = {
                 "code": f"XZ{county.order:02d}{list(HeatingPath).index(path)}"
                 f"{'U' if target.area == AreaType.URBAN else 'R'}{number:06d}",
                 "county": county.short_name,
                 "township": place.township,
                 "village": place.village,
-                "head_name": rng.choice(SURNAMES)
-                + "".join(rng.choices(GIVEN, k=rng.choice((1, 2)))),
+                "head_name": name,
                 "id_number": person,
-                "phone": f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
-                if rng.random() < 0.85
-                else "",
+                "phone": phone,
                 "area": AreaType(target.area).label,
                 "path": path.label,
-                "equipment": rng.choice(models[path]) if tendered else "",
-                "stage": Stage(stage).label,
-                "completed_on": first_day + dt.timedelta(days=rng.randrange(span))
-                if done
-                else None,
-                "low_income": YES if rng.random() < 0.08 else "",
+                "equipment": model if stage != Stage.CONFIRMED else "",
+                "stage": stage.label,
+                "completed_on": timeline.completed if stage == Stage.COMPLETED else None,
+                "low_income": YES if low_income else "",
                 "notes": "",
             }
             yield [row[c.field] for c in COLUMNS]
+
+
+# ---------------------------------------------------------------- the demo's other parts
+
+
+@dataclass(frozen=True)
+class DemoCity:
+    """What the demo steps of other apps are told."""
+
+    plan_year: PlanYear
+    scale: float
+    seed: int
+    as_of: dt.date
+    say: Callable[[str], None]
+
+
+DemoStep = Callable[[DemoCity], None]
+BEFORE_HOUSEHOLDS: list[DemoStep] = []
+AFTER_HOUSEHOLDS: list[DemoStep] = []
+
+
+def register_demo_step(step: DemoStep, *, after_households: bool) -> None:
+    """Add an app's part of the demo city, run by generate_households before or after the
+    households are imported (supply must be there first; visits need the households)."""
+    steps = AFTER_HOUSEHOLDS if after_households else BEFORE_HOUSEHOLDS
+    if step not in steps:
+        steps.append(step)

@@ -114,7 +114,7 @@ class LedgerStore:
         # The change rules' answer for each new household's state, asked once per state.
         self.new_problems: dict[tuple[int, str], list[Problem]] = {}
 
-    def _run(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = connection.cursor()
         cursor.execute(sql, params)
         return cursor
@@ -123,13 +123,13 @@ class LedgerStore:
         """A session-wide temporary table, filled before the transaction begins. Its columns are
         the household's own, collations included, so that joins on them compare alike."""
         self.drop()
-        self._run(
+        self.execute(
             f"CREATE TEMPORARY TABLE {STAGING} AS SELECT 0 AS row_no, {', '.join(self.columns)} "
             f"FROM {self.table} WHERE 1 = 0"
         )
         if self.postgres:
             # Binary COPY needs the column types; it costs Python a third less than text.
-            described = self._run(f"SELECT * FROM {STAGING} LIMIT 0").description
+            described = self.execute(f"SELECT * FROM {STAGING} LIMIT 0").description
             self.staging_types = [column.type_code for column in described]
 
     def stage(self, rows: list[CheckedRow]) -> None:
@@ -146,7 +146,7 @@ class LedgerStore:
                 cursor.executemany(f"INSERT INTO {STAGING} ({names}) VALUES ({marks})", rows)
 
     def index_staging(self) -> None:
-        self._run(f"CREATE INDEX ledger_staging_code ON {STAGING} (code)")
+        self.execute(f"CREATE INDEX ledger_staging_code ON {STAGING} (code)")
 
     @cached_property
     def county_names(self) -> dict[int, str]:
@@ -165,7 +165,7 @@ class LedgerStore:
         """What only the database knows: ID numbers held by other households, and the change
         rules, asked once for each distinct (old, new) state of the staged rows."""
         errors = []
-        taken = self._run(
+        taken = self.execute(
             f"SELECT s.row_no, s.id_number, h.code FROM {STAGING} s "
             f"JOIN {self.table} h ON h.id_number = s.id_number WHERE h.code <> s.code"
         ).fetchall()
@@ -181,7 +181,7 @@ class LedgerStore:
         joined = f"{STAGING} s LEFT JOIN {self.table} h ON h.code = s.code"
         # Rows whose compared state stays as it is are left out: a file never breaks a change rule
         # by repeating a household's state (test_rules), and most rows of a re-import do.
-        states = self._run(
+        states = self.execute(
             f"SELECT DISTINCT h.county_id, h.stage, s.county_id, s.stage FROM {joined} "
             "WHERE h.id IS NULL OR h.county_id <> s.county_id OR h.stage <> s.stage"
         ).fetchall()
@@ -190,7 +190,7 @@ class LedgerStore:
             new = State(county, stage)
             problems = change_problems(old, new, via=Via.IMPORT)
             if problems:
-                rows = self._run(
+                rows = self.execute(
                     f"SELECT s.row_no FROM {joined} WHERE h.county_id {self.same} %s "
                     f"AND h.stage {self.same} %s AND s.county_id = %s AND s.stage = %s",
                     [old_county, old_stage, county, stage],
@@ -229,7 +229,7 @@ class LedgerStore:
     def update(self) -> int:
         """UPDATE the changed households and write their history rows ('~')."""
         assignments = ", ".join(f"{c} = s.{c}" for c in self.present)
-        return self._with_history(
+        return self.with_history(
             f"UPDATE {self.table} AS h SET {assignments}, updated_at = %s, updated_by_id = %s "
             f"FROM {STAGING} AS s WHERE h.code = s.code AND ({self.changed})",
             [self.now, self.user_id],
@@ -241,7 +241,7 @@ class LedgerStore:
         return self._insert(f"NOT EXISTS (SELECT 1 FROM {self.table} h WHERE h.code = s.code)")
 
     def ledger_is_empty(self) -> bool:
-        return not self._run(f"SELECT EXISTS (SELECT 1 FROM {self.table})").fetchone()[0]
+        return not self.execute(f"SELECT EXISTS (SELECT 1 FROM {self.table})").fetchone()[0]
 
     def prepare_copy(self) -> None:
         """Ready copy_new(): the columns and types it writes, and where the ledger's ids end."""
@@ -252,12 +252,12 @@ class LedgerStore:
             "created_by_id",
             "updated_by_id",
         ]
-        described = self._run(
+        described = self.execute(
             f"SELECT {', '.join(self.copied_columns)} FROM {self.table} LIMIT 0"
         ).description
         self.copied_types = [column.type_code for column in described]
         self.copied_tail = (self.now, self.now, self.user_id, self.user_id)
-        self.last_id = self._run(f"SELECT coalesce(max(id), 0) FROM {self.table}").fetchone()[0]
+        self.last_id = self.execute(f"SELECT coalesce(max(id), 0) FROM {self.table}").fetchone()[0]
 
     def copy_new(self, rows: list[CheckedRow]) -> int:
         """COPY checked rows, all new, straight into the ledger, then add their history rows
@@ -271,7 +271,7 @@ class LedgerStore:
                 copy.write_row(row[1:] + tail)
         add_history, values = self._history_insert("+")
         # One round trip adds the history rows and says where the ledger's ids now end.
-        self.last_id = self._run(
+        self.last_id = self.execute(
             f"WITH added AS ({add_history} FROM {self.table} h WHERE h.id > %s RETURNING id) "
             "SELECT coalesce(max(id), %s) FROM added",
             [*values, self.last_id, self.last_id],
@@ -281,7 +281,7 @@ class LedgerStore:
     def _insert(self, where: str, params: Sequence[Any] = ()) -> int:
         names = ", ".join(self.columns)
         picked = ", ".join(f"s.{c}" for c in self.columns)
-        return self._with_history(
+        return self.with_history(
             f"INSERT INTO {self.table} AS h "
             f"({names}, created_at, updated_at, created_by_id, updated_by_id) "
             f"SELECT {picked}, %s, %s, %s, %s FROM {STAGING} s WHERE {where}",
@@ -314,19 +314,19 @@ class LedgerStore:
         insert = f"INSERT INTO {history.db_table} ({', '.join(names)}) SELECT {', '.join(picked)} "
         return insert, values
 
-    def _with_history(self, write: str, params: list[Any], *, history_type: str) -> int:
+    def with_history(self, write: str, params: list[Any], *, history_type: str) -> int:
         """Run an INSERT or UPDATE of households and add one history row for each row it wrote.
         On PostgreSQL one statement does both; SQLite runs two."""
         add_history, values = self._history_insert(history_type)
         if self.postgres:
-            cursor = self._run(
+            cursor = self.execute(
                 f"WITH h AS ({write} RETURNING h.*) {add_history} FROM h", [*params, *values]
             )
             return int(cursor.rowcount)
-        written = int(self._run(write, params).rowcount)
+        written = int(self.execute(write, params).rowcount)
         # What this import wrote carries its timestamp: updated rows in updated_at, new in both.
         moment = "created_at" if history_type == "+" else "updated_at"
-        self._run(
+        self.execute(
             f"{add_history} FROM {self.table} h JOIN {STAGING} s ON s.code = h.code "
             f"WHERE h.{moment} = %s",
             [*values, self.now],
@@ -334,7 +334,7 @@ class LedgerStore:
         return written
 
     def analyze(self) -> None:
-        self._run(f"ANALYZE {self.table}")
+        self.execute(f"ANALYZE {self.table}")
 
     def large(self, rows: int) -> bool:
         """Is a file of this many rows worth a second thread, one that writes while this one
@@ -347,13 +347,13 @@ class LedgerStore:
         if not self.large(rows):
             return False
         # Counting stops at `rows`: at a million households there is no need to count them all.
-        held = self._run(
+        held = self.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {self.table} LIMIT %s) t", [rows]
         ).fetchone()[0]
         return bool(held * 2 < rows)
 
     def drop(self) -> None:
-        self._run(f"DROP TABLE IF EXISTS {STAGING}")
+        self.execute(f"DROP TABLE IF EXISTS {STAGING}")
 
 
 @dataclass

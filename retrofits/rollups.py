@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from heating.models import AreaType, County, HeatingPath
 from retrofits.choices import Stage
-from retrofits.models import DailyProgress, Household, ProgressCount, RollupDue, RollupRun
+from retrofits.models import (
+    DailyProgress,
+    Household,
+    ProgressCount,
+    RollupDue,
+    RollupRun,
+    TrendPoint,
+)
 
 KEEP_RUNS = 3
 
@@ -35,6 +42,19 @@ def rollup_run() -> RollupRun:
             f"INSERT INTO {count} (run_id, county_id, township_id, village_id, path, area, stage, households) "
             f"SELECT %s, county_id, township_id, village_id, path, area, stage, COUNT(*) FROM {household} "
             "GROUP BY county_id, township_id, village_id, path, area, stage",
+            [run.pk],
+        )
+        # Each day's completions and acceptances by county, from the households' own dates.
+        trend = TrendPoint._meta.db_table
+        cursor.execute(
+            f"INSERT INTO {trend} (run_id, county_id, day, completed, accepted) "
+            "SELECT %s, county_id, day, SUM(completed), SUM(accepted) FROM ("
+            f"SELECT county_id, completed_on AS day, COUNT(*) AS completed, 0 AS accepted "
+            f"FROM {household} WHERE completed_on IS NOT NULL GROUP BY county_id, completed_on "
+            "UNION ALL "
+            f"SELECT county_id, accepted_on, 0, COUNT(*) FROM {household} "
+            "WHERE accepted_on IS NOT NULL GROUP BY county_id, accepted_on"
+            ") days GROUP BY county_id, day",
             [run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0

@@ -17,7 +17,7 @@ from heating import access
 from heating.access import Action
 from heating.models import County, User
 from heating.sheets import SheetFile, SheetFileError, write_annotated
-from retrofits.importer import ImportOutcome, import_ledger
+from retrofits.importer import ImportOutcome, Progress, import_ledger
 from retrofits.ledger import SHEET_TITLE, read_ledger
 from retrofits.models import Household, LedgerImport
 from retrofits.models.households import household_writer
@@ -140,11 +140,14 @@ def ledger_import_file(
     return job, _run(job, lambda: read_ledger(data, name))
 
 
-def ledger_import_rows(*, ledger: SheetFile, name: str, source: str) -> ImportOutcome:
-    """Import rows made by the server itself (the demo generator), recorded as a job too."""
+def ledger_import_rows(
+    *, ledger: SheetFile, name: str, source: str, progress: Progress | None = None
+) -> ImportOutcome:
+    """Import rows made by the server itself (the demo generator), recorded as a job too;
+    `progress` hears what the job's page would show."""
     job = _new_job(name=name, user=None, dry_run=False)
     job.save()
-    outcome = _run(job, lambda: ledger, source=source)
+    outcome = _run(job, lambda: ledger, source=source, heard=progress)
     assert outcome is not None
     return outcome
 
@@ -170,7 +173,11 @@ def _new_job(*, name: str, user: User | None, dry_run: bool) -> LedgerImport:
 
 
 def _run(
-    job: LedgerImport, read: Callable[[], SheetFile], *, source: str = ""
+    job: LedgerImport,
+    read: Callable[[], SheetFile],
+    *,
+    source: str = "",
+    heard: Progress | None = None,
 ) -> ImportOutcome | None:
     """Read and import, recording progress and the outcome on the job; the rollup follows a
     write that changed anything. None when the file could not be read at all."""
@@ -183,6 +190,8 @@ def _run(
         LedgerImport.objects.filter(pk=job_id).update(
             phase=phase, processed_rows=done, total_rows=total
         )
+        if heard is not None and (done % 50000 < 10000 or done >= total):
+            heard(phase, done, total)
 
     try:
         ledger = read()

@@ -113,7 +113,9 @@ def test_a_failing_visit_with_photos_then_a_passing_revisit(
     assert response.status_code == 302
     done.refresh_from_db()
     assert done.stage == Stage.ACCEPTED
+    assert done.accepted_on == dt.date(2023, 10, 29)
     page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
+    assert "<dt>验收日期</dt><dd>2023年10月29日</dd>" in page
     assert "不合格" in page and "合格" in page and "室温不达标" in page and "已复验" in page
     photo = InspectionPhoto.objects.first()
     assert photo is not None

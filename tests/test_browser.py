@@ -167,10 +167,7 @@ def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, li
             category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
         )
     quiet = io.StringIO()
-    call_command("load_demo_supply", stdout=quiet)
     call_command("generate_households", "--scale", "0.01", stdout=quiet)
-    call_command("load_demo_supply", "--settle", stdout=quiet)
-    rollup_run()
     user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
 
     page = browser.new_page(viewport={"width": 1366, "height": 900})
@@ -213,15 +210,13 @@ def log_in(page: Any, live_server: Any, username: str) -> None:
 
 
 def demo_city() -> None:
-    """The 1% demo city with its supply, counted."""
+    """The 1% demo city with its supply and visits, counted."""
     for model, path in (("KRS-8P", "electric"), ("BG-20", "gas")):
         TenderItem.objects.create(
             category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
         )
     quiet = io.StringIO()
-    call_command("load_demo_supply", stdout=quiet)
     call_command("generate_households", "--scale", "0.01", stdout=quiet)
-    rollup_run()
 
 
 # The right edge of every text a chart drew, and the texts themselves (ECharts draws on a canvas).

@@ -183,7 +183,7 @@ def test_a_stage_may_not_go_back_in_an_import(tmp_path: Path, tender: list[Tende
 def test_an_accepted_household_keeps_its_stage(tmp_path: Path, tender: list[TenderItem]) -> None:
     run(xlsx(tmp_path, [row(实施进度="已完工", 完工日期=dt.date(2023, 9, 1))]))
     with household_writer():  # a shortcut for an acceptance visit
-        Household.objects.update(stage=Stage.ACCEPTED)
+        Household.objects.update(stage=Stage.ACCEPTED, accepted_on=dt.date(2023, 10, 20))
     accepted = row(实施进度="已验收", 完工日期=dt.date(2023, 9, 1))
     assert "未变 1" in run(xlsx(tmp_path, [accepted], name="same.xlsx"))
     errors = refused(

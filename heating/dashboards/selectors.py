@@ -13,8 +13,8 @@ from heating.breakdown import GROUPS
 from heating.dashboards.progress import CountyProgress, Figures, ProgressReport
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
-from retrofits.choices import DONE_STAGES, Stage
-from retrofits.models import DailyProgress, ProgressCount, RollupRun
+from retrofits.choices import Stage
+from retrofits.models import ProgressCount, RollupRun, TrendPoint
 
 # Points for the two units without a polygon of their own (longitude, latitude).
 POINTS = {"忻州城区": (112.734, 38.417), "五台山": (113.593, 38.998)}
@@ -52,20 +52,18 @@ def county_status(
 
 
 def recent_pace(*, today: dt.date) -> dict[int, float]:
-    """Households completed per day over the last PACE_DAYS days, by county, from the daily snapshots."""
+    """Households completed per day over the last PACE_DAYS days, by county, from their
+    completion dates as the latest count found them."""
+    run = RollupRun.objects.latest_complete()
+    if run is None:
+        return {}
     start = today - dt.timedelta(days=PACE_DAYS)
-    done = DailyProgress.objects.filter(stage__in=DONE_STAGES)
-    by_day: dict[tuple[int, dt.date], int] = {
-        (r["county"], r["day"]): r["n"]
-        for r in done.filter(day__gte=start).values("county", "day").annotate(n=Sum("households"))
-    }
-    pace: dict[int, float] = {}
-    for county_id in {c for c, _ in by_day}:
-        days = sorted(d for c, d in by_day if c == county_id)
-        if len(days) >= 2 and days[-1] > days[0]:
-            gained = by_day[(county_id, days[-1])] - by_day[(county_id, days[0])]
-            pace[county_id] = max(gained, 0) / (days[-1] - days[0]).days
-    return pace
+    done = (
+        TrendPoint.objects.filter(run=run, day__gt=start, day__lte=today)
+        .values_list("county")
+        .annotate(n=Sum("completed"))
+    )
+    return {county_id: n / PACE_DAYS for county_id, n in done}
 
 
 def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] | None:
@@ -74,18 +72,23 @@ def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] |
 
 
 def trend(*, county: County | None = None) -> list[tuple[str, int, int]]:
-    """(day, completed, accepted) for every day with a snapshot."""
-    rows = DailyProgress.objects.all()
+    """(day, completed, accepted) to date, for every day some household completed or was accepted:
+    from the households' own dates, so the line covers the whole season however late counting
+    began."""
+    run = RollupRun.objects.latest_complete()
+    if run is None:
+        return []
+    points = TrendPoint.objects.filter(run=run)
     if county is not None:
-        rows = rows.filter(county=county)
-    days: dict[dt.date, list[int]] = {}
-    for r in rows.values("day", "stage").annotate(n=Sum("households")):
-        point = days.setdefault(r["day"], [0, 0])
-        if r["stage"] in DONE_STAGES:
-            point[0] += r["n"]
-        if r["stage"] == Stage.ACCEPTED:
-            point[1] += r["n"]
-    return [(f"{day:%Y-%m-%d}", c, a) for day, (c, a) in sorted(days.items())]
+        points = points.filter(county=county)
+    days = points.values("day").annotate(c=Sum("completed"), a=Sum("accepted")).order_by("day")
+    completed = accepted = 0
+    line = []
+    for point in days:
+        completed += point["c"]
+        accepted += point["a"]
+        line.append((f"{point['day']:%Y-%m-%d}", completed, accepted))
+    return line
 
 
 def charts(

@@ -6,7 +6,13 @@ from retrofits.models.households import (
     LedgerImport,
     TenderItem,
 )
-from retrofits.models.progress import DailyProgress, ProgressCount, RollupDue, RollupRun
+from retrofits.models.progress import (
+    DailyProgress,
+    ProgressCount,
+    RollupDue,
+    RollupRun,
+    TrendPoint,
+)
 
 __all__ = [
     "DailyProgress",
@@ -17,4 +23,5 @@ __all__ = [
     "RollupDue",
     "RollupRun",
     "TenderItem",
+    "TrendPoint",
 ]

@@ -158,6 +158,8 @@ class Household(models.Model):
     )
     stage = models.CharField("实施进度", max_length=16, choices=Stage.choices)
     completed_on = models.DateField("完工日期", null=True, blank=True)
+    # Set by acceptance alone, with 已验收: the day of the passing visit.
+    accepted_on = models.DateField("验收日期", null=True, blank=True, editable=False)
     low_income = models.BooleanField("低收入户", default=False)
     notes = models.TextField("备注", blank=True)
 
@@ -247,6 +249,12 @@ class Household(models.Model):
                 condition=Q(stage__in=DONE_STAGES) | Q(completed_on__isnull=True),
                 name="household_date_only_when_done",
                 violation_error_message="未完工的户不应填写完工日期",
+            ),
+            models.CheckConstraint(
+                condition=Q(stage=Stage.ACCEPTED, accepted_on__isnull=False)
+                | (~Q(stage=Stage.ACCEPTED) & Q(accepted_on__isnull=True)),
+                name="household_accepted_has_date",
+                violation_error_message="已验收的户须有验收日期，未验收的户不应有",
             ),
             models.CheckConstraint(
                 condition=Q(path__in=[p.value for p in TENDERED_PATHS]) | Q(equipment__isnull=True),

@@ -59,6 +59,25 @@ class ProgressCount(models.Model):
         return f"{self.village_id} {self.path}/{self.area}/{self.stage}: {self.households}"
 
 
+class TrendPoint(models.Model):
+    """Households of a county that completed, and that were accepted, on one day, as of one run:
+    the trend comes from the households' own dates, whenever the counting began."""
+
+    run = models.ForeignKey(RollupRun, on_delete=models.CASCADE, related_name="trend")
+    county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField("日期")
+    completed = models.PositiveIntegerField("完工户数")
+    accepted = models.PositiveIntegerField("验收户数")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "county", "day"], name="trend_point_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.county_id}: {self.completed}/{self.accepted}"
+
+
 class DailyProgress(models.Model):
     """The day's last figures by county, path, area and stage: the trend line's points."""
 

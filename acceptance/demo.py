@@ -1,0 +1,176 @@
+"""The demo city's acceptance, as the season could have gone: visits from the start of each county's
+acceptance window (10/15; 五台山 earlier) to its end, some outside it, a few failing with a defect
+that a revisit closes, and the old stoves removed where 先立后破 allows. Each household's visits
+are drawn from the seed and its code alone, so any date tells the same story; a household visited
+before is left as it is, so running it again changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+
+from acceptance.models import Defect, HeatingRemoval, Inspection
+from acceptance.rules import CHECKLISTS, removal_allowed_from
+from heating.models import County, PlanYear, Role, User
+from retrofits.acceptance_store import store_acceptances
+from retrofits.choices import Stage
+from retrofits.demo import DemoCity
+from retrofits.models import Household
+
+DEFECTS = {
+    "electric": ("室温未达标，需调整机组运行参数", "断路器容量不足，需更换", "室外机固定不牢"),
+    "gas": ("燃气报警器未联动自动切断阀", "烟道接口密封不严", "用户未完成安全使用培训"),
+    "district": ("散热器不热，需排气", "入户阀门渗漏", "户内管道保温缺失"),
+    "biomass": ("炉具排烟不畅", "燃料堆放距炉具过近"),
+}
+FAILING = 0.06  # first visits that find a defect
+OUTSIDE = 0.07  # visits made after the window closed
+REMOVED = 0.4  # of the households allowed, those whose old stove is gone by the day told
+
+
+def _demo_user(username: str, name: str, role: Role, county: County) -> User:
+    """An account the demo's records are written under, which nobody logs in with."""
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": name,
+            "role": role,
+            "county": county if role == Role.COUNTY else None,
+            "is_active": False,
+        },
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
+        if role == Role.INSPECTOR:
+            user.counties.set([county])
+    return user
+
+
+def _window(plan: PlanYear, county: County) -> tuple[dt.date, dt.date]:
+    """The county's acceptance window: 10/15–10/31, as much earlier as its works end earlier."""
+    due = plan.acceptance_due_for(county)
+    return due - (plan.acceptance_due - plan.acceptance_start), due
+
+
+@transaction.atomic
+def acceptance_after_households(city: DemoCity) -> None:
+    plan, day = city.plan_year, city.as_of
+    counties = {c.pk: c for c in County.objects.all()}
+    inspectors = {
+        pk: _demo_user(
+            f"demo-yanshou-{c.order:02d}", f"{c.short_name}验收组（演示）", Role.INSPECTOR, c
+        )
+        for pk, c in counties.items()
+    }
+    visits = Inspection.objects.filter(household__isnull=False)
+    failed_before = set(
+        visits.filter(result=Inspection.Result.FAILED).values_list("household", flat=True)
+    )
+    waiting = (
+        Household.objects.filter(stage=Stage.COMPLETED, completed_on__lte=day)
+        .values_list("pk", "code", "county_id", "path", "completed_on")
+        .order_by("pk")
+    )
+    failed: list[tuple[Inspection, str, dt.date]] = []
+    passed: list[Inspection] = []
+    for pk, code, county_id, path, completed_on in waiting.iterator(chunk_size=10000):
+        assert completed_on is not None  # a completed household has its day
+        rng = random.Random(f"{city.seed}:{code}")
+        opens, closes = _window(plan, counties[county_id])
+        earliest = max(completed_on + dt.timedelta(days=2 + rng.randrange(5)), opens)
+        first = earliest + dt.timedelta(days=rng.randrange(max((closes - earliest).days, 0) + 1))
+        if rng.random() < OUTSIDE:
+            first = max(first, closes) + dt.timedelta(days=1 + rng.randrange(25))
+        fails, defect_at, fix_days = rng.random() < FAILING, rng.random(), 7 + rng.randrange(9)
+        if first > day:
+            continue
+        inspector = inspectors[county_id]
+        if not fails:
+            passed.append(_visit(pk, path, first, inspector, passed=True))
+            continue
+        rectify_by = first + dt.timedelta(days=fix_days)
+        if pk not in failed_before:  # an earlier day's run recorded it
+            defects = DEFECTS[path]
+            visit = _visit(pk, path, first, inspector, passed=False)
+            failed.append((visit, defects[int(defect_at * len(defects))], rectify_by))
+        revisit_on = rectify_by - dt.timedelta(days=rng.randrange(3))
+        if revisit_on <= day:
+            passed.append(_visit(pk, path, revisit_on, inspector, passed=True))
+    Defect.objects.bulk_create(
+        (
+            Defect(inspection=v, household_id=v.household_id, description=text, rectify_by=by)
+            for v, (_, text, by) in zip(
+                Inspection.objects.bulk_create([v for v, _, _ in failed], batch_size=2000),
+                failed,
+                strict=True,
+            )
+        ),
+        batch_size=2000,
+    )
+    Inspection.objects.bulk_create(passed, batch_size=2000)
+    city.say(f"验收：新增 {len(passed) + len(failed):,} 次验收（{len(failed):,} 次不合格）")
+    # A passing revisit closes the household's open defects.
+    Defect.objects.filter(closed_by=None, household_id__in=[v.household_id for v in passed]).update(
+        closed_by=Subquery(
+            visits.filter(household=OuterRef("household"), result=Inspection.Result.PASSED)
+            .order_by("visited_at")
+            .values("pk")[:1]
+        )
+    )
+    accepted = [(v.household_id, v.visited_at.date()) for v in passed if v.household_id]
+    problems = store_acceptances(_with_codes(accepted), user=None, source="验收合格（演示数据）")
+    if problems:
+        raise RuntimeError(f"演示验收未通过规则：{problems[:3]}")
+    removed = _removals(city, counties)
+    city.say(f"验收：新增 {len(accepted):,} 户已验收，{removed:,} 户拆除原有取暖设施（先立后破）")
+
+
+def _visit(
+    household_id: int, path: str, on: dt.date, inspector: User, *, passed: bool
+) -> Inspection:
+    items = [code for code, _ in CHECKLISTS[path]]
+    # A failed visit fails on its first item; the rest were fine.
+    checklist = {code: passed or index > 0 for index, code in enumerate(items)}
+    return Inspection(
+        household_id=household_id,
+        visited_at=dt.datetime.combine(on, dt.time(10), tzinfo=dt.UTC),
+        inspector=inspector,
+        checklist=checklist,
+        result=Inspection.Result.PASSED if passed else Inspection.Result.FAILED,
+    )
+
+
+def _with_codes(accepted: Iterable[tuple[int, dt.date]]) -> list[tuple[int, str, dt.date]]:
+    pairs = dict(accepted)
+    codes = dict(Household.objects.filter(pk__in=list(pairs)).values_list("pk", "code"))
+    return [(pk, codes[pk], on) for pk, on in pairs.items()]
+
+
+def _removals(city: DemoCity, counties: dict[int, County]) -> int:
+    """Old stoves removed once one whole heating season allows it (先立后破), in some households;
+    drawn from the household alone, so a later day adds to an earlier one's."""
+    recorders = {
+        pk: _demo_user(
+            f"demo-xian-{c.order:02d}", f"{c.short_name}清洁取暖办（演示）", Role.COUNTY, c
+        )
+        for pk, c in counties.items()
+    }
+    removals = []
+    accepted = Household.objects.filter(stage=Stage.ACCEPTED, heating_removal__isnull=True)
+    for pk, county_id, accepted_on in accepted.values_list("pk", "county_id", "accepted_on"):
+        assert accepted_on is not None  # the database holds an accepted household to its day
+        rng = random.Random(f"{city.seed}:removal:{pk}")
+        removed_on = removal_allowed_from(accepted_on) + dt.timedelta(days=rng.randrange(45))
+        if rng.random() < REMOVED and removed_on <= city.as_of:
+            removals.append(
+                HeatingRemoval(
+                    household_id=pk, removed_on=removed_on, recorded_by=recorders[county_id]
+                )
+            )
+    HeatingRemoval.objects.bulk_create(removals, batch_size=2000)
+    return len(removals)
