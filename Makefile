@@ -7,7 +7,7 @@ DEV_ENV := DEBUG=1
 DEMO_SCALE ?= 1.0
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run setup test lint typecheck pytest pytest-postgres clean
+.PHONY: run setup screenshots test lint typecheck pytest pytest-postgres clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ $(SECRET): $(VENV)/.installed
 run: setup $(SECRET)
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+# A full-page screenshot of every main page as each demo user sees it, from the whole demo city,
+# in test-artifacts/tour/ (open index.html there). Needs Debian's chromium.
+screenshots: setup $(SECRET)
+	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	$(SERVE_ENV) $(PY) -m tests.tour
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

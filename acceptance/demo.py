@@ -1,8 +1,8 @@
-"""The demo city's acceptance, as the season could have gone: visits from the start of each county's
-acceptance window (10/15; 五台山 earlier) to its end, some outside it, a few failing with a defect
-that a revisit closes, and the old stoves removed where 先立后破 allows. Each household's visits
-are drawn from the seed and its code alone, so any date tells the same story; a household visited
-before is left as it is, so running it again changes nothing."""
+"""The demo city's acceptance, as the season could have gone: visits from the start of each
+county's acceptance window (10/15; 五台山 earlier) to its end, some outside it, a few failing with a
+defect that a revisit closes (some long after its deadline), and the old stoves removed where
+先立后破 allows. Each household's visits are drawn from the seed and its code alone, so any date
+tells the same story, and a later date adds to an earlier one's; running it again changes nothing."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ DEFECTS = {
 }
 FAILING = 0.06  # first visits that find a defect
 OUTSIDE = 0.07  # visits made after the window closed
+DRAGGING = 0.15  # of the failed, those whose rectification drags on past the season
 REMOVED = 0.4  # of the households allowed, those whose old stove is gone by the day told
 
 
@@ -87,6 +88,7 @@ def acceptance_after_households(city: DemoCity) -> None:
         if rng.random() < OUTSIDE:
             first = max(first, closes) + dt.timedelta(days=1 + rng.randrange(25))
         fails, defect_at, fix_days = rng.random() < FAILING, rng.random(), 7 + rng.randrange(9)
+        drags = rng.random() < DRAGGING
         if first > day:
             continue
         inspector = inspectors[county_id]
@@ -99,6 +101,8 @@ def acceptance_after_households(city: DemoCity) -> None:
             visit = _visit(pk, path, first, inspector, passed=False)
             failed.append((visit, defects[int(defect_at * len(defects))], rectify_by))
         revisit_on = rectify_by - dt.timedelta(days=rng.randrange(3))
+        if drags:  # the household waits for parts, or for spring
+            revisit_on += dt.timedelta(days=120 + rng.randrange(120))
         if revisit_on <= day:
             passed.append(_visit(pk, path, revisit_on, inspector, passed=True))
     Defect.objects.bulk_create(

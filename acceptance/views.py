@@ -49,13 +49,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if not search.is_valid():
         return bad_request(request, "搜索内容无效：" + "；".join(map(str, search.errors["q"])))
     query = search.cleaned_data["q"]
-    if query:
-        households = households.filter(
-            Q(head_name=query)
-            | Q(code=query)
-            | Q(village__name__contains=query)
-            | Q(township__name__contains=query)
-        )
+    households = households.search(query, places=True)
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     projects = (
         Project.objects.permitted(user, Action.INSPECT)

@@ -38,7 +38,7 @@ class Pace:
     end."""
 
     finish: tuple[int, int]  # (month, day) of the plan year
-    never: float = 0.004
+    never: float = 0.0
     start: tuple[int, int] | None = None
 
 

@@ -52,10 +52,16 @@ def test_worklist_lists_the_inspectors_households(
 ) -> None:
     page = login(client, inspector).get(reverse("worklist")).content.decode()
     assert "XF-0001" in page and "YP-1" not in page
-    assert (
-        "XF-0001"
-        not in login(client, inspector).get(reverse("worklist"), {"q": "不存在"}).content.decode()
-    )
+    assert "XF-0001" not in client.get(reverse("worklist"), {"q": "不存在"}).content.decode()
+
+
+@pytest.mark.parametrize("typed", ["张", "张三", "0001", "XF-0001", "辛庄", "奇村"])
+def test_the_worklist_finds_as_the_inspector_types(
+    client: Client, inspector: User, done: Household, typed: str
+) -> None:
+    """A surname, a code's tail, part of a village's or township's name (as the household list)."""
+    page = login(client, inspector).get(reverse("worklist"), {"q": typed}).content.decode()
+    assert "XF-0001" in page
 
 
 @pytest.mark.parametrize("actor", ["official", "municipal"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from heating.management.commands.create_demo_users import DEMO_PASSWORD, DEMO_USERS
 from heating.models import County, Role
 from heating.services import user_create
 from retrofits.models import Household, TenderItem
 from retrofits.rollups import rollup_run
-from tests import services
+from tests import services, tour
 
 # A real 1×1 JPEG, so that the dossier shows the photos as images.
 TINY_JPEG = (
@@ -162,12 +164,7 @@ def test_an_inspector_on_a_phone_fails_then_passes_a_household(
 
 
 def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, live_server) -> None:  # type: ignore[no-untyped-def]
-    for model, path in (("KRS-8P", "electric"), ("BG-20", "gas")):
-        TenderItem.objects.create(
-            category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
-        )
-    quiet = io.StringIO()
-    call_command("generate_households", "--scale", "0.01", stdout=quiet)
+    demo_city("--as-of", "2023-10-25")  # the key project behind its milestones
     user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
 
     page = browser.new_page(viewport={"width": 1366, "height": 900})
@@ -209,14 +206,14 @@ def log_in(page: Any, live_server: Any, username: str) -> None:
     page.click("button[type=submit]")
 
 
-def demo_city() -> None:
-    """The 1% demo city with its supply and visits, counted."""
+def demo_city(*args: str) -> None:
+    """The 1% demo city with its supply and visits, counted (on the day --as-of tells)."""
     for model, path in (("KRS-8P", "electric"), ("BG-20", "gas")):
         TenderItem.objects.create(
             category="设备", path=path, model=model, vendor="甲", rated_power_kw=8, unit_price=1
         )
     quiet = io.StringIO()
-    call_command("generate_households", "--scale", "0.01", stdout=quiet)
+    call_command("generate_households", "--scale", "0.01", *args, stdout=quiet)
 
 
 # The right edge of every text a chart drew, and the texts themselves (ECharts draws on a canvas).
@@ -244,6 +241,7 @@ def test_the_city_dashboards_labels_fit_and_say_each_figure_once(browser, live_s
     width = page.evaluate("echarts.getInstanceByDom(document.getElementById('funnel')).getWidth()")
     funnel = page.evaluate(CHART_TEXTS, "funnel")
     assert funnel and all(t["x"] + t["w"] <= width + 1 for t in funnel), funnel
+    assert any(re.search(r"\d,\d{3}$", t["text"]) for t in funnel), funnel  # 2,096, not 2096
     texts = page.evaluate(CHART_TEXTS, "map")
     shown = [t["text"] for t in texts]
     assert shown.count("100%") == 1 and shown.count("0%") == 1
@@ -318,3 +316,51 @@ def test_the_admins_user_page_speaks_chinese(browser, live_server) -> None:  # t
     for english in ("Choose all", "by selecting them", "Remove all", "Choose selected"):
         assert english not in text
     assert "全选" in text
+
+
+def test_the_screenshot_tour_sees_every_main_page_of_every_role(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    """The tour `make screenshots` takes of the whole city, here of the 1% city in the middle of
+    acceptance (work in every inspector's list): every page it reaches answers, without a script
+    error, and the phone's pages do not scroll sideways."""
+    demo_city("--as-of", "2023-10-25")
+    for username, role, full_name, organisation, names in DEMO_USERS:
+        counties = list(County.objects.filter(short_name__in=names))
+        user_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            full_name=full_name,
+            organisation=organisation,
+            county=counties[0] if role == Role.COUNTY else None,
+            counties=counties,
+        )
+    out = ARTIFACTS / "tour"
+    tours = {
+        t.name: t for t in tour.run_tours(browser, live_server.url, out, password=DEMO_PASSWORD)
+    }
+
+    problems = [
+        (name, stop.url, stop.status, stop.errors)
+        for name, t in tours.items()
+        for stop in t.stops
+        if stop.status != 200 or stop.errors
+    ]
+    assert problems == []
+    assert [s.url for s in tours["yanshou-375px"].stops if s.sideways] == []
+    # On a desktop every table shows whole (a phone may scroll a wide one inside its box).
+    assert [
+        (t.name, s.url) for t in tours.values() if t.width >= 1000 for s in t.stops if s.clipped
+    ] == []
+    seen = {name: {s.key for s in t.stops} for name, t in tours.items()}
+    assert seen["shi"] >= {"dashboard", "county", "dashboard-township", "household-list",
+                           "household-detail", "supply", "supply-list-upgrades", "key-project",
+                           "targets"}  # fmt: skip
+    assert seen["xinfu"] >= {"county", "household-list", "household-detail", "household-create",
+                             "household-edit", "ledger-import", "supply"}  # fmt: skip
+    assert "dashboard" not in seen["xinfu"]  # one county: its page is the dashboard
+    assert seen["yanshou"] >= {"dashboard", "county", "worklist", "visit", "household-detail"}
+    assert seen["admin"] >= {"admin:index", "admin:heating_user_changelist",
+                             "admin:heating_user_change", "household-detail"}  # fmt: skip
+    assert all(s.shot.stat().st_size > 10_000 for t in tours.values() for s in t.stops)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(str(s.shot.relative_to(out)) in index for t in tours.values() for s in t.stops)

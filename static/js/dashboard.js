@@ -11,10 +11,15 @@
     c.setOption(option);
     charts.push(c);
   }
+  // Figures with thousands separators, as everywhere else on the page.
+  function households(n) { return Number(n).toLocaleString("zh-CN"); }
   chart("funnel", {
-    tooltip: { trigger: "item", formatter: "{b}：{c} 户" },
+    tooltip: { trigger: "item", formatter: function (p) { return p.name + "：" + households(p.value) + " 户"; } },
     // Narrow enough that the labels beside the widest layers fit inside the chart.
-    series: [{ type: "funnel", sort: "descending", left: "4%", width: "52%", label: { formatter: "{b} {c}", fontSize: 12 }, data: data.funnel }],
+    series: [{
+      type: "funnel", sort: "descending", left: "4%", width: "52%", data: data.funnel,
+      label: { fontSize: 12, formatter: function (p) { return p.name + " " + households(p.value); } },
+    }],
   });
   chart("by-path", {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
