@@ -44,16 +44,17 @@ def rollup_run() -> RollupRun:
             "GROUP BY county_id, township_id, village_id, path, area, stage",
             [run.pk],
         )
-        # Each day's completions and acceptances by county, from the households' own dates.
+        # Each day's completions and acceptances by county, from the households' own dates: one
+        # pass over the completed (an accepted household has completed), then split by date.
         trend = TrendPoint._meta.db_table
         cursor.execute(
+            f"WITH pairs AS (SELECT county_id, completed_on, accepted_on, COUNT(*) AS n "
+            f"FROM {household} WHERE completed_on IS NOT NULL "
+            "GROUP BY county_id, completed_on, accepted_on) "
             f"INSERT INTO {trend} (run_id, county_id, day, completed, accepted) "
             "SELECT %s, county_id, day, SUM(completed), SUM(accepted) FROM ("
-            f"SELECT county_id, completed_on AS day, COUNT(*) AS completed, 0 AS accepted "
-            f"FROM {household} WHERE completed_on IS NOT NULL GROUP BY county_id, completed_on "
-            "UNION ALL "
-            f"SELECT county_id, accepted_on, 0, COUNT(*) FROM {household} "
-            "WHERE accepted_on IS NOT NULL GROUP BY county_id, accepted_on"
+            "SELECT county_id, completed_on AS day, n AS completed, 0 AS accepted FROM pairs "
+            "UNION ALL SELECT county_id, accepted_on, 0, n FROM pairs WHERE accepted_on IS NOT NULL"
             ") days GROUP BY county_id, day",
             [run.pk],
         )
