@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -28,6 +28,7 @@ DEFECTS = {
     "biomass": ("炉具排烟不畅", "燃料堆放距炉具过近"),
 }
 FAILING = 0.06  # first visits that find a defect
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # visits at ten in the morning, local time
 OUTSIDE = 0.07  # visits made after the window closed
 DRAGGING = 0.15  # of the failed, those whose rectification drags on past the season
 REMOVED = 0.4  # of the households allowed, those whose old stove is gone by the day told
@@ -69,16 +70,18 @@ def acceptance_after_households(city: DemoCity) -> None:
         for pk, c in counties.items()
     }
     visits = Inspection.objects.filter(household__isnull=False)
-    failed_before = set(
-        visits.filter(result=Inspection.Result.FAILED).values_list("household", flat=True)
-    )
+    failed_before = {
+        pk
+        for pk in visits.filter(result=Inspection.Result.FAILED).values_list("household", flat=True)
+        if pk is not None
+    }
     waiting = (
         Household.objects.filter(stage=Stage.COMPLETED, completed_on__lte=day)
         .values_list("pk", "code", "county_id", "path", "completed_on")
         .order_by("pk")
     )
-    failed: list[tuple[Inspection, str, dt.date]] = []
-    passed: list[Inspection] = []
+    failed: list[tuple[Inspection, str, dt.date]] = []  # (visit, defect, rectify by)
+    passed: list[tuple[Inspection, str, dt.date]] = []  # (visit, household code, day)
     for pk, code, county_id, path, completed_on in waiting.iterator(chunk_size=10000):
         assert completed_on is not None  # a completed household has its day
         rng = random.Random(f"{city.seed}:{code}")
@@ -93,7 +96,7 @@ def acceptance_after_households(city: DemoCity) -> None:
             continue
         inspector = inspectors[county_id]
         if not fails:
-            passed.append(_visit(pk, path, first, inspector, passed=True))
+            passed.append((_visit(pk, path, first, inspector, passed=True), code, first))
             continue
         rectify_by = first + dt.timedelta(days=fix_days)
         if pk not in failed_before:  # an earlier day's run recorded it
@@ -104,7 +107,7 @@ def acceptance_after_households(city: DemoCity) -> None:
         if drags:  # the household waits for parts, or for spring
             revisit_on += dt.timedelta(days=120 + rng.randrange(120))
         if revisit_on <= day:
-            passed.append(_visit(pk, path, revisit_on, inspector, passed=True))
+            passed.append((_visit(pk, path, revisit_on, inspector, passed=True), code, revisit_on))
     Defect.objects.bulk_create(
         (
             Defect(inspection=v, household_id=v.household_id, description=text, rectify_by=by)
@@ -116,18 +119,19 @@ def acceptance_after_households(city: DemoCity) -> None:
         ),
         batch_size=2000,
     )
-    Inspection.objects.bulk_create(passed, batch_size=2000)
+    Inspection.objects.bulk_create([v for v, _, _ in passed], batch_size=2000)
     city.say(f"验收：新增 {len(passed) + len(failed):,} 次验收（{len(failed):,} 次不合格）")
     # A passing revisit closes the household's open defects.
-    Defect.objects.filter(closed_by=None, household_id__in=[v.household_id for v in passed]).update(
+    revisited = failed_before | {v.household_id for v, _, _ in failed if v.household_id}
+    Defect.objects.filter(closed_by=None, household_id__in=revisited).update(
         closed_by=Subquery(
             visits.filter(household=OuterRef("household"), result=Inspection.Result.PASSED)
             .order_by("visited_at")
             .values("pk")[:1]
         )
     )
-    accepted = [(v.household_id, v.visited_at.date()) for v in passed if v.household_id]
-    problems = store_acceptances(_with_codes(accepted), user=None, source="验收合格（演示数据）")
+    accepted = [(v.household_id, code, on) for v, code, on in passed if v.household_id]
+    problems = store_acceptances(accepted, user=None, source="验收合格（演示数据）")
     if problems:
         raise RuntimeError(f"演示验收未通过规则：{problems[:3]}")
     removed = _removals(city, counties)
@@ -142,17 +146,11 @@ def _visit(
     checklist = {code: passed or index > 0 for index, code in enumerate(items)}
     return Inspection(
         household_id=household_id,
-        visited_at=dt.datetime.combine(on, dt.time(10), tzinfo=dt.UTC),
+        visited_at=dt.datetime.combine(on, dt.time(10), tzinfo=SHANGHAI),
         inspector=inspector,
         checklist=checklist,
         result=Inspection.Result.PASSED if passed else Inspection.Result.FAILED,
     )
-
-
-def _with_codes(accepted: Iterable[tuple[int, dt.date]]) -> list[tuple[int, str, dt.date]]:
-    pairs = dict(accepted)
-    codes = dict(Household.objects.filter(pk__in=list(pairs)).values_list("pk", "code"))
-    return [(pk, codes[pk], on) for pk, on in pairs.items()]
 
 
 def _removals(city: DemoCity, counties: dict[int, County]) -> int:

@@ -146,7 +146,11 @@ def household_rows(
         pace = pace_of(county, target.path)
         area_code = county.division_code or "140902"
         path = HeatingPath(target.path)
-        waiting = [p for p in places if p.code == WAITING_FOR_GRID] if path == "electric" else []
+        waiting = (
+            [p for p in places if p.code == WAITING_FOR_GRID]
+            if path == HeatingPath.ELECTRIC
+            else []
+        )
         for number in range(1, round(target.households * scale) + 1):
             place = rng.choice(places)
             if waiting and number <= WAITING_AT_LEAST:

@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from heating.management.commands.create_demo_users import DEMO_PASSWORD, DEMO_USERS
+from heating.management.commands.create_demo_users import DEMO_PASSWORD, demo_users
 from heating.models import County, Role
 from heating.services import user_create
 from retrofits.models import Household, TenderItem
@@ -323,17 +323,7 @@ def test_the_screenshot_tour_sees_every_main_page_of_every_role(browser, live_se
     acceptance (work in every inspector's list): every page it reaches answers, without a script
     error, and the phone's pages do not scroll sideways."""
     demo_city("--as-of", "2023-10-25")
-    for username, role, full_name, organisation, names in DEMO_USERS:
-        counties = list(County.objects.filter(short_name__in=names))
-        user_create(
-            username=username,
-            password=DEMO_PASSWORD,
-            role=role,
-            full_name=full_name,
-            organisation=organisation,
-            county=counties[0] if role == Role.COUNTY else None,
-            counties=counties,
-        )
+    demo_users()
     out = ARTIFACTS / "tour"
     tours = {
         t.name: t for t in tour.run_tours(browser, live_server.url, out, password=DEMO_PASSWORD)

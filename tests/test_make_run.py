@@ -20,9 +20,12 @@ ROOT = Path(settings.BASE_DIR)
 
 def run_recipe() -> list[str]:
     """The commands `make run` would run after its set-up, as make prints them."""
+    # Under `make test` this is a sub-make, which would print the directories it enters.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     printed = subprocess.run(
-        ["make", "-n", "run"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
+        ["make", "--no-print-directory", "-n", "run"],
+        cwd=ROOT, capture_output=True, text=True, check=True, env=env,
+    ).stdout.splitlines()  # fmt: skip
     start = next(i for i, line in enumerate(printed) if "collectstatic" in line)
     return printed[start:]
 

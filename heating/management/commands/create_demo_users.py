@@ -20,25 +20,37 @@ DEMO_USERS: list[tuple[str, Role, str, str, list[str]]] = [
 ]
 
 
+def demo_users() -> list[tuple[str, bool]]:
+    """Every demo user, made if missing: (username, made now)."""
+    made = []
+    for username, role, full_name, organisation, county_names in DEMO_USERS:
+        if User.objects.filter(username=username).exists():
+            made.append((username, False))
+            continue
+        counties = list(County.objects.filter(short_name__in=county_names))
+        user_create(
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            full_name=full_name,
+            organisation=organisation,
+            county=counties[0] if role == Role.COUNTY else None,
+            counties=counties,
+        )
+        made.append((username, True))
+    return made
+
+
 class Command(BaseCommand):
     help = "创建每种角色的演示用户（仅限 DEBUG 开发环境）；已存在的跳过。"
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("生产环境（DEBUG 关闭）不创建演示用户。")
-        for username, role, full_name, organisation, county_names in DEMO_USERS:
-            if User.objects.filter(username=username).exists():
+        roles = {username: role for username, role, *_ in DEMO_USERS}
+        for username, made in demo_users():
+            if made:
+                self.stdout.write(f"已创建：{username}（{roles[username].label}）")
+            else:
                 self.stdout.write(f"已存在：{username}")
-                continue
-            counties = list(County.objects.filter(short_name__in=county_names))
-            user_create(
-                username=username,
-                password=DEMO_PASSWORD,
-                role=role,
-                full_name=full_name,
-                organisation=organisation,
-                county=counties[0] if role == Role.COUNTY else None,
-                counties=counties,
-            )
-            self.stdout.write(f"已创建：{username}（{role.label}）")
         self.stdout.write(f"演示用户密码均为：{DEMO_PASSWORD}")
