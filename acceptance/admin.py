@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from acceptance.models import Inspection, Project
 from heating.admin import PlanAdmin
@@ -23,5 +27,13 @@ class InspectionAdmin(PlanAdmin):
     list_select_related = ["household", "project", "inspector"]
     readonly_fields = [f.name for f in Inspection._meta.fields]
 
-    def has_add_permission(self, request, *args):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    # A visit is recorded by its inspector on the visit form and kept: nobody changes or deletes
+    # it (its defects and photos would go with it, leaving no trace).
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

@@ -49,7 +49,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     if not search.is_valid():
         return bad_request(request, "搜索内容无效：" + "；".join(map(str, search.errors["q"])))
     query = search.cleaned_data["q"]
-    households = households.search(query, places=True)
+    households = households.search(query, user=user, places=True)
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     projects = (
         Project.objects.permitted(user, Action.INSPECT)

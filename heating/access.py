@@ -2,7 +2,9 @@
 
 Every county-owned queryset filters by it (`CountyScopedQuerySet.visible_to` / `.permitted`), every
 view fetches through `get_permitted` (404 for what the user may not see, 403 with the Chinese reason
-for what the role may not do), and masking asks `scope(user, Action.PERSONAL)`.
+for what the role may not do), and every place that shows an ID card or phone number (pages, change
+records, exports, errors, the admin) shows it through `PersonalData`, which asks
+`scope(user, Action.PERSONAL)`.
 """
 
 from __future__ import annotations
@@ -148,3 +150,45 @@ def get_permitted(
     ):
         raise PermissionDenied(REFUSALS[action])
     return found
+
+
+# ---------------------------------------------------------------- personal data
+
+
+def mask_id_number(value: str) -> str:
+    return value[:6] + "*" * 8 + value[14:] if len(value) == 18 else "*" * len(value)
+
+
+def mask_phone(value: str) -> str:
+    digits = value.replace("-", "")
+    if len(digits) < 7:
+        return "*" * len(value)
+    return value[:3] + "****" + value[-4:]
+
+
+# The household fields that are personal data, and how each is masked.
+PERSONAL_FIELDS = {"id_number": mask_id_number, "phone": mask_phone}
+
+
+class PersonalData:
+    """ID card and phone numbers as a user may see them: in full in the counties where the policy
+    lets them (Action.PERSONAL), masked elsewhere. `user=None` is the server itself (the CLI)."""
+
+    def __init__(self, user: User | AnonymousUser | None) -> None:
+        self.full = Scope(everything=True) if user is None else scope(user, Action.PERSONAL)
+
+    def sees(self, county_id: int | None) -> bool:
+        return county_id in self.full
+
+    def value(self, county_id: int | None, field: str, value: str) -> str:
+        """A field's value as shown: masked when it is personal data of a county out of reach."""
+        mask = PERSONAL_FIELDS.get(field)
+        if mask is None or not value or self.sees(county_id):
+            return value
+        return mask(value)
+
+    def shown(self, county_id: int, id_number: str, phone: str) -> tuple[str, str]:
+        return (
+            self.value(county_id, "id_number", id_number),
+            self.value(county_id, "phone", phone),
+        )

@@ -13,11 +13,14 @@ from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
 
+from heating import access
+from heating.access import Action
 from heating.breakdown import TableLayoutError
 from heating.models import (
     BuildingTarget,
     County,
     CountyDeadline,
+    PersonalDataAccess,
     PlanYear,
     Target,
     Township,
@@ -167,3 +170,28 @@ class PortalUserAdmin(UserAdmin[User]):
         ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
     )
     filter_horizontal = ["counties", "groups", "user_permissions"]
+
+
+@admin.register(PersonalDataAccess)
+class PersonalDataAccessAdmin(admin.ModelAdmin[PersonalDataAccess]):
+    """The record of who saw personal data in full: read by administrators, changed by nobody."""
+
+    list_display = ["at", "user", "kind", "households", "detail"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "detail"]
+    date_hierarchy = "at"
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.may(request.user, Action.CORRECT)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.may(request.user, Action.CORRECT)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False

@@ -18,6 +18,7 @@ from heating.models import (
     BuildingTarget,
     County,
     CountyDeadline,
+    PersonalDataAccess,
     PlanYear,
     Role,
     Target,
@@ -205,3 +206,14 @@ def user_create(
     if role == Role.INSPECTOR:
         user.counties.set(counties or [])
     return user
+
+
+def personal_access_record(
+    *, user: User, kind: PersonalDataAccess.Kind, households: int, detail: str
+) -> None:
+    """Keep who saw how many households' ID card and phone numbers in full, and where (PIPL).
+    Nothing is kept when nothing was shown unmasked."""
+    if households > 0:
+        PersonalDataAccess.objects.create(
+            user=user, kind=kind, households=households, detail=detail[:500]
+        )

@@ -5,7 +5,7 @@ from typing import Any, cast
 from django.contrib import admin
 from django.db.models import Model
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -13,6 +13,8 @@ from heating import access
 from heating.access import Action
 from heating.admin import PlanAdmin
 from heating.http import request_user
+from heating.models import PersonalDataAccess
+from heating.services import personal_access_record
 from retrofits.forms import HouseholdCorrectionForm
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.resources import TenderItemResource
@@ -36,11 +38,35 @@ class TenderItemAdmin(ImportExportMixin, SimpleHistoryAdmin, PlanAdmin):
         return self.has_view_permission(request)
 
 
+class CorrectorsOnly:
+    """Admin pages that show households in full (their forms, history, import errors): for those
+    the access policy lets correct them, administrators, who see personal data everywhere. The
+    bureau reads households in the portal, masked."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.may(request.user, Action.CORRECT)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.may(request.user, Action.CORRECT)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # nothing deletes a household or the record of an import
+
+
+def _shown_in_full(request: HttpRequest) -> None:
+    """An administrator's look at one household in full, kept like any other (PIPL)."""
+    personal_access_record(
+        user=request_user(request),
+        kind=PersonalDataAccess.Kind.ADMIN,
+        households=1,
+        detail=request.path,
+    )
+
+
 @admin.register(Household)
-class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
-    """Read-only for the municipal bureau. Administrators correct a record here, through the
-    one-household service and its rules: the only way a household's county changes, with the
-    reason kept in its history."""
+class HouseholdAdmin(CorrectorsOnly, SimpleHistoryAdmin, PlanAdmin):
+    """Administrators correct a record here, through the one-household service and its rules: the
+    only way a household's county changes, with the reason kept in its history."""
 
     list_display = ["code", "head_name", "county", "township", "path", "stage", "completed_on"]
     list_filter = ["county", "path", "area", "stage", "low_income"]
@@ -57,8 +83,25 @@ class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return access.may(request.user, Action.CORRECT)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        _shown_in_full(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        _shown_in_full(request)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -82,7 +125,7 @@ class HouseholdAdmin(SimpleHistoryAdmin, PlanAdmin):
 
 
 @admin.register(LedgerImport)
-class LedgerImportAdmin(PlanAdmin):
+class LedgerImportAdmin(CorrectorsOnly, PlanAdmin):
     list_display = [
         "created_at",
         "original_name",

@@ -57,6 +57,7 @@ class HouseholdFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user  # the search asks whom it searches for
         counties = County.objects.visible_to(user)
         self.filters["county"].queryset = counties
         townships = Township.objects.filter(county__in=counties)
@@ -103,7 +104,7 @@ class HouseholdFilter(django_filters.FilterSet):
         return queryset.order_by(value)
 
     def search(self, queryset: HouseholdQuerySet, name: str, value: str) -> HouseholdQuerySet:
-        return queryset.search(value)
+        return queryset.search(value, user=self.user)
 
 
 def filter_problems(filtered: HouseholdFilter) -> list[str]:

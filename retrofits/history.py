@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from heating.access import PersonalData
 from heating.models import County, Township, Village
 from retrofits.models import Household, TenderItem
 
@@ -27,8 +28,9 @@ class Change:
     fields: list[tuple[str, str, str]]  # (label, before, after)
 
 
-def household_changes(household: Household) -> list[Change]:
-    """Newest first: who created or changed what, and why."""
+def household_changes(household: Household, personal: PersonalData) -> list[Change]:
+    """Newest first: who created or changed what, and why; ID card and phone numbers before and
+    after as `personal` lets them be seen (masked by the household's county)."""
     records = list(
         household.history.select_related("history_user").order_by("history_date", "history_id")
     )
@@ -42,8 +44,8 @@ def household_changes(household: Household) -> list[Change]:
                 fields.append(
                     (
                         _label(change.field),
-                        _display(change.field, change.old),
-                        _display(change.field, change.new),
+                        _display(change.field, change.old, household.county_id, personal),
+                        _display(change.field, change.new, household.county_id, personal),
                     )
                 )
         kind = {"+": "创建", "~": "修改", "-": "删除"}[record.history_type]
@@ -61,9 +63,11 @@ def household_changes(household: Household) -> list[Change]:
     return changes[::-1]
 
 
-def _display(name: str, value: object) -> str:
+def _display(name: str, value: object, county_id: int, personal: PersonalData) -> str:
     if value is None or value == "":
         return "（空）"
+    if isinstance(value, str):
+        value = personal.value(county_id, name, value)
     if name in NAMES:
         found = NAMES[name].objects.filter(pk=value).first()
         return str(found) if found else str(value)

@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import RawSQL
 
+from heating import access
+from heating.access import Action
 from heating.models import County, User
 from heating.sheets import SheetError
 from retrofits.choices import Stage
@@ -103,6 +105,9 @@ class LedgerStore:
         self.present = [_column(f) for f in present]
         self.now = now
         self.user_id = user.pk if user else None
+        self.visible = (
+            access.Scope(everything=True) if user is None else access.scope(user, Action.VIEW)
+        )
         self.source = source
         self.postgres = connection.vendor == "postgresql"
         self.staging_types: list[int] = []
@@ -166,16 +171,22 @@ class LedgerStore:
         rules, asked once for each distinct (old, new) state of the staged rows."""
         errors = []
         taken = self.execute(
-            f"SELECT s.row_no, s.id_number, h.code FROM {STAGING} s "
+            f"SELECT s.row_no, s.id_number, h.code, h.county_id FROM {STAGING} s "
             f"JOIN {self.table} h ON h.id_number = s.id_number WHERE h.code <> s.code"
         ).fetchall()
-        for row, id_number, code in taken:
+        for row, id_number, code, county_id in taken:
+            # Which household holds it is told only to those who may see that household.
+            where = (
+                f"户编号 {code}"
+                if county_id in self.visible
+                else "其他县（市、区），请联系市能源局核实"
+            )
             errors.append(
                 SheetError(
                     row,
                     HEADER_OF["id_number"],
                     id_number,
-                    f"身份证号「{id_number}」已登记在户编号 {code}（一个身份证号只能登记一户）",
+                    f"身份证号「{id_number}」已登记在{where}（一个身份证号只能登记一户）",
                 )
             )
         joined = f"{STAGING} s LEFT JOIN {self.table} h ON h.code = s.code"

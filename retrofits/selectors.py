@@ -6,39 +6,11 @@ from collections.abc import Iterator
 
 from django.contrib.auth.models import AnonymousUser
 
-from heating import access
-from heating.access import Action
+from heating.access import PersonalData
 from heating.models import AreaType, HeatingPath, User
 from heating.sheets import NO, YES
 from retrofits.choices import Stage
 from retrofits.models import HouseholdQuerySet
-
-
-def mask_id_number(value: str) -> str:
-    return value[:6] + "*" * 8 + value[14:] if len(value) == 18 else "*" * len(value)
-
-
-def mask_phone(value: str) -> str:
-    digits = value.replace("-", "")
-    if len(digits) < 7:
-        return "*" * len(value)
-    return value[:3] + "****" + value[-4:]
-
-
-class PersonalData:
-    """ID card and phone numbers as a user may see them: in full in the counties where the access
-    policy lets them (Action.PERSONAL), masked elsewhere. `user=None` is the server itself."""
-
-    def __init__(self, user: User | AnonymousUser | None) -> None:
-        self.full = (
-            access.Scope(everything=True) if user is None else access.scope(user, Action.PERSONAL)
-        )
-
-    def shown(self, county_id: int, id_number: str, phone: str) -> tuple[str, str]:
-        if county_id in self.full:
-            return id_number, phone
-        return mask_id_number(id_number), mask_phone(phone) if phone else ""
-
 
 EXPORT_FIELDS = (
     "code",

@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from heating import access
-from heating.access import Action, get_permitted
+from heating.access import Action, PersonalData, get_permitted
 from heating.forms import SheetUploadForm
 from heating.http import bad_request, request_user, xlsx_response
-from heating.models import County, PlanYear, Township, Village
+from heating.models import County, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
+from heating.services import personal_access_record
 from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
@@ -23,7 +24,7 @@ from retrofits.history import household_changes
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.pagination import COUNT_CAP, CappedPaginator
-from retrofits.selectors import PersonalData, ledger_rows
+from retrofits.selectors import ledger_rows
 from retrofits.services import household_save, ledger_import_start
 
 PAGE_SIZE = 50
@@ -48,6 +49,12 @@ def _list_page(
     )
     personal = PersonalData(user)
     rows = [(h, *personal.shown(h.county_id, h.id_number, h.phone)) for h in page]
+    personal_access_record(
+        user=user,
+        kind=PersonalDataAccess.Kind.LIST,
+        households=sum(personal.sees(h.county_id) for h in page),
+        detail=request.get_full_path(),
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -86,8 +93,13 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Action.VIEW,
         pk=pk,
     )
-    id_number, phone = PersonalData(user).shown(
-        household.county_id, household.id_number, household.phone
+    personal = PersonalData(user)
+    id_number, phone = personal.shown(household.county_id, household.id_number, household.phone)
+    personal_access_record(
+        user=user,
+        kind=PersonalDataAccess.Kind.DOSSIER,
+        households=int(personal.sees(household.county_id)),
+        detail=f"{household.code}（{request.path}）",
     )
     return render(
         request,
@@ -96,7 +108,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "h": household,
             "id_number": id_number,
             "phone": phone,
-            "changes": household_changes(household),
+            "changes": household_changes(household, personal),
             "can_edit": access.may(user, Action.EDIT, household.county_id),
             "inspections": household.inspections.select_related("inspector").prefetch_related(
                 "photos", "defects"
@@ -204,6 +216,12 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         ledger_rows(filtered.qs, user=user),
         ChoiceLists(counties=[c.short_name for c in counties]),
     )
+    personal_access_record(
+        user=user,
+        kind=PersonalDataAccess.Kind.EXPORT,
+        households=filtered.qs.filter(PersonalData(user).full.q("county")).count(),
+        detail=request.get_full_path(),
+    )
     return xlsx_response(data, "清洁取暖改造户台账.xlsx")
 
 
@@ -261,6 +279,13 @@ def ledger_import_errors(request: HttpRequest, pk: int) -> FileResponse:
     job = _job(request, pk)
     if not job.error_file:
         raise Http404("该次导入没有错误文件")
+    # The file holds every row as uploaded: it goes back only to the one who uploaded it.
+    personal_access_record(
+        user=request_user(request),
+        kind=PersonalDataAccess.Kind.ERROR_FILE,
+        households=job.total_rows,
+        detail=f"{request.path}（{job.original_name}）",
+    )
     return FileResponse(
         job.error_file.open("rb"),
         as_attachment=True,

@@ -83,7 +83,8 @@ def test_list_filters_and_searches(
     page = client.get(reverse("household-list"), {"q": "张三"}).content.decode()
     assert "XF-0001" in page and "YP-1" not in page
     assert client.get(reverse("household-list"), {"q": "YP-1"}).context["page"].paginator.count == 1
-    assert client.get(reverse("household-list"), {"q": IDS[3]}).context["page"].paginator.count == 1
+    # The bureau sees ID numbers masked: it cannot search by them either (see test_personal_data).
+    assert client.get(reverse("household-list"), {"q": IDS[3]}).context["page"].paginator.count == 0
 
 
 @pytest.mark.parametrize(
@@ -98,9 +99,13 @@ def test_list_filters_and_searches(
     ],
 )
 def test_search_finds_as_people_type(
-    client: Client, municipal: User, households: dict[str, Household], typed: str, found: list[str]
+    client: Client,
+    administrator: User,
+    households: dict[str, Household],
+    typed: str,
+    found: list[str],
 ) -> None:
-    page = login(client, municipal).get(reverse("household-list"), {"q": typed})
+    page = login(client, administrator).get(reverse("household-list"), {"q": typed})
     assert [h.code for h, _, _ in page.context["rows"]] == found
     assert "末几位" in page.content.decode()  # the hint shows
 

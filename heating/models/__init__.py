@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from heating.models.audit import PersonalDataAccess
 from heating.models.choices import AreaType, BuildingKind, HeatingPath, Role
 from heating.models.divisions import County, Township, Village
 from heating.models.plan import BuildingTarget, CountyDeadline, PlanYear, Target
@@ -14,6 +15,7 @@ __all__ = [
     "CountyDeadline",
     "CountyScopedQuerySet",
     "HeatingPath",
+    "PersonalDataAccess",
     "PlanYear",
     "Role",
     "Target",

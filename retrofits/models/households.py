@@ -6,7 +6,7 @@ import contextvars
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,12 +16,18 @@ from django.db.models.functions import Reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+from heating import access
+from heating.access import Action
 from heating.models import (
     AreaType,
     County,
     CountyScopedQuerySet,
     HeatingPath,
     Township,
+    User,
     Village,
 )
 from retrofits import validators
@@ -100,25 +106,31 @@ class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
     def awaiting_acceptance(self) -> HouseholdQuerySet:
         return self.filter(stage=Stage.COMPLETED)
 
-    def search(self, value: str, *, places: bool = False) -> HouseholdQuerySet:
+    def search(
+        self, value: str, *, user: User | AnonymousUser, places: bool = False
+    ) -> HouseholdQuerySet:
         """As people type: a name or its beginning (a surname); a code, or its tail; an ID number,
         or its last digits; with `places`, a village or township by part of its name. Each through
         an index (the name's, and the reverses of code and ID number), so that it stays fast at a
-        million households."""
+        million households.
+
+        ID numbers are searched only where the user may see them in full: elsewhere a search could
+        try the candidates that fit a masked number's visible digits until one matched."""
         value = value.strip()
         if not value:
             return self
+        personal = access.scope(user, Action.PERSONAL)
         if ID_LIKE.fullmatch(value):
-            return self.filter(Q(id_number=value.upper()) | Q(code=value))
+            return self.filter(Q(id_number=value.upper()) & personal.q("county") | Q(code=value))
         found = Q(head_name__startswith=value) | Q(code=value)
         if places:
             found |= Q(village__name__contains=value) | Q(township__name__contains=value)
         queryset = self
         if value.isascii() and value.isalnum() and len(value) >= 3:
             queryset = self.alias(code_tail=Reverse("code"), id_tail=Reverse("id_number"))
-            found |= Q(code_tail__startswith=value[::-1]) | Q(
-                id_tail__startswith=value.upper()[::-1]
-            )
+            found |= Q(code_tail__startswith=value[::-1])
+            if personal:
+                found |= Q(id_tail__startswith=value.upper()[::-1]) & personal.q("county")
         return queryset.filter(found)
 
     # The bulk writes that would pass Household.save() by.
@@ -249,12 +261,12 @@ class Household(models.Model):
             models.UniqueConstraint(
                 fields=["code"],
                 name="household_code_unique",
-                violation_error_message="户编号已存在",
+                violation_error_message="户编号已被使用，请换一个编号（如有疑问请联系市能源局）",
             ),
             models.UniqueConstraint(
                 fields=["id_number"],
                 name="household_id_number_unique",
-                violation_error_message="该身份证号已登记（一个身份证号只能登记一户）",
+                violation_error_message="该身份证号已登记（一个身份证号只能登记一户），如有疑问请联系市能源局核实",
             ),
             models.CheckConstraint(
                 condition=Q(stage__in=Stage.values), name="household_stage_valid"
