@@ -134,6 +134,11 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
 # Uploaded spreadsheets larger than this are refused with a clear message.
 MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", 50)
+# Bounds of one uploaded sheet, checked before it is parsed (heating/sheet_reader.py): its rows (a
+# larger file is split), its size once unzipped, and the memory of the process that parses it.
+MAX_UPLOAD_ROWS = envint("MAX_UPLOAD_ROWS", 300_000)
+MAX_UNCOMPRESSED_MB = envint("MAX_UNCOMPRESSED_MB", 600)
+SHEET_READ_MEMORY_MB = envint("SHEET_READ_MEMORY_MB", 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -158,6 +163,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retrofits.tasks.run_rollup",
         "schedule": envint("ROLLUP_SECONDS", 300),
     },
+    # Imports whose worker died are queued again or failed (retrofits/import_jobs.py).
+    "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
 }
 
 # django-import-export: the admin keeps uploads between preview and confirm in the cache-free media store.

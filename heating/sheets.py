@@ -23,8 +23,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import xlsxwriter
+from django.conf import settings
 from openpyxl.utils import get_column_letter
-from python_calamine import CalamineError, load_workbook
+
+from heating.sheet_reader import HEADER_ROWS, Limits, Refused, read_xlsx
 
 # A leading = + - @ would make a spreadsheet run the cell as a formula; exports put ' before it.
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -152,17 +154,33 @@ def _positions(
     return positions
 
 
+def limits() -> Limits:
+    """The bounds of one uploaded file, from the settings."""
+    return Limits(
+        rows=settings.MAX_UPLOAD_ROWS,
+        uncompressed=settings.MAX_UNCOMPRESSED_MB * 2**20,
+        memory=settings.SHEET_READ_MEMORY_MB * 2**20,
+    )
+
+
 def _read_xlsx(data: bytes) -> tuple[Numbered, int]:
-    """Rows numbered as the spreadsheet numbers them, and how many there are."""
+    """Rows numbered as the spreadsheet numbers them, and how many there are; read in a child
+    process under a memory ceiling, after the zip's directory said the file is not too large
+    (heating/sheet_reader.py)."""
     try:
-        sheet = load_workbook(io.BytesIO(data)).get_sheet_by_index(0)
-    except (CalamineError, ValueError, IndexError) as exc:
-        raise SheetFileError("无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。") from exc
-    # iter_rows starts at the sheet's first row, blank or not, and converts each row on demand.
-    return enumerate(sheet.iter_rows(), start=1), sheet.end[0] + 1 if sheet.end else 0
+        return read_xlsx(data, limits())
+    except Refused as exc:
+        raise SheetFileError(str(exc)) from exc
 
 
 def _read_csv(data: bytes) -> tuple[Numbered, int]:
+    bounds = limits()
+    lines = data.count(b"\n")
+    if lines > bounds.rows + HEADER_ROWS:
+        raise SheetFileError(
+            f"文件有 {lines:,} 行，超过每次导入 {bounds.rows:,} 行的上限，请分成几个文件上传"
+            "（例如按乡镇分开）。"
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)

@@ -342,8 +342,13 @@ def import_ledger(
     only_county: County | None = None,
     dry_run: bool = False,
     progress: Progress | None = None,
+    first_load: bool = False,
 ) -> ImportOutcome:
-    """Check the whole file and, if nothing is wrong and it is not a dry run, write it."""
+    """Check the whole file and, if nothing is wrong and it is not a dry run, write it.
+
+    `first_load` (an administrator's explicit act, `import_ledger --first-load`) lets a large file
+    into a nearly empty ledger drop the indexes and build them again: faster, but the household
+    tables are held for the whole import, so no county's upload may ask for it."""
     report = progress or (lambda phase, done, total: None)
     now = timezone.now()
     checker = RowChecker(
@@ -352,7 +357,7 @@ def import_ledger(
     outcome = ImportOutcome()
     present = [f for f in FIELDS if f in ledger.positions or f in ("county", "township", "village")]
     store = LedgerStore(present=present, now=now, user=user, source=source)
-    first_load = not dry_run and store.first_load(ledger.total)
+    first_load = first_load and not dry_run and store.first_load(ledger.total)
 
     def failed() -> bool:
         """Whether any row failed, once the checks that can wait for the last row are done."""

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from retrofits.import_jobs import ledger_import_run, sweep_stuck_imports
 from retrofits.rollups import due_rollup_run, rollup_run
-from retrofits.services import ledger_import_run
 
 
 @shared_task(acks_late=True)
@@ -19,3 +19,8 @@ def run_rollup() -> None:
 @shared_task(acks_late=True)
 def run_due_rollup() -> None:
     due_rollup_run()
+
+
+@shared_task(acks_late=True)
+def sweep_imports() -> None:
+    sweep_stuck_imports()

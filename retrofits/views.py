@@ -21,11 +21,12 @@ from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
 from retrofits.history import household_changes
+from retrofits.import_jobs import ledger_import_start, sweep_stuck_imports
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.pagination import COUNT_CAP, CappedPaginator
 from retrofits.selectors import ledger_rows
-from retrofits.services import household_save, ledger_import_start
+from retrofits.services import household_save
 
 PAGE_SIZE = 50
 
@@ -253,6 +254,7 @@ def ledger_import(request: HttpRequest) -> HttpResponse:
             upload=form.cleaned_data["file"], user=user, dry_run=form.cleaned_data["dry_run"]
         )
         return redirect("ledger-import-detail", pk=job.pk)
+    sweep_stuck_imports()  # a job whose worker died shows as interrupted, not 处理中 forever
     recent = LedgerImport.objects.filter(created_by=user)[:10]
     return render(request, "retrofits/ledger_import.html", {"form": form, "recent": recent})
 
@@ -265,6 +267,8 @@ def _job(request: HttpRequest, pk: int) -> LedgerImport:
 @login_required
 def ledger_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
+    if not job.finished and sweep_stuck_imports():  # its worker may have died: say so at once
+        job.refresh_from_db()
     template = (
         "retrofits/_import_status.html"
         if request.headers.get("HX-Request")

@@ -444,7 +444,7 @@ def test_a_crashed_job_says_so_instead_of_polling_forever(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("retrofits.services.import_ledger", explode)
+    monkeypatch.setattr("retrofits.import_jobs.import_ledger", explode)
     login(client, official)
     with (
         xlsx(tmp_path, [row()]).open("rb") as f,

@@ -37,7 +37,7 @@ def building(*numbers: int, prefix: str = "XF") -> list[dict[str, object]]:
 
 def load(path: Path) -> ImportOutcome:
     return importer.import_ledger(
-        read_ledger(path.read_bytes(), path.name), user=None, source=path.name
+        read_ledger(path.read_bytes(), path.name), user=None, source=path.name, first_load=True
     )
 
 

@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from retrofits import importer, ledger_store
 from retrofits.ledger import read_ledger
 from retrofits.models import Household, TenderItem
+from retrofits.models.households import household_writer
 from tests.ledger_files import IDS, row, xlsx
 
 TABLES = [Household._meta.db_table, Household.history.model._meta.db_table]
@@ -65,7 +66,7 @@ def schema() -> set[tuple[str, ...]]:
 
 def load(path: Path) -> importer.ImportOutcome:
     return importer.import_ledger(
-        read_ledger(path.read_bytes(), path.name), user=None, source="测试"
+        read_ledger(path.read_bytes(), path.name), user=None, source="测试", first_load=True
     )
 
 
@@ -252,3 +253,31 @@ def test_the_rebuilt_constraints_are_checked_again(tender: list[TenderItem]) -> 
             )
     assert schema() == before
     assert not Household.objects.exists()
+
+
+@FIRST_LOAD
+def test_only_an_administrators_explicit_first_load_drops_the_indexes(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    """A county's upload, however large against the ledger, holds no table for the whole city."""
+    from django.core.management import CommandError, call_command
+
+    from heating.models import County, Role, User
+    from retrofits.import_jobs import ledger_import_file
+
+    official = User.objects.create(
+        username="xf", role=Role.COUNTY, county=County.objects.get(short_name="忻府区")
+    )
+    path = xlsx(tmp_path, [row(户编号=f"XF-{i}", 身份证号=IDS[i]) for i in range(3)])
+    _, outcome = ledger_import_file(data=path.read_bytes(), name=path.name, user=official)
+    assert outcome is not None and outcome.created == 3
+    assert rebuilds == []
+    with pytest.raises(CommandError, match="只能由系统管理员运行"):
+        call_command("import_ledger", str(path), "--first-load", "--user", "xf")
+
+    Household.history.all().delete()
+    with household_writer():
+        Household.objects.all().delete()
+    call_command("import_ledger", str(path), "--first-load", stdout=sys.stdout)
+    assert rebuilds == [TABLES]
+    assert Household.objects.count() == 3

@@ -390,6 +390,9 @@ class LedgerImport(models.Model):
     message = models.TextField("说明", blank=True)
     error_file = models.FileField("错误标注文件", upload_to="ledger-imports/%Y/%m/", blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    # Beaten by the worker while it runs the job; a job whose beats stopped lost its worker.
+    heartbeat_at = models.DateTimeField("最近心跳", null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField("执行次数", default=0)
 
     objects = CountyScopedQuerySet.as_manager()
 

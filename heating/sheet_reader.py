@@ -1,0 +1,198 @@
+"""Reading an uploaded xlsx without letting the file hurt the service.
+
+An xlsx is a zip of XML, and the parser (calamine, in Rust) trusts it: a 2 KB sheet with one cell at
+XFD1048576 makes it ask for 512 GiB and abort the whole process, and a zip bomb inflates to gigabytes.
+So before any parsing the zip's own directory is checked (how many parts, how large once
+inflated, how many sheets, the sheet's declared size); then the sheet is parsed in a child process
+under a memory ceiling, which streams the rows back in chunks as the import asks for them. A file
+that still breaks the parser kills only that child, and is refused with a Chinese message.
+
+The child is a fresh interpreter running this file (no Django, nothing of the parent's state),
+which reads the file from its stdin and writes pickled messages to its stdout: a height, then
+chunks of rows, then an empty chunk; or a refusal. The pipe holds little, so the child waits for the
+import to ask for more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import re
+import resource
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+CHUNK = 2000  # rows a message; the pipe holds few, so the child waits for the import
+HEADER_ROWS = 5  # the header is found among the first five rows
+PEEK = 64 * 1024  # how much of a sheet's XML is inflated to find its declared size
+
+
+@dataclass(frozen=True)
+class Limits:
+    rows: int  # data rows of one file
+    uncompressed: int  # bytes of all the zip's parts once inflated
+    memory: int  # bytes of address space the reading process may take
+    sheets: int = 50
+    columns: int = 100
+    parts: int = 1000
+
+
+class Refused(ValueError):
+    """The file is not read; the message says why, in Chinese, and what to do."""
+
+
+def read_xlsx(data: bytes, limits: Limits) -> tuple[Iterator[tuple[int, Sequence[Any]]], int]:
+    """The first visible sheet's rows, numbered as the spreadsheet numbers them, read lazily; and
+    how many rows it has. Refused before parsing when the zip says the file is too large, and
+    while parsing when the parser runs out of its memory."""
+    check_xlsx(data, limits)
+    child = subprocess.Popen(
+        [sys.executable, "-I", __file__, *map(str, (limits.rows, limits.columns, limits.memory))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # an abort's backtrace says nothing the message does not
+    )
+    try:
+        assert child.stdin is not None
+        child.stdin.write(data)
+        child.stdin.close()
+        height = _receive(child, limits)
+    except BaseException:
+        _stop(child)
+        raise
+    return _rows(child, limits), height
+
+
+def check_xlsx(data: bytes, limits: Limits) -> None:
+    """What the zip's directory and the start of the sheet tell, before anything is parsed."""
+    try:
+        book = zipfile.ZipFile(io.BytesIO(data))
+        parts = book.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise Refused("无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。") from exc
+    if len(parts) > limits.parts:
+        raise Refused(f"文件包含 {len(parts):,} 个部件，不是正常的 Excel 台账文件。")
+    inflated = sum(p.file_size for p in parts)
+    if inflated > limits.uncompressed:
+        raise Refused(
+            f"文件解压后有 {inflated / 2**20:,.0f} MB，超过 {limits.uncompressed / 2**20:,.0f} MB "
+            "的上限（可能不是正常的台账文件）。请检查文件，或分成几个文件上传。"
+        )
+    names = {p.filename for p in parts}
+    sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
+    if len(sheets) > limits.sheets:
+        raise Refused(f"工作簿有 {len(sheets)} 张工作表，请只保留台账一张表后上传。")
+    for name in sheets:
+        with book.open(name) as part:
+            start = part.read(PEEK).decode("utf-8", "replace")
+        found = re.search(r'<(?:\w+:)?dimension\s+ref="[A-Z]*\d*:?([A-Z]+)(\d+)"', start)
+        if found:
+            _check_size(_column_number(found.group(1)), int(found.group(2)), limits)
+
+
+def _check_size(width: int, height: int, limits: Limits) -> None:
+    if height > limits.rows + HEADER_ROWS:
+        raise Refused(
+            f"文件有 {height:,} 行，超过每次导入 {limits.rows:,} 行的上限，请分成几个文件上传"
+            "（例如按乡镇分开）。"
+        )
+    if width > limits.columns:
+        raise Refused(f"文件有 {width:,} 列，远多于模板的列，请使用模板填写。")
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
+def _memory_message(limits: Limits) -> str:
+    return (
+        f"文件无法读取：读取时超出 {limits.memory / 2**20:,.0f} MB 的内存上限，或文件已损坏。"
+        "请用 Excel 打开检查后另存为 .xlsx，或分成几个文件上传。"
+    )
+
+
+def _receive(child: subprocess.Popen[bytes], limits: Limits) -> Any:
+    try:
+        kind, payload = pickle.load(child.stdout)  # type: ignore[arg-type]
+    except (EOFError, pickle.UnpicklingError, BrokenPipeError):
+        # The child died: the parser aborted, or the ceiling stopped it.
+        child.wait()
+        raise Refused(_memory_message(limits)) from None
+    if kind == "refused":
+        raise Refused(payload)
+    return payload
+
+
+def _rows(child: subprocess.Popen[bytes], limits: Limits) -> Iterator[tuple[int, Sequence[Any]]]:
+    try:
+        while chunk := _receive(child, limits):
+            yield from chunk
+    finally:
+        _stop(child)
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:  # the import stopped early: the rest is not wanted
+        child.kill()
+    child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def _read_in_child(out: IO[bytes], data: bytes, limits: Limits) -> None:
+    """In the child: parse under the ceiling, send the height, then the rows in chunks, then an
+    empty chunk for the end."""
+    from python_calamine import CalamineError, SheetVisibleEnum, load_workbook
+
+    def send(kind: str, payload: object) -> None:
+        pickle.dump((kind, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    try:
+        book = load_workbook(io.BytesIO(data))
+        visible = [
+            i for i, s in enumerate(book.sheets_metadata) if s.visible == SheetVisibleEnum.Visible
+        ]
+        if not visible:
+            raise Refused("工作簿中没有可见的工作表。")
+        # The first sheet people see when they open the file, not a hidden one before it.
+        sheet = book.get_sheet_by_index(visible[0])
+        height, width = (sheet.end[0] + 1, sheet.end[1] + 1) if sheet.end else (0, 0)
+        _check_size(width, height, limits)
+        send("height", height)
+        chunk: list[tuple[int, list[Any]]] = []
+        for number, row in enumerate(sheet.iter_rows(), start=1):
+            chunk.append((number, row))
+            if len(chunk) == CHUNK:
+                send("rows", chunk)
+                chunk = []
+        if chunk:
+            send("rows", chunk)
+        send("rows", [])
+    except Refused as exc:
+        send("refused", str(exc))
+    except MemoryError:
+        send("refused", _memory_message(limits))
+    except (CalamineError, ValueError, IndexError, zipfile.BadZipFile):
+        send("refused", "无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。")
+
+
+def main() -> None:
+    rows, columns, memory = map(int, sys.argv[1:4])
+    limits = Limits(rows=rows, uncompressed=0, memory=memory, columns=columns)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    data = sys.stdin.buffer.read()
+    with contextlib.suppress(BrokenPipeError):  # the import stopped reading
+        _read_in_child(sys.stdout.buffer, data, limits)
+
+
+if __name__ == "__main__":
+    main()

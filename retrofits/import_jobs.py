@@ -1,0 +1,288 @@
+"""The household writer for a whole ledger file: the web upload (queued, run by a Celery worker),
+the CLI and the demo generator, each recorded as a job (LedgerImport) whose page shows its progress.
+
+A job never hangs at 处理中: the worker claims it (one worker at a time), beats a heartbeat while it
+runs, and finishes it whatever happens after the checks. A worker that dies (killed, out of memory)
+stops beating; `sweep_stuck_imports`, on beat every minute and whenever someone looks at their
+imports, puts such a job back in the queue once and fails it with a Chinese message the second time.
+Nothing of an interrupted import was written: the import is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from heating import access
+from heating.access import Action
+from heating.models import County, User
+from heating.sheets import SheetFile, SheetFileError, write_annotated
+from retrofits.importer import ImportOutcome, Progress, import_ledger
+from retrofits.ledger import SHEET_TITLE, read_ledger
+from retrofits.models import LedgerImport
+
+logger = logging.getLogger(__name__)
+
+# The result page shows this many errors; the annotated file carries all of them.
+ERRORS_SHOWN = 1000
+HEARTBEAT = dt.timedelta(seconds=20)
+# A running job with no heartbeat for this long lost its worker.
+STUCK_AFTER = dt.timedelta(minutes=2)
+# A queued job nobody claimed for this long lost its message.
+UNCLAIMED_AFTER = dt.timedelta(minutes=30)
+ATTEMPTS = 2  # the first run and one retry
+INTERRUPTED = "处理中断（服务重启或处理进程异常退出），未写入任何数据。请重新上传；如再次中断，请联系系统管理员。"
+
+
+def ledger_import_start(*, upload: UploadedFile, user: User, dry_run: bool = False) -> LedgerImport:
+    """Keep the uploaded file and queue its import; the page polls the returned row."""
+    from retrofits.tasks import run_ledger_import
+
+    job = _new_job(name=upload.name or "ledger.xlsx", user=user, dry_run=dry_run)
+    job.file.save(job.original_name, upload, save=False)
+    job.save()
+    transaction.on_commit(lambda: run_ledger_import.delay(job.pk))
+    return job
+
+
+def ledger_import_file(
+    *,
+    data: bytes,
+    name: str,
+    user: User | None,
+    dry_run: bool = False,
+    first_load: bool = False,
+) -> tuple[LedgerImport, ImportOutcome | None]:
+    """Keep a file given on the command line and import it now; every error is in the outcome.
+    `first_load`: see import_ledger."""
+    job = _new_job(name=name, user=user, dry_run=dry_run)
+    job.file.save(name, ContentFile(data), save=False)
+    job.save()
+    return job, _run(job, lambda: read_ledger(data, name), first_load=first_load)
+
+
+def ledger_import_rows(
+    *,
+    ledger: SheetFile,
+    name: str,
+    source: str,
+    progress: Progress | None = None,
+    first_load: bool = False,
+) -> ImportOutcome:
+    """Import rows made by the server itself (the demo generator), recorded as a job too;
+    `progress` hears what the job's page would show."""
+    job = _new_job(name=name, user=None, dry_run=False)
+    job.save()
+    outcome = _run(job, lambda: ledger, source=source, heard=progress, first_load=first_load)
+    assert outcome is not None
+    return outcome
+
+
+def ledger_import_run(*, job_id: int) -> None:
+    """Run a queued import, if no other worker has claimed it: a message delivered twice, or a
+    job put back in the queue while its first worker still ran, is run once."""
+    claimed = LedgerImport.objects.filter(pk=job_id, status=LedgerImport.Status.PENDING).update(
+        status=LedgerImport.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        heartbeat_at=timezone.now(),
+    )
+    if not claimed:
+        return
+    job = LedgerImport.objects.get(pk=job_id)
+    data = job.file.read()
+    job.file.close()
+    _run(job, lambda: read_ledger(data, job.original_name))
+
+
+def sweep_stuck_imports() -> int:
+    """Jobs whose worker died (no heartbeat) or whose message was lost (never claimed): back in
+    the queue if they have an attempt left and a worker to run them, failed otherwise. Returns
+    how many were swept."""
+    now = timezone.now()
+    lost = Q(status=LedgerImport.Status.RUNNING, heartbeat_at__lt=now - STUCK_AFTER) | Q(
+        status=LedgerImport.Status.PENDING, created_at__lt=now - UNCLAIMED_AFTER
+    )
+    swept = 0
+    for job_id in LedgerImport.objects.filter(lost).values_list("pk", flat=True):
+        with transaction.atomic():
+            job = (
+                LedgerImport.objects.select_for_update(skip_locked=True)
+                .filter(lost, pk=job_id)
+                .first()
+            )
+            if job is None:
+                continue  # claimed, finished or swept meanwhile
+            swept += 1
+            # Without a worker (make run) a retry would run inside a page view: fail it instead.
+            if job.attempts < ATTEMPTS and job.file and not settings.CELERY_TASK_ALWAYS_EAGER:
+                from retrofits.tasks import run_ledger_import
+
+                job.status, job.phase, job.processed_rows = LedgerImport.Status.PENDING, "", 0
+                job.created_at = now  # queued anew: the unclaimed clock starts again
+                job.save(update_fields=["status", "phase", "processed_rows", "created_at"])
+                transaction.on_commit(functools.partial(run_ledger_import.delay, job.pk))
+                logger.warning("ledger import %s lost its worker: queued again", job.pk)
+            else:
+                _finish(job, status=LedgerImport.Status.FAILED, message=INTERRUPTED)
+                logger.error("ledger import %s lost its worker: failed", job.pk)
+    return swept
+
+
+def _new_job(*, name: str, user: User | None, dry_run: bool) -> LedgerImport:
+    """A job for a user who may import: a county official's is bound to their county."""
+    county_id = None
+    if user is not None:
+        access.require(user, Action.IMPORT)
+        county_id = access.scope(user, Action.IMPORT).single
+    return LedgerImport(original_name=name, created_by=user, county_id=county_id, dry_run=dry_run)
+
+
+def _run(
+    job: LedgerImport,
+    read: Callable[[], SheetFile],
+    *,
+    source: str = "",
+    heard: Progress | None = None,
+    first_load: bool = False,
+) -> ImportOutcome | None:
+    """Read and import, recording progress and the outcome on the job; the rollup follows a
+    write that changed anything. None when the file could not be read at all."""
+    job_id = job.pk
+    LedgerImport.objects.filter(pk=job_id).update(
+        status=LedgerImport.Status.RUNNING,
+        phase="读取文件",
+        processed_rows=0,
+        heartbeat_at=timezone.now(),
+    )
+    with _heartbeat(job_id):
+        return _import(job, read, source=source, heard=heard, first_load=first_load)
+
+
+@contextmanager
+def _heartbeat(job_id: int) -> Iterator[None]:
+    """While the import runs, a thread marks the job alive (in its own connection, outside the
+    import's transaction); when the process dies, the marks stop."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(HEARTBEAT.total_seconds()):
+                # SQLite may be busy with the import's own write: the next beat will do.
+                with suppress(OperationalError):
+                    LedgerImport.objects.filter(pk=job_id).update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _import(
+    job: LedgerImport,
+    read: Callable[[], SheetFile],
+    *,
+    source: str,
+    heard: Progress | None,
+    first_load: bool,
+) -> ImportOutcome | None:
+    job_id = job.pk
+
+    def progress(phase: str, done: int, total: int) -> None:
+        LedgerImport.objects.filter(pk=job_id).update(
+            phase=phase, processed_rows=done, total_rows=total
+        )
+        if heard is not None and (done % 50000 < 10000 or done >= total):
+            heard(phase, done, total)
+
+    try:
+        ledger = read()
+    except SheetFileError as exc:
+        # Not a ledger at all: nothing of it is worth keeping on disk.
+        if job.file:
+            job.file.delete(save=False)
+        _finish(job, status=LedgerImport.Status.FAILED, message=str(exc))
+        return None
+    try:
+        outcome = import_ledger(
+            ledger,
+            user=job.created_by,
+            source=source or f"台账导入：{job.original_name}",
+            only_county=County.objects.get(pk=job.county_id) if job.county_id else None,
+            dry_run=job.dry_run,
+            progress=progress,
+            first_load=first_load,
+        )
+    except IntegrityError:
+        # Another upload wrote the same codes or ID numbers between our checks and our write.
+        logger.exception("ledger import %s collided with another write", job_id)
+        _finish(
+            job,
+            status=LedgerImport.Status.FAILED,
+            message="导入期间数据被同时修改，未写入任何数据，请重新上传。",
+        )
+        return None
+    except Exception:
+        logger.exception("ledger import %s failed", job_id)
+        _finish(
+            job,
+            status=LedgerImport.Status.FAILED,
+            message="导入时发生系统错误，未写入任何数据。错误已记录，请联系系统管理员。",
+        )
+        raise
+    job.total_rows = job.processed_rows = outcome.total
+    if outcome.errors:
+        job.error_count = len(outcome.errors)
+        job.errors = [e.as_dict() for e in outcome.errors[:ERRORS_SHOWN]]
+        message = f"共 {len(outcome.errors)} 处错误，未写入任何数据。"
+        if job.file:
+            try:
+                annotated = write_annotated(read(), outcome.errors, title=SHEET_TITLE)
+                job.error_file.save(
+                    f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
+                    ContentFile(annotated),
+                    save=False,
+                )
+            except Exception:  # the errors are listed on the page all the same
+                logger.exception("ledger import %s: the annotated file failed", job_id)
+                message += "（错误标注文件未能生成，请按页面列出的错误修改。）"
+        _finish(job, status=LedgerImport.Status.FAILED, message=message)
+        return outcome
+    job.created_count, job.updated_count, job.unchanged_count = (
+        outcome.created,
+        outcome.updated,
+        outcome.unchanged,
+    )
+    if not job.dry_run and (outcome.created or outcome.updated):
+        from retrofits.tasks import run_rollup
+
+        transaction.on_commit(run_rollup.delay)
+    _finish(
+        job,
+        status=LedgerImport.Status.SUCCEEDED,
+        message="检查通过，未写入（仅检查）。" if job.dry_run else "导入完成。",
+    )
+    return outcome
+
+
+def _finish(job: LedgerImport, *, status: str, message: str) -> None:
+    job.status = status
+    job.message = message
+    job.phase = ""
+    job.finished_at = timezone.now()
+    job.save()
