@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from acceptance.models import Inspection, InspectionQuerySet
 from heating.models import PlanYear
 from heating.selectors import outside_acceptance_window
+from heating.sheets import neutralise
 
 HEADERS = (
     "验收日期", "县（市、区）", "验收对象", "乡（镇、街道）", "村（社区）", "户编号", "户主姓名/项目名称",
@@ -22,7 +23,7 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
     windows = {p.year: p for p in PlanYear.objects.all()}
     book = Workbook(write_only=True)
     sheet = book.create_sheet("验收台账")
-    sheet.append([title])
+    sheet.append([neutralise(title)])
     sheet.append(list(HEADERS))
     rows = inspections.select_related(
         "household__county",
@@ -37,15 +38,19 @@ def write_acceptance_ledger(inspections: InspectionQuerySet, *, title: str) -> b
         defects = list(visit.defects.all())
         sheet.append(
             [
-                day,
-                *_subject(visit),
-                visit.get_result_display(),
-                str(visit.inspector),
-                visit.co_inspectors,
-                visit.supervision_unit,
-                "；".join(f"{d.description}（{d.rectify_by:%Y-%m-%d}前）" for d in defects),
-                "是" if defects and all(d.closed_by_id for d in defects) else "",
-                "是" if outside_acceptance_window(day, windows) else "",
+                # What people typed (names, units, defects) is never run as a formula.
+                neutralise(v) if isinstance(v, str) else v
+                for v in [
+                    day,
+                    *_subject(visit),
+                    visit.get_result_display(),
+                    str(visit.inspector),
+                    visit.co_inspectors,
+                    visit.supervision_unit,
+                    "；".join(f"{d.description}（{d.rectify_by:%Y-%m-%d}前）" for d in defects),
+                    "是" if defects and all(d.closed_by_id for d in defects) else "",
+                    "是" if outside_acceptance_window(day, windows) else "",
+                ]
             ]
         )
     out = io.BytesIO()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
 
 from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto, Project
 from acceptance.rules import CHECKLISTS, removal_allowed_from
@@ -21,8 +23,14 @@ from retrofits.models import Household
 from retrofits.rules import State, Via, change_problems
 from retrofits.services import household_lock, household_save
 
-PHOTO_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG", "image/webp": b"RIFF"}
+# What Pillow calls each accepted format, and how it is stored and served.
+PHOTO_TYPES = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "WEBP": ("image/webp", "webp"),
+}
 MAX_PHOTO_MB = 10
+MAX_PHOTOS = 10  # a visit's photos
 
 
 @dataclass(frozen=True)
@@ -32,15 +40,24 @@ class DefectInput:
 
 
 def _check_photo(photo: UploadedFile) -> str:
-    """The photo's checked content type: a JPEG, PNG or WebP image of at most MAX_PHOTO_MB."""
+    """The photo's content type, checked by decoding it: a JPEG, PNG or WebP image of at most
+    MAX_PHOTO_MB. Its first bytes alone prove nothing (an HTML page can start with a JPEG's).
+    The photo is renamed for what it is, so that it is stored and served as nothing else."""
     if (photo.size or 0) > MAX_PHOTO_MB * 1024 * 1024:
         raise ValidationError({"photos": f"照片「{photo.name}」超过 {MAX_PHOTO_MB} MB"})
-    head = photo.read(12)
-    photo.seek(0)
-    for content_type, magic in PHOTO_TYPES.items():
-        if head.startswith(magic) and (content_type != "image/webp" or head[8:12] == b"WEBP"):
-            return content_type
-    raise ValidationError({"photos": f"「{photo.name}」不是 JPEG、PNG 或 WebP 照片"})
+    try:
+        with Image.open(photo) as image:
+            kind = image.format or ""
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        kind = ""
+    finally:
+        photo.seek(0)
+    if kind not in PHOTO_TYPES:
+        raise ValidationError({"photos": f"「{photo.name}」不是 JPEG、PNG 或 WebP 照片"})
+    content_type, extension = PHOTO_TYPES[kind]
+    photo.name = f"{uuid.uuid4().hex}.{extension}"
+    return content_type
 
 
 @dataclass
@@ -70,6 +87,11 @@ def _visit_errors(visit: Visit, errors: dict[str, list[str]]) -> list[str]:
         if defect.rectify_by < visit.visited_at.date():
             errors.setdefault("defects", []).append(f"整改期限 {defect.rectify_by} 早于验收日期")
     checked_types = []
+    if len(visit.photos) > MAX_PHOTOS:
+        errors.setdefault("photos", []).append(
+            f"每次验收最多上传 {MAX_PHOTOS} 张照片，本次 {len(visit.photos)} 张"
+        )
+        return []
     for photo in visit.photos:
         try:
             checked_types.append(_check_photo(photo))

@@ -195,6 +195,26 @@ def _read_csv(data: bytes) -> tuple[Numbered, int]:
 
 # ---------------------------------------------------------------- writing
 
+# Below the header, the most rows one Excel sheet holds.
+EXCEL_ROWS = 1_048_575
+
+
+class TooManyRows(ValueError):
+    """More rows than one sheet holds: the export is refused, never cut short."""
+
+
+def too_many_rows(count: int) -> str:
+    return (
+        f"共 {count:,} 行，超出 Excel 单个工作表 {EXCEL_ROWS:,} 行的上限，未导出。"
+        "请按县（市、区）或其他条件筛选后分批导出。"
+    )
+
+
+def check_exportable(count: int) -> None:
+    """Refuse, before writing anything, an export of more rows than one sheet holds."""
+    if count > EXCEL_ROWS:
+        raise TooManyRows(too_many_rows(count))
+
 
 def write_sheet(
     rows: Iterable[Sequence[object]],
@@ -239,6 +259,8 @@ def write_sheet(
 
     number = 0
     for number, row in enumerate(rows, start=1):
+        if number > EXCEL_ROWS:  # XlsxWriter would drop the rest without a word
+            raise TooManyRows(too_many_rows(number))
         for index, value in enumerate(row):
             if value is None or value == "":
                 continue

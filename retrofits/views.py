@@ -17,6 +17,7 @@ from heating.http import bad_request, request_user, xlsx_response
 from heating.models import County, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
 from heating.services import personal_access_record
+from heating.sheets import TooManyRows, check_exportable
 from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
@@ -212,6 +213,10 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     filtered = _filtered(request)
     if not filtered.is_valid():
         return _list_page(request, filtered)  # the same message as the list, and no file
+    try:
+        check_exportable(filtered.qs.count())
+    except TooManyRows as exc:
+        return bad_request(request, str(exc))
     counties = County.objects.visible_to(user)
     data = write_ledger(
         ledger_rows(filtered.qs, user=user),

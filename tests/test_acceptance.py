@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.utils import timezone
 
-from acceptance.models import Defect, HeatingRemoval, Inspection, Project
+from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto, Project
 from acceptance.rules import CHECKLISTS, removal_allowed_from
 from acceptance.services import (
     DefectInput,
@@ -26,11 +26,12 @@ from acceptance.services import (
 from heating.models import County, User
 from retrofits.choices import Stage
 from retrofits.models import Household, RollupRun, TenderItem
+from tests.images import JPEG, PNG
 from tests.ledger_files import row, xlsx
 
 pytestmark = pytest.mark.django_db
 
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
 ALL_ELECTRIC = {code: True for code, _ in CHECKLISTS["electric"]}
 
 
@@ -140,6 +141,31 @@ def test_photos_are_checked_for_type_and_size(
     with pytest.raises(ValidationError, match="超过 0 MB"):
         inspection_record(household=done, inspector=inspector, visited_at=at("2023-10-20"), passed=True,
                           checklist=ALL_ELECTRIC, photos=[photo()])  # fmt: skip
+
+
+def test_a_page_that_starts_like_a_jpeg_is_no_photo(done: Household, inspector: User) -> None:
+    """Its first bytes are a JPEG's; the rest is a page a browser would run."""
+    polyglot = JPEG[:12] + b"<html><script>alert(document.cookie)</script></html>"
+    with pytest.raises(ValidationError, match=r"「poly\.html」不是 JPEG、PNG 或 WebP 照片"):
+        inspection_record(household=done, inspector=inspector, visited_at=at("2023-10-20"), passed=True,
+                          checklist=ALL_ELECTRIC, photos=[photo("poly.html", polyglot)])  # fmt: skip
+    assert not InspectionPhoto.objects.exists()
+
+
+def test_a_photo_is_stored_under_a_name_for_what_it_is(done: Household, inspector: User) -> None:
+    inspection_record(household=done, inspector=inspector, visited_at=at("2023-10-20"), passed=True,
+                      checklist=ALL_ELECTRIC, photos=[photo("poly.html", JPEG), photo("b.png", PNG)])  # fmt: skip
+    stored = sorted(
+        (str(p.image.name).rsplit(".", 1)[1], p.content_type) for p in InspectionPhoto.objects.all()
+    )
+    assert stored == [("jpg", "image/jpeg"), ("png", "image/png")]
+    assert not any("poly" in (p.image.name or "") for p in InspectionPhoto.objects.all())
+
+
+def test_a_visit_takes_at_most_ten_photos(done: Household, inspector: User) -> None:
+    with pytest.raises(ValidationError, match="每次验收最多上传 10 张照片，本次 11 张"):
+        inspection_record(household=done, inspector=inspector, visited_at=at("2023-10-20"), passed=True,
+                          checklist=ALL_ELECTRIC, photos=[photo(f"{n}.jpg") for n in range(11)])  # fmt: skip
 
 
 def test_only_completed_households_are_accepted(done: Household, inspector: User) -> None:

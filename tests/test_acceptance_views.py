@@ -18,10 +18,10 @@ from heating.models import County, User
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from tests.conftest import login
+from tests.images import JPEG
 from tests.ledger_files import row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 @pytest.fixture
@@ -181,6 +181,26 @@ def test_the_acceptance_ledger_lists_visits_and_flags_the_window(
         assert rows[1][15] is None and rows[0][14] == "是"
     page = client.get(reverse("household-detail", args=[done.pk])).content.decode()
     assert "验收窗口外" in page
+
+
+def test_the_acceptance_ledger_runs_nothing_people_typed_as_a_formula(
+    client: Client, inspector: User, municipal: User, done: Household
+) -> None:
+    hyperlink = '=HYPERLINK("http://example.com/x","点击")'
+    command = "=cmd|' /C calc'!A0"
+    login(client, inspector).post(
+        reverse("visit", args=[done.pk]),
+        visit_data(supervision_unit=hyperlink, co_inspectors=command),
+    )
+    client.logout()
+    response = login(client, municipal).get(
+        reverse("acceptance-ledger"), {"start": "2023-10-01", "end": "2023-10-31"}
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    cells = [c for row in sheet.iter_rows(min_row=3) for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    values = [c.value for c in cells]
+    assert "'" + hyperlink in values and "'" + command in values
 
 
 def test_the_acceptance_ledger_stays_in_the_users_counties(

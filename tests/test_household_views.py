@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -518,3 +518,27 @@ def test_an_administrator_picks_the_county_of_a_new_household(
     assert Household.objects.get(code="XF-0100").county_id == xinfu
     response = client.get(reverse("household-create"), {"county": "abc"})
     assert response.status_code == 400
+
+
+def test_an_export_larger_than_a_sheet_is_refused_not_cut_short(
+    client: Client,
+    administrator: User,
+    households: dict[str, Household],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """XlsxWriter drops the rows past the sheet's last without a word."""
+    from heating import sheets
+
+    monkeypatch.setattr(sheets, "EXCEL_ROWS", 1)
+    response = login(client, administrator).get(reverse("ledger-export"))
+    assert response.status_code == 400
+    assert "共 2 行，超出 Excel 单个工作表 1 行的上限，未导出" in response.content.decode()
+    with pytest.raises(CommandError, match="超出 Excel 单个工作表 1 行的上限"):
+        call_command("export_ledger", str(tmp_path / "out.xlsx"))
+    with pytest.raises(sheets.TooManyRows):
+        sheets.write_sheet([["a"], ["b"]], [sheets.Column("a", "A", False, "")], title="t")
+    monkeypatch.setattr(sheets, "EXCEL_ROWS", 2)
+    call_command("export_ledger", str(tmp_path / "out.xlsx"), stdout=io.StringIO())
+    rows = list(load_workbook(tmp_path / "out.xlsx").active.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 2

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from heating.breakdown import county_labels
 from heating.models import County
+from heating.sheets import TooManyRows, check_exportable
 from retrofits.ledger import ChoiceLists, write_ledger
 from retrofits.models import Household
 from retrofits.selectors import ledger_rows
@@ -28,6 +29,11 @@ class Command(BaseCommand):
                 raise CommandError(f"没有县（市、区）「{options['county']}」")
             households = households.in_county(county)
             counties = [county]
+        count = households.count()
+        try:
+            check_exportable(count)
+        except TooManyRows as exc:
+            raise CommandError(str(exc)) from exc
         out: Path = options["out"]
         out.write_bytes(
             write_ledger(
@@ -35,4 +41,4 @@ class Command(BaseCommand):
                 ChoiceLists(counties=[c.short_name for c in counties]),
             )
         )
-        self.stdout.write(f"已导出 {households.count()} 户到 {out}")
+        self.stdout.write(f"已导出 {count:,} 户到 {out}")
