@@ -124,7 +124,7 @@ def test_a_failure_to_write_the_error_file_still_finishes_the_job(
     assert "错误标注文件未能生成" in queued.message and not queued.error_file
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_running_job_beats(queued: LedgerImport, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(import_jobs, "HEARTBEAT", dt.timedelta(seconds=0.05))
     beats: list[dt.datetime | None] = []

@@ -16,7 +16,7 @@ from retrofits.models import Household
 BEFORE_ACCEPTED_ON = [("retrofits", "0007_search_tails"), ("acceptance", "0003_subject_fields")]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_households_accepted_before_accepted_on_take_their_passing_visits_day() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE_ACCEPTED_ON)
