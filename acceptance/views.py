@@ -24,7 +24,7 @@ from acceptance.services import (
 )
 from heating import access
 from heating.access import Action, get_permitted
-from heating.http import bad_request, request_user, xlsx_response
+from heating.http import bad_request, request_user, search_throttled, xlsx_response
 from heating.models import County
 from retrofits.models import Household
 
@@ -45,6 +45,8 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .annotate(revisit_due=Exists(due))
         .order_by("-revisit_due", "county__order", "township__code", "village__code", "code")
     )
+    if throttled := search_throttled(request):
+        return throttled
     search = WorklistSearch(request.GET)
     if not search.is_valid():
         return bad_request(request, "搜索内容无效：" + "；".join(map(str, search.errors["q"])))

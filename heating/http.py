@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django_ratelimit.core import is_ratelimited
 
 from heating.models import PlanYear, User
 from heating.selectors import current_plan_year
@@ -37,3 +39,22 @@ def plan_year_or_404(year: int | None = None) -> PlanYear:
     if plan_year is None:
         raise Http404("没有该年度的计划" if year else "还没有计划年度")
     return plan_year
+
+
+def search_throttled(request: HttpRequest) -> HttpResponse | None:
+    """Each search (a `q` of the list or the worklist) counts against the user's searches per
+    minute; past SEARCHES_PER_MINUTE, a Chinese 429 instead of results. Typing is well under it; a
+    script trying numbers is not."""
+    if not request.GET.get("q", "").strip():
+        return None
+    limited = is_ratelimited(
+        request,
+        group="search",
+        key="user",
+        rate=f"{settings.SEARCHES_PER_MINUTE}/m",
+        increment=True,
+    )
+    if not limited:
+        return None
+    message = "搜索过于频繁，请稍候一分钟再试。"
+    return render(request, "400.html", {"message": message}, status=429)

@@ -5,6 +5,7 @@ Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_filters",
+    "axes",
     "heating",
     "retrofits",
     "energy_supply",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 if not DEBUG:
@@ -99,6 +103,24 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "heating.User"
+# django-axes first: it counts failed logins and refuses a locked-out username before the password
+# is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+# By username, from wherever the attempts come; an administrator can unlock early in the admin.
+# Not by address: a county office's officials share one NAT address, and one colleague's typos
+# would lock them all out (hence axes.W006 silenced below).
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Searches a user may make in a minute (the household list, the worklist): as people type, but
+# not a script trying numbers.
+SEARCHES_PER_MINUTE = envint("SEARCHES_PER_MINUTE", 60)
 LOGIN_URL = "login"
 # Everyone lands on their dashboard: the city's, or their county's.
 LOGIN_REDIRECT_URL = "dashboard"
@@ -147,6 +169,12 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # Without Redis, Celery runs every task in the calling process, so `make run` needs nothing else.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# One cache for every process (the search throttle, the supply figures) where Redis is there.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -178,3 +206,5 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
 FIXTURES_DIR = BASE_DIR / "fixtures"
+
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # see AXES_LOCKOUT_PARAMETERS

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
 from heating.forms import SheetUploadForm
-from heating.http import bad_request, request_user, xlsx_response
+from heating.http import bad_request, request_user, search_throttled, xlsx_response
 from heating.models import County, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
 from heating.services import personal_access_record
@@ -80,7 +80,7 @@ def _list_page(
 @require_GET
 @login_required
 def household_list(request: HttpRequest) -> HttpResponse:
-    return _list_page(request, _filtered(request))
+    return search_throttled(request) or _list_page(request, _filtered(request))
 
 
 @require_GET

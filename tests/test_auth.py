@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
 from django.test import Client
+from django.test.utils import override_settings
 from django.urls import reverse
 
 from heating.models import User
@@ -67,3 +71,56 @@ def test_password_change_rejects_a_wrong_old_password(client: Client, official: 
     )
     assert response.status_code == 200
     assert response.context["form"].errors["old_password"]
+
+
+def test_a_username_is_locked_after_five_wrong_passwords(
+    client: Client, official: User, municipal: User
+) -> None:
+    """Then not even the right password logs in, until the lock ends or an administrator lifts it."""
+    for _ in range(5):
+        client.post(reverse("login"), {"username": "xinfu", "password": "wrong"})
+    response = client.post(reverse("login"), {"username": "xinfu", "password": PASSWORD})
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "账号已暂时锁定" in page and "请 15 分钟后再试" in page
+    assert "_auth_user_id" not in client.session
+    # Another account from the same browser is not locked with it.
+    other = client.post(reverse("login"), {"username": municipal.username, "password": PASSWORD})
+    assert other.status_code == 302
+    client.post(reverse("logout"))
+
+    call_command("axes_reset_username", "xinfu", stdout=io.StringIO())  # an administrator unlocks
+    response = client.post(reverse("login"), {"username": "xinfu", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_a_success_clears_the_failures_before_it(client: Client, official: User) -> None:
+    for _ in range(4):
+        client.post(reverse("login"), {"username": "xinfu", "password": "wrong"})
+    assert (
+        client.post(reverse("login"), {"username": "xinfu", "password": PASSWORD}).status_code
+        == 302
+    )
+    client.post(reverse("logout"))
+    for _ in range(4):
+        client.post(reverse("login"), {"username": "xinfu", "password": "wrong"})
+    assert (
+        client.post(reverse("login"), {"username": "xinfu", "password": PASSWORD}).status_code
+        == 302
+    )
+
+
+@override_settings(SEARCHES_PER_MINUTE=3)
+@pytest.mark.parametrize("page", ["household-list", "worklist"])
+def test_searches_are_throttled_per_user(
+    client: Client, official: User, inspector: User, page: str
+) -> None:
+    user = inspector if page == "worklist" else official
+    client.force_login(user)
+    for typed in ("张", "张三", "张三丰"):
+        assert client.get(reverse(page), {"q": typed}).status_code == 200
+    response = client.get(reverse(page), {"q": "张三丰x"})
+    assert response.status_code == 429 and "搜索过于频繁" in response.content.decode()
+    assert client.get(reverse(page)).status_code == 200  # the page itself, unsearched
+    client.force_login(official if user is inspector else inspector)  # another user's own count
+    assert client.get(reverse("household-list"), {"q": "张"}).status_code == 200
