@@ -29,6 +29,8 @@ class VisitForm(forms.Form):
 
     # Parts of the form the service's errors may be about, shown beside them.
     SECTIONS = ("defects", "photos", "checklist")
+    # The household's version when the form was opened (heating/versions.py).
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
     visited_at = forms.DateTimeField(
         label="验收时间",

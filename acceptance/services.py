@@ -18,6 +18,7 @@ from acceptance.rules import CHECKLISTS, removal_allowed_from
 from heating import access
 from heating.access import Action
 from heating.models import BuildingKind, BuildingTarget, User
+from heating.versions import STALE_HOUSEHOLD, check_version
 from retrofits.choices import Stage
 from retrofits.models import Household
 from retrofits.rules import State, Via, change_problems
@@ -159,13 +160,17 @@ def inspection_record(
     supervision_unit: str = "",
     location: tuple[Decimal, Decimal] | None = None,
     notes: str = "",
+    expected_version: int | None = None,
 ) -> Inspection:
     """Record a visit. Passing makes the household 已验收 and closes its open defects; failing keeps
-    it at 已完工 with the defects found, to be closed by a passing revisit."""
+    it at 已完工 with the defects found, to be closed by a passing revisit. `expected_version`: the
+    household's version when the form was opened; changed since (another visit, an edit), the
+    visit is refused, to be made again on what the household is now."""
     access.require(inspector, Action.INSPECT, household.county_id)
     # Locked, after its county's lock, as every writer of households does: a household accepted
     # twice at once would close the same defects twice.
     household = household_lock(household.pk)
+    check_version(household.version, expected_version, STALE_HOUSEHOLD)
     visit = Visit(
         inspector,
         visited_at,

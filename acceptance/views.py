@@ -68,7 +68,12 @@ def worklist(request: HttpRequest) -> HttpResponse:
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     household = get_permitted(Household.objects.all(), user, Action.INSPECT, pk=pk)
-    form = VisitForm(request.POST or None, request.FILES or None, path=household.path)
+    form = VisitForm(
+        request.POST or None,
+        request.FILES or None,
+        path=household.path,
+        initial={"seen_version": household.version},
+    )
     if request.method == "POST" and form.is_valid():
         visit = form.visit(user)
         try:
@@ -84,6 +89,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
                 supervision_unit=visit.supervision_unit,
                 location=visit.location,
                 notes=visit.notes,
+                expected_version=form.cleaned_data.get("seen_version"),
             )
         except ValidationError as exc:
             _add_errors(form, exc)

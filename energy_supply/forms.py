@@ -10,6 +10,7 @@ from energy_supply.models import FuelReserve, GasContract, GasNetwork, GridUpgra
 from heating import access
 from heating.access import Action
 from heating.models import County, Township, User, Village
+from heating.versions import VersionedForm
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -22,7 +23,7 @@ def _seasons() -> list[tuple[int, str]]:
     return [(y, season_label(y)) for y in range(year + 1, year - 3, -1)]
 
 
-class SupplyForm(forms.ModelForm[Any]):
+class SupplyForm(VersionedForm, forms.ModelForm[Any]):
     """A supply record of the counties where the user keeps supply."""
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -91,7 +92,7 @@ class FuelReserveForm(SupplyForm):
         fields = ["county", "season", "fuel", "households", "contracted_t", "stored_t", "supplier"]
 
 
-class CancelForm(forms.Form):
+class CancelForm(VersionedForm):
     cancelled_on = forms.DateField(label="解除日期", widget=DATE)
 
 

@@ -28,6 +28,7 @@ from heating import access
 from heating.access import Action
 from heating.models import HeatingPath, User
 from heating.sheets import SheetError
+from heating.versions import next_version
 from retrofits.choices import DONE_STAGES
 from retrofits.models import Household
 from retrofits.rules import lock_counties
@@ -76,13 +77,17 @@ def _stored(instance: Any) -> Any:
 
 
 @transaction.atomic
-def gas_contract_save(*, contract: GasContract, user: User | None) -> GasContract:
+def gas_contract_save(
+    *, contract: GasContract, user: User | None, expected_version: int | None = None
+) -> GasContract:
     """Create, change or cancel (cancelled_on) a contract; a cut below the households counted is
-    refused with the county, the households covered and those counted."""
+    refused with the county, the households covered and those counted. `expected_version`: the
+    version the form showed (heating/versions.py)."""
     old = _stored(contract)
     counties = {contract.county_id} | ({old.county_id} if old else set())
     lock_counties(counties)
     _check_user(user, counties)
+    next_version(contract, expected_version)
     contract.full_clean()
     contract.save()
     pairs = [(contract.county_id, contract.season)] + ([(old.county_id, old.season)] if old else [])
@@ -92,13 +97,16 @@ def gas_contract_save(*, contract: GasContract, user: User | None) -> GasContrac
 
 
 @transaction.atomic
-def area_work_save(*, work: AreaWork, user: User | None) -> AreaWork:
+def area_work_save(
+    *, work: AreaWork, user: User | None, expected_version: int | None = None
+) -> AreaWork:
     """Create or change a grid upgrade or a gas network; taking one back from ready while
     households depend on it is refused, naming how many."""
     old = _stored(work)
     counties = {work.county_id} | ({old.county_id} if old else set())
     lock_counties(counties)
     _check_user(user, counties)
+    next_version(work, expected_version)
     work.full_clean()
     work.save()
     if problem := _withdrawal_problem(old, work):
@@ -198,6 +206,7 @@ def _write_rows(
                 outcome.errors += [SheetError(row.row, column, "", m) for m in messages]
             continue
         record._change_reason = f"导入{template.name}"
+        record.version = old.version + 1 if old else 0  # a form opened before is stale now
         record.save()
         written.append((row.row, old, record))
         outcome.created += old is None
@@ -228,9 +237,12 @@ def _changed(template: Template, old: Any, new: Any) -> bool:
 
 
 @transaction.atomic
-def fuel_reserve_save(*, reserve: FuelReserve, user: User | None) -> FuelReserve:
+def fuel_reserve_save(
+    *, reserve: FuelReserve, user: User | None, expected_version: int | None = None
+) -> FuelReserve:
     old = _stored(reserve)
     _check_user(user, {reserve.county_id} | ({old.county_id} if old else set()))
+    next_version(reserve, expected_version)
     reserve.full_clean()
     reserve.save()
     return reserve

@@ -70,12 +70,12 @@ class Kind:
         return self.template.name
 
 
-def _save_contract(record: GasContract, user: User) -> GasContract:
-    return gas_contract_save(contract=record, user=user)
+def _save_contract(record: GasContract, user: User, expected: int | None) -> GasContract:
+    return gas_contract_save(contract=record, user=user, expected_version=expected)
 
 
-def _save_works(record: Any, user: User) -> Any:
-    return area_work_save(work=record, user=user)
+def _save_works(record: Any, user: User, expected: int | None) -> Any:
+    return area_work_save(work=record, user=user, expected_version=expected)
 
 
 KINDS = {
@@ -210,7 +210,9 @@ def record_detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             "facts": [(h, _shown(getattr(record, a))) for h, a in spec.columns],
             "history": history,
             "can_keep": access.may(user, Action.SUPPLY, record.county_id),
-            "cancel_form": CancelForm() if kind == "contracts" else None,
+            "cancel_form": CancelForm(initial={"seen_version": record.version})
+            if kind == "contracts"
+            else None,
         },
     )
 
@@ -228,7 +230,7 @@ def record_form(request: HttpRequest, kind: str, pk: int | None = None) -> HttpR
     form = spec.form(request.POST or None, instance=record, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = spec.save(form.save(commit=False), user)
+            saved = spec.save(form.save(commit=False), user, form.expected_version)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
@@ -257,7 +259,7 @@ def contract_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         contract.cancelled_on = form.cleaned_data["cancelled_on"]
         try:
-            gas_contract_save(contract=contract, user=user)
+            gas_contract_save(contract=contract, user=user, expected_version=form.expected_version)
         except ValidationError as exc:
             for error in exc.messages:
                 messages.error(request, error)
@@ -401,7 +403,9 @@ def reserve_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     form = FuelReserveForm(request.POST or None, instance=reserve, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            fuel_reserve_save(reserve=form.save(commit=False), user=user)
+            fuel_reserve_save(
+                reserve=form.save(commit=False), user=user, expected_version=form.expected_version
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
         else:

@@ -60,6 +60,7 @@ def store_acceptances(
         if not problems:
             store.with_history(
                 f"UPDATE {table} AS h SET stage = %s, accepted_on = s.accepted_on, "
+                "version = h.version + 1, "
                 f"updated_at = %s, updated_by_id = %s FROM {STAGING} AS s WHERE h.id = s.id",
                 [Stage.ACCEPTED.value, store.now, store.user_id],
                 history_type="~",

@@ -121,6 +121,7 @@ class HouseholdAdmin(CorrectorsOnly, SimpleHistoryAdmin, PlanAdmin):
             user=request_user(request),
             reason=form.cleaned_data.get("reason", ""),
             via=Via.CORRECTION,
+            expected_version=cast("HouseholdCorrectionForm", form).expected_version,
         )
 
 

@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from heating.models import County, Township, User, Village
+from heating.versions import VersionedForm
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from retrofits.rules import State, Via, change_problems
@@ -15,7 +16,7 @@ from retrofits.services import household_save
 from retrofits.validators import normalize_id_number, phone_problem_and_value
 
 
-class HouseholdForm(forms.ModelForm[Household]):
+class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
     reason = forms.CharField(
         label="变更原因",
         required=False,
@@ -88,7 +89,7 @@ class HouseholdForm(forms.ModelForm[Household]):
         return value
 
 
-class HouseholdCorrectionForm(forms.ModelForm[Household]):
+class HouseholdCorrectionForm(VersionedForm, forms.ModelForm[Household]):
     """An administrator's correction in the admin: every field, and the reason asked when the
     county changes or the stage skips or goes back. Once the values pass, the whole write is
     tried as a dry run, so that the change and plan rules show on the form."""
@@ -118,6 +119,7 @@ class HouseholdCorrectionForm(forms.ModelForm[Household]):
                 reason=self.cleaned_data.get("reason", ""),
                 via=Via.CORRECTION,
                 dry_run=True,
+                expected_version=self.expected_version,
             )
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():

@@ -240,8 +240,10 @@ class LedgerStore:
     def update(self) -> int:
         """UPDATE the changed households and write their history rows ('~')."""
         assignments = ", ".join(f"{c} = s.{c}" for c in self.present)
+        # A new version: a form opened before this upload is stale after it.
         return self.with_history(
-            f"UPDATE {self.table} AS h SET {assignments}, updated_at = %s, updated_by_id = %s "
+            f"UPDATE {self.table} AS h SET {assignments}, version = h.version + 1, "
+            "updated_at = %s, updated_by_id = %s "
             f"FROM {STAGING} AS s WHERE h.code = s.code AND ({self.changed})",
             [self.now, self.user_id],
             history_type="~",

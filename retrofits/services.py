@@ -12,6 +12,7 @@ from django.db import transaction
 from heating import access
 from heating.access import Action
 from heating.models import User
+from heating.versions import STALE_HOUSEHOLD, check_version
 from retrofits.models import Household
 from retrofits.models.households import household_writer
 from retrofits.rollups import request_rollup
@@ -49,17 +50,22 @@ def household_save(
     reason: str = "",
     via: Via = Via.EDIT,
     dry_run: bool = False,
+    expected_version: int | None = None,
 ) -> Household:
     """Create or change one household: the value, change and plan rules, all or nothing.
 
     `user=None` is the server's own command. A dry run checks everything, the plan rules after
-    the write included, and rolls back."""
+    the write included, and rolls back. `expected_version` is the version the form showed: a
+    household changed since is refused (heating/versions.py)."""
     new = household.pk is None
     old = None if new else household_lock(household.pk, also={household.county_id})
     if old is None:
         lock_counties({household.county_id})
     if user is not None:
         access.require(user, _ALLOWED[via], old.county_id if old else household.county_id)
+    if old is not None:
+        check_version(old.version, expected_version, STALE_HOUSEHOLD)
+    household.version = old.version + 1 if old else 0
 
     errors: dict[str, list[str]] = {}
     try:

@@ -156,7 +156,10 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             saved = household_save(
-                household=form.save(commit=False), user=user, reason=form.cleaned_data["reason"]
+                household=form.save(commit=False),
+                user=user,
+                reason=form.cleaned_data["reason"],
+                expected_version=form.expected_version,
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():

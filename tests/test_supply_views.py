@@ -8,6 +8,7 @@ import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -52,7 +53,7 @@ def test_a_county_official_lists_only_their_countys_records(
     assert response.status_code == 200
     shown = {r.county.short_name for r, _ in response.context["rows"]}
     assert shown == {"忻府区"}
-    model = {"contracts": GasContract, "upgrades": GridUpgrade, "networks": GasNetwork}[kind]
+    model: Any = {"contracts": GasContract, "upgrades": GridUpgrade, "networks": GasNetwork}[kind]
     record = model._default_manager.filter(county__short_name="原平市").first()
     assert record is not None
     assert client.get(reverse("supply-detail", args=[kind, record.pk])).status_code == 404

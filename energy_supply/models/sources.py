@@ -11,6 +11,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from heating.models import County, CountyScopedQuerySet, HeatingPath, Township
+from heating.versions import Versioned
 from retrofits.models import Household, HouseholdQuerySet
 
 # 1 蒸吨/小时 of steam is about 0.7 MW of heat: the plan's 35 t/h is 24.5 MW.
@@ -222,7 +223,7 @@ class ReserveNorm(models.Model):
         return f"{self.get_fuel_display()} 每户 {self.tonnes_per_household:g} 吨"
 
 
-class FuelReserve(models.Model):
+class FuelReserve(Versioned):
     """Fuel a county has contracted and stored for a heating season, for its households no retrofit
     reaches (洁净煤+环保炉具, 生物质成型燃料+专用炉具)."""
 

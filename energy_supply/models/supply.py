@@ -13,6 +13,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from heating.models import County, CountyScopedQuerySet, Township, Village
+from heating.versions import Versioned
 from retrofits.models import Household
 
 
@@ -26,7 +27,7 @@ class GasContractQuerySet(CountyScopedQuerySet["GasContract"]):
         return self.filter(season=season, cancelled_on__isnull=True)
 
 
-class GasContract(models.Model):
+class GasContract(Versioned):
     """A county's contract with its gas company: the households the gas covers (以气定改)."""
 
     code = models.CharField("合同编号", max_length=40, unique=True)
@@ -87,7 +88,7 @@ class AreaWorkQuerySet(CountyScopedQuerySet[Any]):
         )
 
 
-class AreaWork(models.Model):
+class AreaWork(Versioned):
     """Works done for a village, or for a whole township when no village is named."""
 
     READY: ClassVar[str]

@@ -30,6 +30,7 @@ from heating.models import (
     User,
     Village,
 )
+from heating.versions import Versioned
 from retrofits import validators
 from retrofits.choices import DONE_STAGES, TENDERED_PATHS, Stage
 
@@ -151,7 +152,7 @@ class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
         return super().bulk_update(*args, **kwargs)
 
 
-class Household(models.Model):
+class Household(Versioned):
     """One household of the ledger (台账) and its whole file (一户一档)."""
 
     # Unique through Meta.constraints, not unique=True: that would add a second, LIKE-only index
