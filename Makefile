@@ -15,7 +15,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+# This checkout's own settings: DEBUG asked for, and a secret key made once for this machine.
+# heating/settings.py reads it; the environment wins over it. Never deployed (.dockerignore).
+LOCAL_ENV := local.env
+$(LOCAL_ENV): | $(VENV)/.installed
+	@printf '# Written by make setup for this checkout only; the environment wins over it.\nDEBUG=1\nSECRET_KEY=%s\n' \
+	  "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+
+setup: $(VENV)/.installed $(LOCAL_ENV)
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py load_reference
 	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
@@ -24,20 +31,16 @@ setup: $(VENV)/.installed
 	$(DEV_ENV) $(PY) manage.py generate_households --scale $(DEMO_SCALE)
 
 # The server runs as in production (DEBUG off: the Chinese 404 and 403 pages, static files from
-# WhiteNoise), with a secret key made once for this machine.
-SECRET := $(VENV)/secret-key
-SERVE_ENV = DEBUG=0 SECRET_KEY="$$(cat $(SECRET))"
+# WhiteNoise, the Content-Security-Policy), over plain http on this machine (HTTPS=0).
+SERVE_ENV = DEBUG=0 HTTPS=0
 
-$(SECRET): $(VENV)/.installed
-	$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
-
-run: setup $(SECRET)
+run: setup
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # A full-page screenshot of every main page as each demo user sees it, from the whole demo city,
 # in test-artifacts/tour/ (open index.html there). Needs Debian's chromium.
-screenshots: setup $(SECRET)
+screenshots: setup
 	$(SERVE_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	$(SERVE_ENV) $(PY) -m tests.tour
 
@@ -46,7 +49,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy .
+	$(DEV_ENV) $(VENV)/bin/mypy .
 
 pytest: $(VENV)/.installed
 	$(VENV)/bin/pytest

@@ -1,6 +1,8 @@
-"""One settings module, driven by the environment; the defaults serve a developer's machine.
+"""One settings module, driven by the environment; the defaults are production's.
 
-Production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see docker-compose.yml).
+Production sets SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL (see docker-compose.yml) and
+is served over HTTPS. A developer's checkout asks for DEBUG in `local.env`, which `make setup`
+writes (with this machine's own secret key); the environment wins over that file.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 django_stubs_ext.monkeypatch()
 
@@ -26,12 +30,18 @@ def envint(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
 
-DEBUG = envbool("DEBUG", "True")
+load_dotenv(os.environ.get("LOCAL_ENV", BASE_DIR / "local.env"), override=False)
+
+# Off unless asked: a server started with nothing set shows no tracebacks and settings.
+DEBUG = envbool("DEBUG", "False")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off (a developer's checkout: run `make setup`, "
+            "which writes local.env)"
+        )
     SECRET_KEY = "dev-only-not-secret"
 
 ALLOWED_HOSTS = [
@@ -61,6 +71,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -164,8 +175,31 @@ SHEET_READ_MEMORY_MB = envint("SHEET_READ_MEMORY_MB", 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", "False")
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Served over HTTPS, as production is (a TLS proxy in front of gunicorn): cookies only over HTTPS,
+# HSTS, and http redirected. Off under DEBUG, and for `make run`, which serves http on 127.0.0.1.
+HTTPS = envbool("HTTPS", "False" if DEBUG else "True")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000) if HTTPS else 0
+# The proxy says which scheme the browser used; trust the header only when one is there.
+if envbool("BEHIND_PROXY", "False"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Scripts only from this site's own static files: no inline script, no eval (static/js/portal.js
+# does what inline handlers did). Inline styles stay allowed: ECharts' tooltips and htmx's
+# indicator write style attributes and a style element, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # Without Redis, Celery runs every task in the calling process, so `make run` needs nothing else.
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -207,4 +241,10 @@ LOGGING = {
 }
 FIXTURES_DIR = BASE_DIR / "fixtures"
 
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # see AXES_LOCKOUT_PARAMETERS
+SILENCED_SYSTEM_CHECKS = [
+    "axes.W006",  # see AXES_LOCKOUT_PARAMETERS
+    # HSTS for this host only: other hosts of the intranet's domain may serve plain http, and an
+    # intranet name has no place on the browsers' preload list.
+    "security.W005",
+    "security.W021",
+]

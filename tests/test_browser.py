@@ -183,7 +183,7 @@ def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, li
     page.goto(f"{live_server.url}/dashboard/")
     page.wait_for_selector("#map canvas", timeout=15000)
     page.select_option("#map-metric", "gas")
-    page.wait_for_function("document.getElementById('map').dataset.metric === 'gas'")
+    page.wait_for_function("() => document.getElementById('map').dataset.metric === 'gas'")
     page.screenshot(path=str(ARTIFACTS / "dashboard-map-gas.png"), full_page=True)
 
     page.goto(f"{live_server.url}/")
@@ -271,9 +271,9 @@ def test_the_household_list_fits_1366_and_its_filters_follow_each_other(
     assert page.locator("#id_low_income option").first.inner_text() == "全部"
     assert page.locator("#id_township option").count() == 1  # no county chosen yet
     page.select_option("#id_county", label="定襄县")
-    page.wait_for_function("document.querySelectorAll('#id_township option').length > 1")
+    page.wait_for_function("() => document.querySelectorAll('#id_township option').length > 1")
     page.select_option("#id_township", index=1)
-    page.wait_for_function("document.querySelectorAll('#id_village option').length > 1")
+    page.wait_for_function("() => document.querySelectorAll('#id_village option').length > 1")
     assert page.locator("#id_village option").first.inner_text() == "全部"
     page.screenshot(path=str(ARTIFACTS / "households-1366.png"), full_page=True)
 
@@ -354,3 +354,43 @@ def test_the_screenshot_tour_sees_every_main_page_of_every_role(browser, live_se
     assert all(s.shot.stat().st_size > 10_000 for t in tours.values() for s in t.stops)
     index = (out / "index.html").read_text(encoding="utf-8")
     assert all(str(s.shot.relative_to(out)) in index for t in tours.values() for s in t.stops)
+
+
+def test_cancelling_a_contract_asks_first_under_the_policy(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    """The confirmation is static/js/portal.js's (no inline handler): dismissed, nothing is sent;
+    accepted, the contract is cancelled. The page raises no policy violation meanwhile."""
+    from energy_supply.models import GasContract
+
+    contract = GasContract.objects.filter(county__short_name="忻府区").first()
+    assert contract is not None
+    user_create(username="xf", password="x-Long-pass-1", role=Role.COUNTY, county=contract.county)
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "xf")
+    page.fill("#id_password", "x-Long-pass-1")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/supply/contracts/{contract.pk}/")
+    form = page.locator("form[data-confirm]")
+    form.locator("input[type=date]").fill("2023-09-01")
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    form.locator("button[type=submit]").click()
+    page.wait_for_timeout(300)
+    contract.refresh_from_db()
+    assert asked and "确定解除该合同" in asked[0]
+    assert contract.cancelled_on is None
+
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        form.locator("button[type=submit]").click()
+    contract.refresh_from_db()
+    assert contract.cancelled_on == dt.date(2023, 9, 1)
+    assert errors == []

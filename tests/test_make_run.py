@@ -46,12 +46,13 @@ def fetch(url: str) -> tuple[int, str]:
 
 def test_make_run_serves_with_debug_off(tmp_path: Path) -> None:
     collect, serve = run_recipe()
-    assert "DEBUG=0" in serve and "SECRET_KEY=" in serve
+    assert "DEBUG=0" in serve and "HTTPS=0" in serve
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    # Its secret key comes from local.env, as on a developer's checkout.
     env.pop("DEBUG", None)
-    key = ROOT / ".venv" / "secret-key"
-    if not key.exists():
-        subprocess.run(["make", str(key.relative_to(ROOT))], cwd=ROOT, check=True, env=env)
+    env.pop("SECRET_KEY", None)
+    if not (ROOT / "local.env").exists():
+        subprocess.run(["make", "local.env"], cwd=ROOT, check=True, env=env)
     subprocess.run(collect, shell=True, cwd=ROOT, check=True, env=env)
     port = free_port()
     server = subprocess.Popen(
@@ -70,6 +71,10 @@ def test_make_run_serves_with_debug_off(tmp_path: Path) -> None:
             pytest.fail("the server did not answer")
         assert status == 404
         assert "未找到" in page and "URLconf" not in page and "Page not found" not in page
+        # Plain http on this machine: not redirected to https, and the policy is sent.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as login:
+            assert login.status == 200 and login.url.startswith("http://")
+            assert "script-src 'self'" in login.headers["Content-Security-Policy"]
         status, css = fetch(f"http://127.0.0.1:{port}/static/css/portal.css")
         assert status == 200 and ".toolbar" in css
     finally:
