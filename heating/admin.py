@@ -138,7 +138,8 @@ class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
     def get_import_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.pop("form", None)
         kwargs = super().get_import_resource_kwargs(request, **kwargs)
-        if form is not None and hasattr(form, "cleaned_data"):
+        # An invalid form (no year posted) has no year: the form shows its errors.
+        if form is not None and getattr(form, "cleaned_data", {}).get("plan_year"):
             kwargs["plan_year"] = form.cleaned_data["plan_year"]
         return kwargs
 

@@ -94,3 +94,13 @@ def test_divisions_are_read_only_in_the_admin(client: Client, municipal: User) -
 def test_administrator_manages_users(client: Client, administrator: User) -> None:
     login(client, administrator)
     assert client.get(reverse("admin:heating_user_changelist")).status_code == 200
+
+
+def test_an_import_posted_without_a_file_or_year_is_a_form_error(
+    client: Client, municipal: User
+) -> None:
+    # Found by the every-URL walk: a KeyError (500) when the form's year was missing.
+    url = reverse("admin:heating_target_import")
+    response = login(client, municipal).post(url, {"plan_year": "", "format": "0"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
