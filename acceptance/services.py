@@ -227,7 +227,7 @@ def project_inspection_record(
     """Acceptance of a network, grid upgrade or building retrofit, with the same result and defect
     flow; town buildings pass only with the plan's efficiency gain (≥30%)."""
     access.require(visit.inspector, Action.INSPECT, project.county_id)
-    project = Project.objects.select_for_update().get(pk=project.pk)
+    project = Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     errors: dict[str, list[str]] = {}
     if project.accepted_on is not None:
         errors.setdefault("project", []).append(f"该项目已于{project.accepted_on}验收合格")

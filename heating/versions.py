@@ -42,7 +42,7 @@ def next_version(instance: Versioned, expected: int | None, message: str = STALE
         return
     stored = (
         type(instance)
-        ._default_manager.select_for_update()
+        ._default_manager.select_for_update(no_key=True)
         .filter(pk=instance.pk)
         .values_list("version", flat=True)
         .first()

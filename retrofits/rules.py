@@ -160,7 +160,12 @@ def plan_breaches(touched: Touched) -> list[Breach]:
 def lock_counties(county_ids: Iterable[int]) -> None:
     """The per-county lock every writer of households takes before it checks, always in the
     counties' order so that two writers never wait for each other in a circle. Held until the
-    writer's transaction ends. (SQLite has no row locks: it lets one writer in at a time.)"""
+    writer's transaction ends. (SQLite has no row locks: it lets one writer in at a time.)
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it stops the county's other writers all the same, but not
+    the foreign-key checks of rows that merely name the county (a rollup's counts, an import
+    job), which FOR UPDATE would hold at their COMMIT until the writer ends."""
     ids = sorted(set(county_ids))
     if ids:
-        list(County.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk"))
+        counties = County.objects.select_for_update(no_key=True).filter(pk__in=ids)
+        list(counties.order_by("pk").values("pk"))

@@ -36,7 +36,7 @@ def household_lock(pk: int, *, also: set[int] | None = None) -> Household:
     while True:
         county_id = Household.objects.filter(pk=pk).values_list("county_id", flat=True).get()
         lock_counties({county_id} | (also or set()))
-        household = Household.objects.select_for_update().get(pk=pk)
+        household = Household.objects.select_for_update(no_key=True).get(pk=pk)
         if household.county_id == county_id:
             return household
         # An administrator moved it to another county meanwhile: lock that one instead.

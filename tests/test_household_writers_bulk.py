@@ -138,3 +138,40 @@ def test_two_imports_that_each_fit_the_gas_alone_do_not_both_pass(
     assert len(outcomes) == 2 and len(refused) == 1
     assert "可保障 3 户，写入后煤改气已选型及以后的户为 4 户" in refused[0].errors[0].message
     assert Household.objects.count() == 2
+
+
+def test_a_countys_lock_does_not_hold_up_rows_that_only_refer_to_the_county() -> None:
+    """Found by bench/deadline_day.py: the county lock was FOR UPDATE, which every foreign-key
+    check on a row naming the county (a rollup's counts, an import job) waits for at COMMIT, so
+    the city's figures waited seconds for each county's upload. The lock now stops only other
+    writers of that county's households."""
+    from django.db import transaction
+
+    from heating.models import County
+    from retrofits.models import LedgerImport
+    from retrofits.rules import lock_counties
+
+    county = County.objects.get(short_name="忻府区")
+    locked, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                lock_counties({county.pk})
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            LedgerImport.objects.create(file="a.xlsx", original_name="a.xlsx", county=county)
+    finally:
+        release.set()
+        thread.join()
+    assert LedgerImport.objects.filter(county=county).exists()
