@@ -37,6 +37,9 @@ class Action(enum.StrEnum):
     SUPPLY = "supply"  # keep a county's supply records: gas contracts, grid and gas works, reserves
     CORRECT = "correct"  # correct what no county may change, such as a household's county
     MANAGE_PLAN = "manage_plan"  # targets, the tender list, reference lists, projects
+    REPORT = "report"  # draft and submit a county's dispatch report
+    SIGN = "sign"  # sign off a county's report (or send it back to its drafter)
+    DISPATCH = "dispatch"  # open dispatch rounds; accept reports or return them
 
 
 class Reach(enum.Enum):
@@ -51,6 +54,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.VIEW: Reach.ALL,
         Action.SUPPLY: Reach.ALL,
         Action.MANAGE_PLAN: Reach.ALL,
+        Action.DISPATCH: Reach.ALL,
     },
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
@@ -58,7 +62,10 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.EDIT: Reach.OWN,
         Action.IMPORT: Reach.OWN,
         Action.SUPPLY: Reach.OWN,
+        Action.REPORT: Reach.OWN,
     },
+    # Signs off what the county reports, and sees its figures (masked), nothing else.
+    Role.APPROVER: {Action.VIEW: Reach.OWN, Action.SIGN: Reach.OWN},
     # Inspectors accept households of their counties; nobody accepts their own county's work.
     Role.INSPECTOR: {Action.VIEW: Reach.ASSIGNED, Action.INSPECT: Reach.ASSIGNED},
     Role.ADMIN: {
@@ -69,6 +76,9 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.SUPPLY: Reach.ALL,
         Action.CORRECT: Reach.ALL,
         Action.MANAGE_PLAN: Reach.ALL,
+        Action.REPORT: Reach.ALL,
+        Action.SIGN: Reach.ALL,
+        Action.DISPATCH: Reach.ALL,
     },
 }
 
@@ -82,6 +92,9 @@ REFUSALS: dict[Action, str] = {
     Action.SUPPLY: "只有本县的县级用户、市级用户和系统管理员可以维护能源保障台账。",
     Action.CORRECT: "只有系统管理员可以更正户所属的县（市、区）。",
     Action.MANAGE_PLAN: "只有市级用户和系统管理员可以管理计划和基础数据。",
+    Action.REPORT: "只有本县的县级用户可以填写和报送本县的调度报告。",
+    Action.SIGN: "只有本县的县级审核人可以审核本县的调度报告。",
+    Action.DISPATCH: "只有市级用户可以发起调度、确认或退回县级报告。",
 }
 
 

@@ -165,6 +165,7 @@ class PortalUserAdmin(UserAdmin[User]):
     fieldsets = (
         *(UserAdmin.fieldsets or ()),
         ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
+        ("提醒", {"fields": ["alert_delivery"]}),
     )
     add_fieldsets = (
         *UserAdmin.add_fieldsets,

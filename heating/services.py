@@ -197,7 +197,7 @@ def user_create(
         role=role,
         first_name=full_name,
         organisation=organisation,
-        county=county if role == Role.COUNTY else None,
+        county=county if role in (Role.COUNTY, Role.APPROVER) else None,
         is_superuser=role == Role.ADMIN,
     )
     user.set_password(password)

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "retrofits",
     "energy_supply",
     "acceptance",
+    "heating.dispatch",
 ]
 
 MIDDLEWARE = [
@@ -228,6 +229,23 @@ CELERY_BEAT_SCHEDULE = {
     # Imports whose worker died are queued again or failed (retrofits/import_jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
 }
+
+# E-mail for alerts: the console under DEBUG (make run), SMTP from the environment in production.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "False")
+EMAIL_TIMEOUT = 30
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "清洁取暖调度 <noreply@localhost>")
+# The portal's address, for the links in e-mails.
+PORTAL_URL = os.environ.get("PORTAL_URL", "http://127.0.0.1:8000")
 
 # django-import-export: the admin keeps uploads between preview and confirm in the cache-free media store.
 IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"

@@ -24,6 +24,7 @@ urlpatterns = [
         name="password_change_done",
     ),
     path("", include("heating.dashboards.urls")),
+    path("", include("heating.dispatch.urls")),
     path("", include("retrofits.urls")),
     path("", include("acceptance.urls")),
     path("", include("energy_supply.urls")),

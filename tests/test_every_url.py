@@ -1,6 +1,6 @@
 """Every URL × every role: each pattern of the URLconf (the admin's included) is fetched and posted
-to as an anonymous visitor, a county official and an inspector of 忻府区, the bureau and an
-administrator, on the objects of another county (原平市), whose household, import job, visits,
+to as an anonymous visitor, a county official, an approver and an inspector of 忻府区, the bureau
+and an administrator, on the objects of another county (原平市), whose household, import job, visits,
 photos, projects and supply records carry secrets: full ID numbers and phones, and marker names.
 
 It fails on:
@@ -36,6 +36,7 @@ from django.core.management import call_command
 from django.db import connection, models
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from acceptance.models import Defect, HeatingRemoval, Inspection, InspectionPhoto, Project
 from energy_supply.models import (
@@ -47,7 +48,9 @@ from energy_supply.models import (
     KeyProject,
 )
 from energy_supply.views import KINDS
-from heating.models import County, PersonalDataAccess, Role, Township, User
+from heating.dispatch.models import CountyReport, DispatchRound, ReportStep
+from heating.dispatch.services import report_save, report_step, round_open
+from heating.models import County, PersonalDataAccess, PlanYear, Role, Township, User
 from heating.services import user_create
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.services import household_save
@@ -65,7 +68,10 @@ def one_pass_is_enough() -> None:
     if connection.vendor == "postgresql":
         pytest.skip("the SQLite pass walks every URL")
 
-ROLES = ["anonymous", "official", "inspector", "municipal", "administrator"]
+
+ROLES = ["anonymous", "official", "approver", "inspector", "municipal", "administrator"]
+# The roles of 忻府区 (its own users), to whom 原平市's objects are another county's.
+OWN_COUNTY_ROLES = ("official", "approver", "inspector")
 
 # 原平市's secrets. The numbers: what the household had, what it has, and one in an upload's error.
 ID_OLD, ID_NEW, ID_ERROR = IDS[3], "140981198805050019", "140981199912120013"
@@ -80,11 +86,14 @@ MARKERS = [
     "秘密煤业",
     "秘密重点项目",
     "秘密小区改造",
+    "秘密调度问题",
 ]
 
 # Answers that are a refusal (or a redirect to a login page).
 REFUSED = {401, 403, 404, 405}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
+# Objects of no one county: a dispatch round and its upward report.
+CITY_WIDE = {"dispatch-round", "dispatch-upward-xlsx", "dispatch-upward-docx"}
 # What an anonymous visitor may open.
 PUBLIC = {"login", "admin:login", "favicon.ico"}
 # Tables that record reading, logins and derived figures, not the data: they may change on any request.
@@ -113,6 +122,8 @@ class World:
     contract: GasContract
     upgrade: GridUpgrade
     network: GasNetwork
+    dispatch_round: DispatchRound
+    report: CountyReport
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
 
@@ -137,6 +148,10 @@ class World:
             "key-project": self.key_project,
             "reserve-edit": self.reserve,
             "contract-cancel": self.contract,
+            "dispatch-round": self.dispatch_round,
+            "dispatch-upward-xlsx": self.dispatch_round,
+            "dispatch-upward-docx": self.dispatch_round,
+            "dispatch-report": self.report,
         }.get(url_name)
 
 
@@ -148,6 +163,9 @@ def world(
     other, own = County.objects.get(short_name="原平市"), County.objects.get(short_name="忻府区")
     users = {
         "official": user_create(username="xf", password=PASSWORD, role=Role.COUNTY, county=own),
+        "approver": user_create(
+            username="xf-sh", password=PASSWORD, role=Role.APPROVER, county=own
+        ),
         "inspector": user_create(
             username="ys", password=PASSWORD, role=Role.INSPECTOR, counties=[own]
         ),
@@ -212,11 +230,20 @@ def world(
         name="秘密重点项目", county=other, responsible="某人", status="building", path="district"
     )
     key_project.counties.set([other])
+    dispatch_round = round_open(
+        plan_year=PlanYear.objects.get(year=2023), user=users["municipal"],
+        due_at=timezone.now() + dt.timedelta(days=2),
+    )  # fmt: skip
+    report = dispatch_round.reports.get(county=other)
+    report_save(report=report, user=their_official, problems="秘密调度问题", help_needed="",
+                next_steps="按计划")  # fmt: skip
+    report_step(report=report, user=their_official, step=ReportStep.Action.SUBMIT)
     return World(
         other=other, own=own, household=household, failed_import=failed_import,
         photo=InspectionPhoto.objects.filter(inspection__household=household).get(),
         project=project, key_project=key_project, reserve=reserve, contract=contract,
-        upgrade=upgrade, network=network, users=users,
+        upgrade=upgrade, network=network, users=users, dispatch_round=dispatch_round,
+        report=CountyReport.objects.get(pk=report.pk),
         replayers=[users["administrator"], their_official, their_inspector, users["municipal"]],
     )  # fmt: skip
 
@@ -290,6 +317,10 @@ def urls(world: World) -> Iterator[tuple[Route, str, bool]]:
                 yield route, reverse(route.name, kwargs={"kind": kind}), False
         elif keys == {"year"}:
             yield route, reverse(route.name, kwargs={"year": 2023}), False
+        elif keys == {"pk", "step"}:  # the steps of a report's sign-off
+            for step in ReportStep.Action.values:
+                on = {"pk": world.report.pk, "step": step}
+                yield route, reverse(route.name, kwargs=on), True
         elif keys == {"kind", "pk"}:
             for kind in KINDS:
                 obj = world.object_for(route.name, kind)
@@ -300,7 +331,7 @@ def urls(world: World) -> Iterator[tuple[Route, str, bool]]:
             assert obj is not None, (
                 f"{route.name}: which object does its pk name? (add it to World)"
             )
-            yield route, reverse_or_route(route, {"pk": obj.pk}), True
+            yield route, reverse_or_route(route, {"pk": obj.pk}), route.name not in CITY_WIDE
         elif keys == {"content_type_id", "object_id"}:
             ct = ContentType.objects.get_for_model(Household)
             site = {"content_type_id": ct.pk, "object_id": world.household.pk}
@@ -427,7 +458,7 @@ def secrets_for(role: str) -> list[str]:
     if role == "administrator":
         return []
     numbers = [ID_OLD, ID_NEW, ID_ERROR, *PHONES] + [n[6:14] for n in (ID_OLD, ID_NEW, ID_ERROR)]
-    return numbers + (MARKERS if role in ("official", "inspector") else [])
+    return numbers + (MARKERS if role in OWN_COUNTY_ROLES else [])
 
 
 def guarded_models(role: str) -> list[type[models.Model]]:
@@ -483,7 +514,7 @@ def test_every_url_as_every_role_leaks_nothing(role: str, world: World, tmp_path
     user = world.users.get(role)
     hidden = secrets_for(role)
     guarded = guarded_models(role)
-    own = world.own if role in ("official", "inspector") else None
+    own = world.own if role in OWN_COUNTY_ROLES else None
     problems: list[str] = []
     walked = list(urls(world))
     assert len(walked) > 200  # the admin's patterns included
@@ -513,11 +544,7 @@ def test_every_url_as_every_role_leaks_nothing(role: str, world: World, tmp_path
             elif role == "anonymous" and route.name not in PUBLIC:
                 if not refused(request, status, location):
                     problems.append(f"{where}: answered an anonymous visitor")
-            elif (
-                role in ("official", "inspector")
-                and of_other
-                and not refused(request, status, location)
-            ):
+            elif role in OWN_COUNTY_ROLES and of_other and not refused(request, status, location):
                 problems.append(f"{where}: another county's object answered")
             text = text_of(response)
             problems += [f"{where}: shows {secret}" for secret in hidden if secret in text]

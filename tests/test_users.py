@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_county_official_needs_a_county() -> None:
-    with pytest.raises(ValidationError, match="县级用户必须选择所属县"):
+    with pytest.raises(ValidationError, match="县级用户和县级审核人必须选择所属县"):
         user_create(username="nobody", password="x-Long-pass-1", role=Role.COUNTY)
 
 

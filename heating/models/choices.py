@@ -27,4 +27,7 @@ class Role(models.TextChoices):
     MUNICIPAL = "municipal", "市级用户"
     COUNTY = "county", "县级用户"
     INSPECTOR = "inspector", "验收人员"
+    # The county's leading-group office head (or another named person), who signs off its
+    # dispatch reports before the bureau sees them.
+    APPROVER = "approver", "县级审核人"
     ADMIN = "admin", "系统管理员"

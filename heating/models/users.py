@@ -13,6 +13,9 @@ from heating import access
 from heating.models.choices import Role
 from heating.models.divisions import County
 
+# The roles bound to one county.
+COUNTY_ROLES = (Role.COUNTY, Role.APPROVER)
+
 
 class PortalUserManager(UserManager["User"]):
     def create_superuser(
@@ -31,7 +34,7 @@ class User(AbstractUser):
         blank=True,
         related_name="officials",
         verbose_name="所属县（市、区）",
-        help_text="县级用户必填：只能查看和维护本县数据",
+        help_text="县级用户和县级审核人必填：只能查看本县数据",
     )
     counties = models.ManyToManyField(
         County,
@@ -41,6 +44,15 @@ class User(AbstractUser):
         help_text="验收人员可负责一个或多个县",
     )
     organisation = models.CharField("单位", max_length=100, blank=True)
+
+    class Delivery(models.TextChoices):
+        IMMEDIATE = "immediate", "即时邮件"
+        DIGEST = "digest", "每日汇总邮件"
+
+    # How alerts reach the user by e-mail besides the inbox (heating/dispatch/alerts.py).
+    alert_delivery = models.CharField(
+        "提醒邮件", max_length=16, choices=Delivery.choices, default=Delivery.IMMEDIATE
+    )
 
     objects = PortalUserManager()  # type: ignore[misc]
 
@@ -52,12 +64,12 @@ class User(AbstractUser):
                 name="user_role_valid",
                 violation_error_message="请选择角色。",
             ),
-            # A county official belongs to exactly one county; nobody else is bound to one.
+            # A county official or approver belongs to exactly one county; nobody else to one.
             models.CheckConstraint(
-                condition=Q(role=Role.COUNTY, county__isnull=False)
-                | (~Q(role=Role.COUNTY) & Q(county__isnull=True)),
+                condition=Q(role__in=COUNTY_ROLES, county__isnull=False)
+                | (~Q(role__in=COUNTY_ROLES) & Q(county__isnull=True)),
                 name="user_county_iff_county_role",
-                violation_error_message="县级用户必须选择所属县（市、区）；其他角色不设所属县。",
+                violation_error_message="县级用户和县级审核人必须选择所属县（市、区）；其他角色不设所属县。",
             ),
         ]
 

@@ -1,0 +1,49 @@
+"""Alerts that reach the right people: an in-app inbox and e-mail. A county's alerts go to that
+county's own users only (its officials and approvers, and for acceptance its inspectors); the
+bureau's to the municipal users. Each user chooses e-mail at once or a daily digest. Sending runs
+in Celery after the write commits, never inside a request, and a failed send is retried."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+
+from heating.dispatch.models import Alert
+from heating.models import County, Role, User
+
+
+def county_users(county: County | int, *, inspectors: bool = False) -> QuerySet[User]:
+    """The users of one county: its officials and approvers (and the inspectors assigned to it)."""
+    county_id = county if isinstance(county, int) else county.pk
+    mine = Q(county_id=county_id, role__in=[Role.COUNTY, Role.APPROVER])
+    if inspectors:
+        mine |= Q(role=Role.INSPECTOR, counties=county_id)
+    return User.objects.filter(mine, is_active=True).distinct()
+
+
+def bureau_users() -> QuerySet[User]:
+    return User.objects.filter(role=Role.MUNICIPAL, is_active=True)
+
+
+def alert_send(
+    users: Iterable[User], *, kind: Alert.Kind, text: str, link: str = "", key: str,
+    county: County | None = None,
+) -> list[Alert]:  # fmt: skip
+    """One alert per user, once per `key` (a check that runs again does not repeat itself); the
+    e-mails of those who want them at once are queued when the transaction commits."""
+    from heating.dispatch.tasks import alert_email
+
+    made = []
+    for user in users:
+        alert, created = Alert.objects.get_or_create(
+            user=user, key=key[:200],
+            defaults={"kind": kind, "text": text[:500], "link": link[:300], "county": county},
+        )  # fmt: skip
+        if created:
+            made.append(alert)
+            if user.alert_delivery == User.Delivery.IMMEDIATE and user.email:
+                transaction.on_commit(partial(alert_email.delay, alert.pk))
+    return made

@@ -1,0 +1,93 @@
+"""A county's figures for a dispatch report: its progress against the targets (by path × area type ×
+stage), its supply (gas headroom, grid and gas coverage, reserves) and its projected finish. The
+same function gives the frozen figures of a submitted report and today's live ones beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from energy_supply.selectors import county_energy
+from heating.dashboards.progress import progress_report
+from heating.dashboards.selectors import PACE_DAYS, recent_pace
+from heating.models import County, PlanYear
+
+
+def projection(
+    *, target: int, completed: int, pace_per_day: float, today: dt.date, deadline: dt.date
+) -> dict[str, Any]:
+    """When the county finishes its works at its pace of the last PACE_DAYS days."""
+    left = max(target - completed, 0)
+    finish: dt.date | None
+    if left == 0:
+        finish, said = today, "已全部完工"
+    elif pace_per_day <= 0:
+        finish, said = None, f"近{PACE_DAYS}天无完工，按此进度无法完成"
+    else:
+        finish = today + dt.timedelta(days=math.ceil(left / pace_per_day))
+        said = f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，预计 {finish:%Y年%m月%d日} 完工"
+    return {
+        "pace_per_day": round(pace_per_day, 1),
+        "left": left,
+        "expected_finish": finish.isoformat() if finish else None,
+        "deadline": deadline.isoformat(),
+        "on_time": finish is not None and finish <= deadline,
+        "said": said,
+    }
+
+
+def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:
+    only = County.objects.filter(pk=county.pk)
+    progress = progress_report(plan_year=plan_year, counties=only).as_dict()
+    mine = progress["counties"][0] if progress["counties"] else {}
+    energy = county_energy(counties=only, plan_year=plan_year)
+    return {
+        "as_of": progress["as_of"],
+        "progress": mine,
+        "energy": energy[0].as_dict() if energy else {},
+        "projection": projection(
+            target=int(mine.get("target", 0)),
+            completed=int(mine.get("completed", 0)),
+            pace_per_day=recent_pace(today=today).get(county.pk, 0.0),
+            today=today,
+            deadline=plan_year.works_due_for(county),
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Headline:
+    label: str
+    path: tuple[str, ...]  # keys into the figures
+
+    def of(self, figures: dict[str, Any]) -> Any:
+        value: Any = figures
+        for key in self.path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+
+# The figures the city's view shows reported beside live, and the upward report's columns.
+HEADLINES = [
+    Headline("任务户数", ("progress", "target")),
+    Headline("已完工", ("progress", "completed")),
+    Headline("完工率%", ("progress", "completed_pct")),
+    Headline("已验收", ("progress", "accepted")),
+    Headline("气量可保障余量（户）", ("energy", "gas", "left")),
+    Headline("电网改造到位村", ("energy", "grid", "villages_ready")),
+    Headline("燃气管网到位村", ("energy", "gas_network", "villages_ready")),
+    Headline("预计完工", ("projection", "expected_finish")),
+]
+
+
+def compared(reported: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
+    """(label, reported, live, differs) for each headline figure."""
+    rows = []
+    for headline in HEADLINES:
+        then, now = headline.of(reported), headline.of(live)
+        rows.append((headline.label, then, now, bool(reported) and then != now))
+    return rows

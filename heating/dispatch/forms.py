@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from heating.dispatch.models import CountyReport, DispatchRound
+from heating.versions import VersionedForm
+
+
+class RoundForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="类型", choices=DispatchRound.Kind.choices, initial=DispatchRound.Kind.AD_HOC
+    )
+    title = forms.CharField(
+        label="名称",
+        max_length=100,
+        required=False,
+        help_text="空白时自动生成：2023年第N期调度（月日）",
+    )
+    due_at = forms.DateTimeField(
+        label="报送截止",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReportForm(VersionedForm, forms.ModelForm[CountyReport]):
+    class Meta:
+        model = CountyReport
+        fields = ["problems", "help_needed", "next_steps"]
+        widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in fields}
+
+
+class StepForm(forms.Form):
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    reason = forms.CharField(label="退回原因", required=False, max_length=2000)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)

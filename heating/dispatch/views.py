@@ -1,0 +1,175 @@
+"""Dispatch pages: the rounds, the city's view of one round (every county's state, reported
+figures beside live ones), and a county's report with its form and the steps of its sign-off."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from heating import access
+from heating.access import Action, get_permitted
+from heating.dispatch.figures import compared, county_figures
+from heating.dispatch.forms import ReportForm, RoundForm, StepForm
+from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
+from heating.dispatch.services import allowed_steps, report_save, report_step, round_open
+from heating.dispatch.upward import upward_docx, upward_xlsx
+from heating.http import plan_year_or_404, request_user, xlsx_response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def rounds(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    access.require(user, Action.VIEW)
+    may_open = access.may(user, Action.DISPATCH)
+    form = RoundForm(request.POST or None) if may_open else None
+    if request.method == "POST":
+        access.require(user, Action.DISPATCH)
+        assert form is not None
+        if form.is_valid():
+            try:
+                opened = round_open(plan_year=plan_year_or_404(), user=user, **form.cleaned_data)
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(name if name in form.fields else None, error)
+            else:
+                messages.success(request, f"已发起：{opened}")
+                return redirect("dispatch-round", pk=opened.pk)
+    reports = CountyReport.objects.visible_to(user).select_related("round", "county")
+    mine = (
+        {r.round_id: r for r in reports} if not access.scope(user, Action.VIEW).everything else {}
+    )
+    now = timezone.now()
+    listed = [
+        (r, mine.get(r.pk), r.reports.filter(status=ReportStatus.ACCEPTED).count())
+        for r in DispatchRound.objects.all()[:60]
+    ]
+    return render(
+        request,
+        "dispatch/rounds.html",
+        {"rounds": listed, "form": form, "now": now, "sees_all": not mine and bool(listed)},
+    )
+
+
+@login_required
+def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The city's view: every county's state and figures (those the user sees); a user of one
+    county goes to its report."""
+    user = request_user(request)
+    dispatch_round = get_object_or_404(DispatchRound, pk=pk)
+    visible = dispatch_round.reports.visible_to(user)
+    single = access.scope(user, Action.VIEW).single
+    if single is not None:
+        return redirect("dispatch-report", pk=get_object_or_404(visible, county_id=single).pk)
+    today = timezone.localdate()
+    now = timezone.now()
+    plan_year = dispatch_round.plan_year
+    rows = []
+    for report in visible.select_related("county", "submitted_by", "signed_by", "accepted_by"):
+        live = county_figures(report.county, plan_year, today)
+        rows.append((report, report.late(now), compared(report.figures, live)))
+    return render(
+        request,
+        "dispatch/round.html",
+        {"round": dispatch_round, "rows": rows, "now": now,
+         "headlines": [label for label, *_ in rows[0][2]] if rows else []},
+    )  # fmt: skip
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    report = get_permitted(
+        CountyReport.objects.select_related("round", "county"), user, Action.VIEW, pk=pk
+    )
+    editable = report.open and access.may(user, Action.REPORT, report.county_id)
+    form = ReportForm(request.POST or None, instance=report) if editable else None
+    if request.method == "POST":
+        access.require(user, Action.REPORT, report.county_id)
+        if form is not None and form.is_valid():
+            try:
+                report_save(
+                    report=report, user=user, expected_version=form.expected_version,
+                    **{name: form.cleaned_data[name] for name in ReportForm.Meta.fields},
+                )  # fmt: skip
+            except ValidationError as exc:
+                for name, errors in exc.message_dict.items():
+                    for error in errors:
+                        form.add_error(name if name in form.fields else None, error)
+            else:
+                messages.success(request, "已保存草稿。")
+                return redirect("dispatch-report", pk=report.pk)
+    today = timezone.localdate()
+    live = county_figures(report.county, report.round.plan_year, today)
+    return render(
+        request,
+        "dispatch/report.html",
+        {
+            "report": report,
+            "form": form,
+            "figures": report.figures or live,
+            "frozen": bool(report.figures),
+            "compared": compared(report.figures, live),
+            "steps": allowed_steps(report, user),
+            "trail": report.steps.select_related("user"),
+            "late": report.late(),
+            "Step": ReportStep.Action,
+        },
+    )
+
+
+@require_POST
+@login_required
+def report_step_view(request: HttpRequest, pk: int, step: str) -> HttpResponse:
+    user = request_user(request)
+    report = get_permitted(CountyReport.objects.all(), user, Action.VIEW, pk=pk)
+    if step not in ReportStep.Action.values:
+        return redirect("dispatch-report", pk=pk)
+    form = StepForm(request.POST)
+    form.is_valid()
+    try:
+        report_step(
+            report=report,
+            user=user,
+            step=ReportStep.Action(step),
+            reason=form.cleaned_data.get("reason") or "",
+            expected_version=form.cleaned_data.get("seen_version"),
+        )
+    except ValidationError as exc:
+        for error in exc.messages:
+            messages.error(request, error)
+    else:
+        messages.success(request, f"已{ReportStep.Action(step).label}。")
+    return redirect("dispatch-report", pk=pk)
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@require_GET
+@login_required
+def upward_xlsx_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The round's accepted figures in the task table's printed layout."""
+    access.require(request_user(request), Action.DISPATCH)
+    dispatch_round = get_object_or_404(DispatchRound, pk=pk)
+    return xlsx_response(upward_xlsx(dispatch_round), f"{dispatch_round.title}.xlsx")
+
+
+@require_GET
+@login_required
+def upward_docx_view(request: HttpRequest, pk: int) -> HttpResponse:
+    access.require(request_user(request), Action.DISPATCH)
+    dispatch_round = get_object_or_404(DispatchRound, pk=pk)
+    response = HttpResponse(upward_docx(dispatch_round), content_type=DOCX)
+    name = quote(f"{dispatch_round.title}.docx")
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{name}"
+    return response
