@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
+from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
@@ -101,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "heating.dispatch.context.unread_alerts",
             ],
         },
     },
@@ -228,7 +230,20 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Imports whose worker died are queued again or failed (retrofits/import_jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
+    # Dispatch (heating/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
+    # season's warnings each morning; the digests of those who chose them each evening.
+    "dispatch-checks": {"task": "heating.dispatch.tasks.dispatch_checks", "schedule": 3600},
+    "season-checks": {
+        "task": "heating.dispatch.tasks.season_checks",
+        "schedule": crontab(hour=8, minute=0),
+    },
+    "alert-digests": {
+        "task": "heating.dispatch.tasks.send_digests",
+        "schedule": crontab(hour=18, minute=0),
+    },
 }
+# A weekly round is due this many days after it opens, at 17:00.
+DISPATCH_DUE_DAYS = envint("DISPATCH_DUE_DAYS", 2)
 
 # E-mail for alerts: the console under DEBUG (make run), SMTP from the environment in production.
 EMAIL_BACKEND = os.environ.get(

@@ -48,7 +48,7 @@ from energy_supply.models import (
     KeyProject,
 )
 from energy_supply.views import KINDS
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStep
+from heating.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
 from heating.dispatch.services import report_save, report_step, round_open
 from heating.models import County, PersonalDataAccess, PlanYear, Role, Township, User
 from heating.services import user_create
@@ -124,6 +124,7 @@ class World:
     network: GasNetwork
     dispatch_round: DispatchRound
     report: CountyReport
+    report_alert: Alert
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
 
@@ -152,6 +153,7 @@ class World:
             "dispatch-upward-xlsx": self.dispatch_round,
             "dispatch-upward-docx": self.dispatch_round,
             "dispatch-report": self.report,
+            "alert-open": self.report_alert,
         }.get(url_name)
 
 
@@ -244,6 +246,7 @@ def world(
         project=project, key_project=key_project, reserve=reserve, contract=contract,
         upgrade=upgrade, network=network, users=users, dispatch_round=dispatch_round,
         report=CountyReport.objects.get(pk=report.pk),
+        report_alert=Alert.objects.filter(user=their_official).earliest("pk"),
         replayers=[users["administrator"], their_official, their_inspector, users["municipal"]],
     )  # fmt: skip
 

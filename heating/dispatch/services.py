@@ -9,19 +9,22 @@ from dataclasses import dataclass
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from heating import access
 from heating.access import Action
+from heating.dispatch.alerts import alert_send, county_users
 from heating.dispatch.figures import county_figures
 from heating.dispatch.models import (
     OPEN_STATUSES,
+    Alert,
     CountyReport,
     DispatchRound,
     ReportStatus,
     ReportStep,
 )
-from heating.models import County, PlanYear, User
+from heating.models import County, PlanYear, Role, User
 from heating.versions import STALE, check_version
 
 
@@ -100,9 +103,17 @@ def round_open(
         plan_year=plan_year, kind=kind, title=title, notes=notes, opened_at=opened_at,
         due_at=due_at, opened_by=user,
     )  # fmt: skip
-    CountyReport.objects.bulk_create(
+    reports = CountyReport.objects.bulk_create(
         CountyReport(round=dispatch_round, county=county) for county in County.objects.all()
     )
+    due = timezone.localtime(due_at)
+    for report in CountyReport.objects.filter(round=dispatch_round).select_related("county"):
+        alert_send(
+            county_users(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
+            text=f"{title}已发起，请于 {due:%m月%d日 %H:%M} 前报送{report.county.short_name}的调度报告",
+            link=reverse("dispatch-report", args=[report.pk]), key=f"round:{report.pk}",
+        )  # fmt: skip
+    assert len(reports) == County.objects.count()
     return dispatch_round
 
 
@@ -176,5 +187,26 @@ def report_step(
     stored.status = transition.target
     stored.version += 1
     stored.save()
-    ReportStep.objects.create(report=stored, action=step, user=user, at=at, reason=reason.strip())
+    trail = ReportStep.objects.create(
+        report=stored, action=step, user=user, at=at, reason=reason.strip()
+    )
+    _alert_step(stored, trail)
     return stored
+
+
+def _alert_step(report: CountyReport, step: ReportStep) -> None:
+    """Who must act next hears of it: the approvers of a submitted report, the county's users of
+    a returned one."""
+    link = reverse("dispatch-report", args=[report.pk])
+    name = f"{report.round}：{report.county.short_name}的调度报告"
+    if step.action == ReportStep.Action.SUBMIT:
+        approvers = county_users(report.county).filter(role=Role.APPROVER)
+        alert_send(
+            approvers, kind=Alert.Kind.SUBMITTED, county=report.county, link=link,
+            text=f"{name}已由{step.user}报送，请审核", key=f"step:{step.pk}",
+        )  # fmt: skip
+    elif step.action == ReportStep.Action.RETURN:
+        alert_send(
+            county_users(report.county), kind=Alert.Kind.RETURNED, county=report.county,
+            link=link, text=f"{name}被{step.user}退回：{step.reason}", key=f"step:{step.pk}",
+        )  # fmt: skip

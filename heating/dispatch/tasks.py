@@ -61,3 +61,20 @@ def send_digests() -> None:
     ).exclude(email="")
     for user_id in users.values_list("pk", flat=True).distinct():
         alert_digest.delay(user_id)
+
+
+@shared_task
+def dispatch_checks() -> None:
+    """Hourly: the weekly round when it is due, and reports due within a day or late."""
+    from heating.dispatch.checks import open_scheduled_round, report_deadlines
+
+    open_scheduled_round()
+    report_deadlines()
+
+
+@shared_task
+def season_checks() -> None:
+    """Daily: supply warnings, acceptance and rectification overdue."""
+    from heating.dispatch.checks import season_warnings
+
+    season_warnings()

@@ -1,0 +1,70 @@
+"""The user's inbox: their alerts, newest first; opening one marks it read and goes where it
+points; the choice between e-mail at once and a daily digest."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from heating.dispatch.models import Alert
+from heating.http import request_user
+from heating.models import User
+
+
+class DeliveryForm(forms.ModelForm[User]):
+    class Meta:
+        model = User
+        fields = ["alert_delivery", "email"]
+        labels = {"email": "接收邮箱"}
+
+
+@require_GET
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    page = Paginator(Alert.objects.filter(user=user), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dispatch/inbox.html",
+        {"page": page, "delivery": DeliveryForm(instance=user)},
+    )
+
+
+@require_GET
+@login_required
+def alert_open(request: HttpRequest, pk: int) -> HttpResponse:
+    alert = get_object_or_404(Alert, pk=pk, user=request_user(request))
+    if alert.read_at is None:
+        Alert.objects.filter(pk=alert.pk).update(read_at=timezone.now())
+    # Only a path of this site: an alert never sends anyone elsewhere.
+    safe = url_has_allowed_host_and_scheme(alert.link, allowed_hosts=None)
+    return redirect(alert.link if alert.link.startswith("/") and safe else "inbox")
+
+
+@require_POST
+@login_required
+def read_all(request: HttpRequest) -> HttpResponse:
+    Alert.objects.filter(user=request_user(request), read_at=None).update(read_at=timezone.now())
+    return redirect("inbox")
+
+
+@require_POST
+@login_required
+def delivery(request: HttpRequest) -> HttpResponse:
+    user = request_user(request)
+    form = DeliveryForm(request.POST, instance=user)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "已保存提醒方式。")
+    else:
+        messages.error(
+            request, "；".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+    return redirect("inbox")
