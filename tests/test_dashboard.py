@@ -46,9 +46,9 @@ def test_every_county_is_overdue_or_done_after_its_deadline(
     client: Client, municipal: User, rolled_up: None
 ) -> None:
     rows = login(client, municipal).get(reverse("dashboard")).context["rows"]
-    assert {status.label for _, _, status, _ in rows} == {"逾期"}  # 2023's works ended long ago
+    assert {status.label for _, _, status, _, _ in rows} == {"逾期"}  # 2023's works ended long ago
     # and every county's 已完工 households are now overdue for acceptance
-    overdue = {c.county.short_name: n for c, _, _, n in rows}
+    overdue = {c.county.short_name: n for c, _, _, n, _ in rows}
     assert sum(overdue.values()) == Household.objects.filter(stage=Stage.COMPLETED).count()
 
 
@@ -178,3 +178,32 @@ def test_a_countys_status_writes_large_numbers_with_separators() -> None:
         pace_per_day=0,
     )
     assert status.detail == "施工截止 2023年10月15日 已过，尚余 154,048 户"
+
+
+def test_the_projection_is_the_last_14_days_pace_beside_the_countys_deadline() -> None:
+    from heating.dashboards.selectors import projection
+
+    today = dt.date(2023, 9, 1)
+    on_time = projection(
+        target=1000, completed=400, pace_per_day=20, today=today, deadline=dt.date(2023, 10, 15)
+    )
+    assert (on_time["expected_finish"], on_time["on_time"]) == ("2023-10-01", True)
+    # 五台山's works end on 10/1: the same pace one day short is late there.
+    late = projection(
+        target=1000, completed=380, pace_per_day=20, today=today, deadline=dt.date(2023, 10, 1)
+    )
+    assert (late["expected_finish"], late["on_time"]) == ("2023-10-02", False)
+    stalled = projection(
+        target=10, completed=0, pace_per_day=0, today=today, deadline=dt.date(2023, 10, 15)
+    )
+    assert stalled["expected_finish"] is None and "无完工" in stalled["said"]
+
+
+def test_the_dashboards_show_each_countys_projected_finish(
+    client: Client, municipal: User, rolled_up: None
+) -> None:
+    login(client, municipal)
+    page = client.get(reverse("dashboard")).content.decode()
+    assert page.count('data-testid="projection"') == 16
+    wutaishan = client.get(reverse("county", args=[pk("五台山")])).content.decode()
+    assert "施工截止 2023-10-01" in wutaishan

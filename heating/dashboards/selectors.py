@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,42 @@ def county_status(
         "有风险",
         "risk",
         f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，截止前尚差约 {left - int(pace_per_day * days):,} 户",
+    )
+
+
+def projection(
+    *, target: int, completed: int, pace_per_day: float, today: dt.date, deadline: dt.date
+) -> dict[str, Any]:
+    """When the county finishes its works at its pace of the last PACE_DAYS days."""
+    left = max(target - completed, 0)
+    finish: dt.date | None
+    if left == 0:
+        finish, said = today, "已全部完工"
+    elif pace_per_day <= 0:
+        finish, said = None, f"近{PACE_DAYS}天无完工，按此进度无法完成"
+    else:
+        finish = today + dt.timedelta(days=math.ceil(left / pace_per_day))
+        said = f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，预计 {finish:%Y年%m月%d日} 完工"
+    return {
+        "pace_per_day": round(pace_per_day, 1),
+        "left": left,
+        "expected_finish": finish.isoformat() if finish else None,
+        "deadline": deadline.isoformat(),
+        "on_time": finish is not None and finish <= deadline,
+        "said": said,
+    }
+
+
+def county_projection(
+    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, pace_per_day: float
+) -> dict[str, Any]:
+    """The county's projected finish beside its works deadline (五台山: 10/1)."""
+    return projection(
+        target=progress.total.target,
+        completed=progress.total.completed,
+        pace_per_day=pace_per_day,
+        today=today,
+        deadline=plan_year.works_due_for(progress.county),
     )
 
 

@@ -19,6 +19,7 @@ from heating.dashboards.progress import progress_report
 from heating.dashboards.selectors import (
     awaiting_past_deadline,
     charts,
+    county_projection,
     county_status,
     next_milestone,
     places,
@@ -96,6 +97,9 @@ def city(request: HttpRequest) -> HttpResponse:
                 c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
             ),
             awaiting_past_deadline(c, plan_year=plan_year, today=today),
+            county_projection(
+                c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
+            ),
         )
         for c in report.counties
     ]
@@ -142,6 +146,9 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             "cells": cells,
             "subs": [s for s, _ in SUBS],
             "status": county_status(progress, plan_year=plan_year, today=today, pace_per_day=pace),
+            "projection": county_projection(
+                progress, plan_year=plan_year, today=today, pace_per_day=pace
+            ),
             "overdue_acceptance": awaiting_past_deadline(
                 progress, plan_year=plan_year, today=today
             ),

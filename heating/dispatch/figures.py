@@ -5,37 +5,13 @@ same function gives the frozen figures of a submitted report and today's live on
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from energy_supply.selectors import county_energy
 from heating.dashboards.progress import progress_report
-from heating.dashboards.selectors import PACE_DAYS, recent_pace
+from heating.dashboards.selectors import projection, recent_pace
 from heating.models import County, PlanYear
-
-
-def projection(
-    *, target: int, completed: int, pace_per_day: float, today: dt.date, deadline: dt.date
-) -> dict[str, Any]:
-    """When the county finishes its works at its pace of the last PACE_DAYS days."""
-    left = max(target - completed, 0)
-    finish: dt.date | None
-    if left == 0:
-        finish, said = today, "已全部完工"
-    elif pace_per_day <= 0:
-        finish, said = None, f"近{PACE_DAYS}天无完工，按此进度无法完成"
-    else:
-        finish = today + dt.timedelta(days=math.ceil(left / pace_per_day))
-        said = f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，预计 {finish:%Y年%m月%d日} 完工"
-    return {
-        "pace_per_day": round(pace_per_day, 1),
-        "left": left,
-        "expected_finish": finish.isoformat() if finish else None,
-        "deadline": deadline.isoformat(),
-        "on_time": finish is not None and finish <= deadline,
-        "said": said,
-    }
 
 
 def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:
