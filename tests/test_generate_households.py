@@ -16,6 +16,7 @@ from acceptance.models import Defect, HeatingRemoval, Inspection
 from acceptance.rules import removal_allowed_from
 from energy_supply.models import GridUpgrade
 from heating.dashboards.selectors import trend
+from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Target
 from retrofits.acceptance_store import store_acceptances
 from retrofits.choices import Stage
@@ -49,6 +50,7 @@ def everything() -> dict[str, object]:
         "defects": sorted(Defect.objects.values_list("pk", "closed_by")),
         "removals": HeatingRemoval.objects.count(),
         "imports": LedgerImport.objects.count(),
+        "reports": sorted(CountyReport.objects.values_list("pk", "status", "version")),
     }
 
 
@@ -252,3 +254,31 @@ def test_a_day_before_the_ledger_cannot_undo_it(tender: list[TenderItem]) -> Non
     generate("--as-of", "2023-09-20")
     with pytest.raises(CommandError, match="处错误"):
         generate("--as-of", "2023-06-01", "--verbosity", "0")
+
+
+def test_the_seasons_dispatch_rounds(tender: list[TenderItem]) -> None:
+    """Weekly rounds over the season: most reports on time and accepted, 静乐县 often late, one
+    of 原平市's returned and submitted again; each report's figures as of its week."""
+    generate()
+    rounds = list(DispatchRound.objects.order_by("opened_at"))
+    assert len(rounds) >= 25 and all(r.opened_by is None for r in rounds)
+    reports = CountyReport.objects.select_related("round", "county")
+    assert reports.count() == 16 * len(rounds)
+    assert reports.filter(status=ReportStatus.ACCEPTED).count() == reports.count()
+    late = {
+        c: sum(r.late() for r in reports if r.county.short_name == c) for c in ("静乐县", "忻府区")
+    }
+    assert late["静乐县"] > len(rounds) / 3 and late["忻府区"] == 0
+    returned = ReportStep.objects.filter(action=ReportStep.Action.RETURN).select_related(
+        "report__county"
+    )
+    assert [s.report.county.short_name for s in returned] == ["原平市"]
+    actions = list(returned[0].report.steps.values_list("action", flat=True))
+    assert actions == ["submit", "sign", "return", "submit", "sign", "accept"]
+    xinfu = [r.figures["progress"]["completed"] for r in reports.filter(county__short_name="忻府区")
+             .order_by("round__opened_at")]  # fmt: skip
+    assert xinfu == sorted(xinfu) and xinfu[0] < xinfu[-1]
+    latest = reports.filter(county__short_name="忻府区").order_by("round__opened_at").last()
+    assert latest is not None
+    cells = latest.figures["progress"]["cells"]
+    assert sum(c["completed"] for c in cells) == xinfu[-1]

@@ -11,3 +11,10 @@ class DispatchConfig(AppConfig):
     label = "dispatch"
     verbose_name = "调度报送"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from heating.dispatch import demo
+        from retrofits.demo import register_demo_step
+
+        # The season's weekly rounds, after the households, their supply and their visits.
+        register_demo_step(demo.dispatch_after_households, after_households=True)

@@ -15,6 +15,13 @@ DEMO_USERS: list[tuple[str, Role, str, str, list[str]]] = [
     ("shi", Role.MUNICIPAL, "市能源局演示用户", "忻州市能源局", []),
     ("xinfu", Role.COUNTY, "忻府区演示用户", "忻府区清洁取暖工作领导小组办公室", ["忻府区"]),
     ("yuanping", Role.COUNTY, "原平市演示用户", "原平市清洁取暖工作领导小组办公室", ["原平市"]),
+    (
+        "xinfu-shenhe",
+        Role.APPROVER,
+        "忻府区审核人演示用户",
+        "忻府区清洁取暖工作领导小组办公室",
+        ["忻府区"],
+    ),
     ("yanshou", Role.INSPECTOR, "验收演示用户", "忻州某监理单位", ["忻府区", "定襄县"]),
     ("admin", Role.ADMIN, "系统管理员", "忻州市能源局", []),
 ]
@@ -34,7 +41,7 @@ def demo_users() -> list[tuple[str, bool]]:
             role=role,
             full_name=full_name,
             organisation=organisation,
-            county=counties[0] if role == Role.COUNTY else None,
+            county=counties[0] if role in (Role.COUNTY, Role.APPROVER) else None,
             counties=counties,
         )
         made.append((username, True))

@@ -1,0 +1,215 @@
+"""The demo city's dispatch history: a weekly round every Monday of the 2023 season (opened at 9:00,
+due Wednesday 17:00), each county's report submitted, signed off and accepted as the weeks could
+have gone: most on time, 静乐县 often late, and one of 原平市's returned by the bureau and submitted
+again. Each report's figures are the county's as of its round, from the daily completions and
+acceptances the count keeps (TrendPoint); supply figures are today's. Drawn from the seed alone;
+run again, it writes nothing."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import random
+from bisect import bisect_right
+from collections import defaultdict
+from itertools import accumulate
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from heating.dashboards.selectors import PACE_DAYS, projection
+from heating.dispatch.checks import report_deadlines
+from heating.dispatch.figures import county_figures
+from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
+from heating.models import County, PlanYear, Role, User
+from retrofits.demo import DemoCity
+from retrofits.models import RollupRun, TrendPoint
+from retrofits.rollups import rollup_run
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OFTEN_LATE = "静乐县"
+LATE_SHARE = 0.6  # of its reports, those after the due time
+RETURNED = (
+    "原平市",
+    dt.date(2023, 9, 11),
+    "未说明同华二期长输管线进度及对集中供热户的影响，请补充后重报",
+)
+
+
+def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=SHANGHAI)
+
+
+def _person(username: str, name: str, role: Role, county: County | None) -> User:
+    """An account the demo's reports are signed under, which nobody logs in with."""
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={"first_name": name, "role": role, "county": county, "is_active": False},
+    )
+    if created:
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+class _Counts:
+    """A county's completions and acceptances up to any day, from the latest count."""
+
+    def __init__(self, run: RollupRun) -> None:
+        days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
+        for county, day, completed, accepted in (
+            TrendPoint.objects.filter(run=run)
+            .order_by("county", "day")
+            .values_list("county", "day", "completed", "accepted")
+        ):
+            days[county].append((day, completed, accepted))
+        self.days = {c: [d for d, _, _ in rows] for c, rows in days.items()}
+        self.completed = {c: list(accumulate(r[1] for r in rows)) for c, rows in days.items()}
+        self.accepted = {c: list(accumulate(r[2] for r in rows)) for c, rows in days.items()}
+
+    def by(self, county: int, day: dt.date) -> tuple[int, int]:
+        i = bisect_right(self.days.get(county, []), day)
+        if i == 0:
+            return 0, 0
+        return self.completed[county][i - 1], self.accepted[county][i - 1]
+
+
+def _as_of(
+    now: dict[str, Any], county: County, plan_year: PlanYear, day: dt.date, counts: _Counts
+) -> dict[str, Any]:
+    """Today's figures turned back to `day`: completed and accepted as they were then (each
+    path × area cell in proportion), the projection at that week's pace."""
+    figures = copy.deepcopy(now)
+    progress = figures["progress"]
+    completed, accepted = counts.by(county.pk, day)
+    completed_now = int(progress.get("completed", 0)) or 1
+    cells = progress.get("cells", [])
+    for cell in cells:
+        cell["completed"] = round(int(cell["completed"]) * completed / completed_now)
+        cell["accepted"] = round(int(cell["accepted"]) * accepted / (progress.get("accepted") or 1))
+        cell.pop("by_stage", None)
+        cell["completed_pct"] = (
+            round(100 * cell["completed"] / cell["target"], 1) if cell["target"] else None
+        )
+    if cells:  # rounding: the biggest cell takes what the others left
+        biggest = max(cells, key=lambda c: c["completed"])
+        biggest["completed"] += completed - sum(c["completed"] for c in cells)
+    target = int(progress.get("target", 0))
+    progress.update(
+        completed=completed, accepted=accepted, by_stage={},
+        completed_pct=round(100 * completed / target, 1) if target else None,
+        accepted_pct=round(100 * accepted / target, 1) if target else None,
+    )  # fmt: skip
+    before, _ = counts.by(county.pk, day - dt.timedelta(days=PACE_DAYS))
+    figures["projection"] = projection(
+        target=target, completed=completed, pace_per_day=(completed - before) / PACE_DAYS,
+        today=day, deadline=plan_year.works_due_for(county),
+    )  # fmt: skip
+    figures["as_of"] = _at(day, 8).isoformat()
+    return figures
+
+
+TEXTS = {
+    "problems": ("部分村入户线路老化，需同步改造", "个别农户对设备运行费用有顾虑，需加强宣传",
+                 "施工队伍不足，进度偏慢", "无"),
+    "help_needed": ("协调供电公司加快配变增容", "协调燃气企业落实气源", "", ""),
+    "next_steps": ("加快剩余户安装调试，确保按期完工", "组织入户回访，做好运行指导",
+                   "配合验收组开展验收"),
+}  # fmt: skip
+
+
+@transaction.atomic
+def dispatch_after_households(city: DemoCity) -> None:
+    plan_year = city.plan_year
+    if DispatchRound.objects.filter(plan_year=plan_year).exists():
+        city.say("演示调度已有，跳过。")
+        return
+    run = rollup_run()
+    counts = _Counts(run)
+    rng = random.Random(city.seed)
+    bureau = _person("demo-shi", "市能源局调度（演示）", Role.MUNICIPAL, None)
+    counties = list(County.objects.order_by("order"))
+    people = {
+        c.pk: (
+            _person(f"demo-tianbao-{c.order:02d}", f"{c.short_name}填报人（演示）", Role.COUNTY, c),
+            _person(
+                f"demo-shenhe-{c.order:02d}", f"{c.short_name}审核人（演示）", Role.APPROVER, c
+            ),
+        )
+        for c in counties
+    }
+    today_figures = {c.pk: county_figures(c, plan_year, city.as_of) for c in counties}
+
+    start = plan_year.works_start + dt.timedelta(days=-plan_year.works_start.weekday() % 7)
+    last = min(plan_year.acceptance_due, city.as_of)
+    mondays = [start + dt.timedelta(weeks=i) for i in range((last - start).days // 7 + 1)]
+    made = 0
+    for number, monday in enumerate(mondays, start=1):
+        opened, due = _at(monday, 9), _at(monday + dt.timedelta(days=2), 17)
+        dispatch_round = DispatchRound.objects.create(
+            plan_year=plan_year, kind=DispatchRound.Kind.WEEKLY, opened_at=opened, due_at=due,
+            title=f"{plan_year.year}年第{number}期调度（{monday:%m月%d日}）", opened_by=None,
+        )  # fmt: skip
+        for county in counties:
+            made += _report(dispatch_round, county, people[county.pk], bureau, rng, city,
+                            _as_of(today_figures[county.pk], county, plan_year, monday, counts))  # fmt: skip
+    report_deadlines(now=timezone.now())
+    city.say(f"演示调度：{len(mondays)} 期每周调度，{made} 份县级报告。")
+
+
+def _report(
+    dispatch_round: DispatchRound, county: County, people: tuple[User, User], bureau: User,
+    rng: random.Random, city: DemoCity, figures: dict[str, Any],
+) -> int:  # fmt: skip
+    drafter, approver = people
+    monday = timezone.localtime(dispatch_round.opened_at).date()
+    late = county.short_name == OFTEN_LATE and rng.random() < LATE_SHARE
+    submitted = (
+        _at(monday + dt.timedelta(days=3), 9 + rng.randrange(6))
+        if late
+        else _at(monday + dt.timedelta(days=1), 9 + rng.randrange(7), rng.randrange(60))
+    )
+    now = _at(city.as_of, 12)
+    texts = {k: rng.choice(v) for k, v in TEXTS.items()}
+    report = CountyReport(round=dispatch_round, county=county, **texts)
+    if submitted > now:  # the round still open on the day told: a draft
+        report.save()
+        return 1
+    signed = submitted + dt.timedelta(hours=1 + rng.randrange(4))
+    accepted = _at(timezone.localtime(signed).date() + dt.timedelta(days=1), 10)
+    steps: list[tuple[str, User, dt.datetime, str]] = [
+        (ReportStep.Action.SUBMIT, drafter, submitted, "")
+    ]
+    name, day, reason = RETURNED
+    if county.short_name == name and monday == day:
+        returned = signed + dt.timedelta(hours=20)
+        steps += [
+            (ReportStep.Action.SIGN, approver, signed, ""),
+            (ReportStep.Action.RETURN, bureau, returned, reason),
+        ]
+        submitted = returned + dt.timedelta(hours=3)
+        signed = submitted + dt.timedelta(hours=2)
+        accepted = signed + dt.timedelta(hours=18)
+        steps.append((ReportStep.Action.SUBMIT, drafter, submitted, ""))
+        report.problems = (
+            "同华二期长输管线9月底试压，10月中旬通热；影响集中供热户约3.6万户"
+            + "；"
+            + report.problems
+        )
+    report.figures, report.figures_as_of = figures, submitted
+    report.submitted_at, report.submitted_by = submitted, drafter
+    report.status = ReportStatus.SUBMITTED
+    if signed <= now:
+        report.signed_at, report.signed_by, report.status = signed, approver, ReportStatus.SIGNED
+        steps.append((ReportStep.Action.SIGN, approver, signed, ""))
+    if accepted <= now and report.status == ReportStatus.SIGNED:
+        report.accepted_at, report.accepted_by = accepted, bureau
+        report.status = ReportStatus.ACCEPTED
+        steps.append((ReportStep.Action.ACCEPT, bureau, accepted, ""))
+    report.save()
+    ReportStep.objects.bulk_create(
+        ReportStep(report=report, action=a, user=u, at=at, reason=r) for a, u, at, r in steps
+    )
+    return 1
