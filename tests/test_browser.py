@@ -394,3 +394,58 @@ def test_cancelling_a_contract_asks_first_under_the_policy(browser, live_server)
     contract.refresh_from_db()
     assert contract.cancelled_on == dt.date(2023, 9, 1)
     assert errors == []
+
+
+def test_a_countys_report_form_and_the_citys_round_view(browser, live_server) -> None:  # type: ignore[no-untyped-def]
+    """A county official drafts and submits their report (the confirmation is portal.js's); the
+    bureau sees the round: every county's state, the figures, the county's texts."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from heating.dispatch.services import round_open
+    from heating.models import PlanYear
+
+    county = County.objects.get(short_name="忻府区")
+    user_create(username="xf", password="x-Long-pass-1", role=Role.COUNTY, county=county)
+    shi = user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
+    dispatch_round = round_open(
+        plan_year=PlanYear.objects.get(year=2023), user=shi,
+        due_at=timezone.now() + dt.timedelta(days=2),
+    )  # fmt: skip
+    report = dispatch_round.reports.get(county=county)
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+    def sign_in(username: str) -> None:
+        page.goto(f"{live_server.url}/accounts/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", "x-Long-pass-1")
+        page.click("button[type=submit]")
+
+    sign_in("xf")
+    assert page.inner_text("[data-testid=inbox-link] .badge") == "1"  # the round opened
+    page.goto(f"{live_server.url}/dispatch/reports/{report.pk}/")
+    page.fill("#id_problems", "个别村入户线路老化")
+    page.fill("#id_next_steps", "10月10日前全部完工")
+    page.click("[data-testid=report-form] button[type=submit]")
+    page.once("dialog", lambda d: d.accept())
+    with page.expect_navigation():
+        page.click("[data-testid=report-steps] button")
+    assert "已报送" in page.inner_text("[data-testid=report-status]")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dispatch-report.png"), full_page=True)
+    page.click("form[action$='/accounts/logout/'] button, .who form button")
+
+    sign_in("shi")
+    page.goto(f"{live_server.url}/dispatch/{dispatch_round.pk}/")
+    row = page.locator("[data-testid=round-states] tr[data-county=忻府区]")
+    assert "已报送" in row.inner_text()
+    assert page.locator("[data-testid=round-states] tbody tr").count() == 16
+    assert "个别村入户线路老化" in page.inner_text("main, body")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366 + 20
+    page.screenshot(path=str(ARTIFACTS / "dispatch-round.png"), full_page=True)
+    assert errors == []

@@ -23,7 +23,12 @@ from heating.models import County, PlanYear
 
 
 def _plan_year(today: dt.date) -> PlanYear | None:
-    return PlanYear.objects.filter(year=today.year).first()
+    """The plan year whose season (works to performance evaluation) holds the day."""
+    return (
+        PlanYear.objects.filter(works_start__lte=today, evaluation_due__gte=today)
+        .order_by("-year")
+        .first()
+    )
 
 
 def open_scheduled_round(now: dt.datetime | None = None) -> DispatchRound | None:

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from heating.dashboards.selectors import PACE_DAYS, projection
-from heating.dispatch.checks import report_deadlines
-from heating.dispatch.figures import county_figures
+from heating.dispatch.checks import report_deadlines, season_warnings
+from heating.dispatch.figures import all_figures
 from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Role, User
 from retrofits.demo import DemoCity
@@ -140,7 +140,7 @@ def dispatch_after_households(city: DemoCity) -> None:
         )
         for c in counties
     }
-    today_figures = {c.pk: county_figures(c, plan_year, city.as_of) for c in counties}
+    today_figures = all_figures(plan_year, city.as_of)
 
     start = plan_year.works_start + dt.timedelta(days=-plan_year.works_start.weekday() % 7)
     last = min(plan_year.acceptance_due, city.as_of)
@@ -156,6 +156,8 @@ def dispatch_after_households(city: DemoCity) -> None:
             made += _report(dispatch_round, county, people[county.pk], bureau, rng, city,
                             _as_of(today_figures[county.pk], county, plan_year, monday, counts))  # fmt: skip
     report_deadlines(now=timezone.now())
+    alerts = season_warnings(today=city.as_of)
+    city.say(f"演示提醒：{alerts} 条（能源保障预警、逾期验收和整改）。")
     city.say(f"演示调度：{len(mondays)} 期每周调度，{made} 份县级报告。")
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
+
 from energy_supply.selectors import county_energy
 from heating.dashboards.progress import progress_report
 from heating.dashboards.selectors import projection, recent_pace
@@ -15,22 +17,36 @@ from heating.models import County, PlanYear
 
 
 def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:
-    only = County.objects.filter(pk=county.pk)
-    progress = progress_report(plan_year=plan_year, counties=only).as_dict()
-    mine = progress["counties"][0] if progress["counties"] else {}
-    energy = county_energy(counties=only, plan_year=plan_year)
-    return {
-        "as_of": progress["as_of"],
-        "progress": mine,
-        "energy": energy[0].as_dict() if energy else {},
-        "projection": projection(
-            target=int(mine.get("target", 0)),
-            completed=int(mine.get("completed", 0)),
-            pace_per_day=recent_pace(today=today).get(county.pk, 0.0),
-            today=today,
-            deadline=plan_year.works_due_for(county),
-        ),
+    return all_figures(plan_year, today, County.objects.filter(pk=county.pk))[county.pk]
+
+
+def all_figures(
+    plan_year: PlanYear, today: dt.date, counties: QuerySet[County] | None = None
+) -> dict[int, dict[str, Any]]:
+    """Each county's figures, counted together (the city's view shows all sixteen)."""
+    counties = counties if counties is not None else County.objects.all()
+    progress = progress_report(plan_year=plan_year, counties=counties).as_dict()
+    by_name = {c["county"]: c for c in progress["counties"]}
+    energy = {
+        e.county.pk: e.as_dict() for e in county_energy(counties=counties, plan_year=plan_year)
     }
+    pace = recent_pace(today=today)
+    figures = {}
+    for county in counties:
+        mine = by_name.get(county.short_name, {})
+        figures[county.pk] = {
+            "as_of": progress["as_of"],
+            "progress": mine,
+            "energy": energy.get(county.pk, {}),
+            "projection": projection(
+                target=int(mine.get("target", 0)),
+                completed=int(mine.get("completed", 0)),
+                pace_per_day=pace.get(county.pk, 0.0),
+                today=today,
+                deadline=plan_year.works_due_for(county),
+            ),
+        }
+    return figures
 
 
 @dataclass(frozen=True)

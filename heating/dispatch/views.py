@@ -15,12 +15,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from heating import access
 from heating.access import Action, get_permitted
-from heating.dispatch.figures import compared, county_figures
+from heating.dispatch.figures import all_figures, compared, county_figures
 from heating.dispatch.forms import ReportForm, RoundForm, StepForm
 from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.dispatch.services import allowed_steps, report_save, report_step, round_open
 from heating.dispatch.upward import upward_docx, upward_xlsx
 from heating.http import plan_year_or_404, request_user, xlsx_response
+from heating.models import County
 
 
 @require_http_methods(["GET", "POST"])
@@ -72,10 +73,10 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     now = timezone.now()
     plan_year = dispatch_round.plan_year
-    rows = []
-    for report in visible.select_related("county", "submitted_by", "signed_by", "accepted_by"):
-        live = county_figures(report.county, plan_year, today)
-        rows.append((report, report.late(now), compared(report.figures, live)))
+    reports = list(visible.select_related("county", "submitted_by", "signed_by", "accepted_by"))
+    counties = County.objects.filter(pk__in=[r.county_id for r in reports])
+    live = all_figures(plan_year, today, counties)
+    rows = [(r, r.late(now), compared(r.figures, live[r.county_id])) for r in reports]
     return render(
         request,
         "dispatch/round.html",
