@@ -44,7 +44,7 @@ from energy_supply.services import (
 from energy_supply.sheets import CONTRACT, NETWORK, UPGRADE, Template, write_template
 from heating import access
 from heating.access import Action, get_permitted
-from heating.forms import SheetUploadForm
+from heating.forms import SheetUploadForm, add_service_errors
 from heating.http import bad_request, plan_year_or_404, request_user, xlsx_response
 from heating.models import County, User
 from heating.sheets import SheetFileError
@@ -232,19 +232,13 @@ def record_form(request: HttpRequest, kind: str, pk: int | None = None) -> HttpR
         try:
             saved = spec.save(form.save(commit=False), user, form.expected_version)
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"已保存：{saved}")
             return redirect("supply-detail", kind=kind, pk=saved.pk)
     return render(
         request, "energy_supply/form.html", {"kind": spec, "form": form, "record": record}
     )
-
-
-def _add_errors(form: Any, exc: ValidationError) -> None:
-    for name, errors in exc.message_dict.items():
-        for error in errors:
-            form.add_error(name if name in form.fields else None, error)
 
 
 @require_POST
@@ -407,7 +401,7 @@ def reserve_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 reserve=form.save(commit=False), user=user, expected_version=form.expected_version
             )
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, "已保存燃料储备。")
             return redirect("supply-reserves")

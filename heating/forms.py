@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 
 
@@ -23,3 +24,10 @@ class SheetUploadForm(forms.Form):
                 f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限，请分县或分批上传"
             )
         return upload
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """A service's refusal on the form that asked: beside the field it names, else above it."""
+    for name, errors in exc.message_dict.items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)

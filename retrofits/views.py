@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.forms import SheetUploadForm
+from heating.forms import SheetUploadForm, add_service_errors
 from heating.http import bad_request, request_user, search_throttled, xlsx_response
 from heating.models import County, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
@@ -162,9 +162,7 @@ def _household_form(request: HttpRequest, household: Household) -> HttpResponse:
                 expected_version=form.expected_version,
             )
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(name if name in form.fields else None, error)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"已保存：{saved}")
             return redirect("household-detail", pk=saved.pk)

@@ -63,10 +63,15 @@ def test_demo_users_are_one_per_role(settings: Settings) -> None:
         "shi": Role.MUNICIPAL,
         "xinfu": Role.COUNTY,
         "yuanping": Role.COUNTY,
+        "xinfu-shenhe": Role.APPROVER,
         "yanshou": Role.INSPECTOR,
         "admin": Role.ADMIN,
     }
     assert User.objects.get(username="yanshou").counties.count() == 2
+    assert (
+        User.objects.get(username="xinfu-shenhe").county
+        == User.objects.get(username="xinfu").county
+    )
 
 
 def test_demo_users_are_never_made_in_production(settings: Settings) -> None:

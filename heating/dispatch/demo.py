@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from heating.dashboards.selectors import PACE_DAYS, projection
@@ -25,7 +26,7 @@ from heating.dispatch.figures import all_figures
 from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Role, User
 from retrofits.demo import DemoCity
-from retrofits.models import RollupRun, TrendPoint
+from retrofits.models import Household, RollupRun, TrendPoint
 from retrofits.rollups import rollup_run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -52,6 +53,16 @@ def _person(username: str, name: str, role: Role, county: County | None) -> User
         user.set_unusable_password()
         user.save()
     return user
+
+
+def _fresh_count() -> RollupRun:
+    """The latest count if it began after the ledger's last write (the demo's import counts at
+    once in the tests, 30 s later under make run), else a new one."""
+    run = RollupRun.objects.latest_complete()
+    written = Household.objects.aggregate(last=Max("updated_at"))["last"]
+    if run is None or (written is not None and run.started_at < written):
+        run = rollup_run()
+    return run
 
 
 class _Counts:
@@ -126,8 +137,7 @@ def dispatch_after_households(city: DemoCity) -> None:
     if DispatchRound.objects.filter(plan_year=plan_year).exists():
         city.say("演示调度已有，跳过。")
         return
-    run = rollup_run()
-    counts = _Counts(run)
+    counts = _Counts(_fresh_count())
     rng = random.Random(city.seed)
     bureau = _person("demo-shi", "市能源局调度（演示）", Role.MUNICIPAL, None)
     counties = list(County.objects.order_by("order"))

@@ -20,6 +20,7 @@ from heating.dispatch.forms import ReportForm, RoundForm, StepForm
 from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.dispatch.services import allowed_steps, report_save, report_step, round_open
 from heating.dispatch.upward import upward_docx, upward_xlsx
+from heating.forms import add_service_errors
 from heating.http import plan_year_or_404, request_user, xlsx_response
 from heating.models import County
 
@@ -38,9 +39,7 @@ def rounds(request: HttpRequest) -> HttpResponse:
             try:
                 opened = round_open(plan_year=plan_year_or_404(), user=user, **form.cleaned_data)
             except ValidationError as exc:
-                for name, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(name if name in form.fields else None, error)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"已发起：{opened}")
                 return redirect("dispatch-round", pk=opened.pk)
@@ -103,9 +102,7 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     **{name: form.cleaned_data[name] for name in ReportForm.Meta.fields},
                 )  # fmt: skip
             except ValidationError as exc:
-                for name, errors in exc.message_dict.items():
-                    for error in errors:
-                        form.add_error(name if name in form.fields else None, error)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, "已保存草稿。")
                 return redirect("dispatch-report", pk=report.pk)
