@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 
 from heating.dispatch.models import CountyReport, DispatchRound
@@ -33,8 +31,7 @@ class ReportForm(VersionedForm, forms.ModelForm[CountyReport]):
 
 
 class StepForm(forms.Form):
+    """A step's button: the version the page showed, and a return's reason."""
+
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     reason = forms.CharField(label="退回原因", required=False, max_length=2000)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
