@@ -258,8 +258,19 @@ def test_a_day_before_the_ledger_cannot_undo_it(tender: list[TenderItem]) -> Non
 
 def test_the_seasons_dispatch_rounds(tender: list[TenderItem]) -> None:
     """Weekly rounds over the season: most reports on time and accepted, 静乐县 often late, one
-    of 原平市's returned and submitted again; each report's figures as of its week."""
+    of 原平市's returned and submitted again; each report's figures as of its week; the inboxes
+    hold the latest round's opening and the return."""
+    from heating.dispatch.models import Alert
+    from heating.models import County, Role
+    from heating.services import user_create
+
+    yuanping = user_create(
+        username="yuanping", password="x-Long-pass-1", role=Role.COUNTY,
+        county=County.objects.get(short_name="原平市"),
+    )  # fmt: skip
     generate()
+    kinds = set(Alert.objects.filter(user=yuanping).values_list("kind", flat=True))
+    assert kinds >= {Alert.Kind.ROUND_OPENED, Alert.Kind.RETURNED}
     rounds = list(DispatchRound.objects.order_by("opened_at"))
     assert len(rounds) >= 25 and all(r.opened_by is None for r in rounds)
     reports = CountyReport.objects.select_related("round", "county")

@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from heating.dashboards.selectors import PACE_DAYS, projection
+from heating.dispatch.alerts import alert_send, county_users
 from heating.dispatch.checks import report_deadlines, season_warnings
 from heating.dispatch.figures import all_figures
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
+from heating.dispatch.models import Alert, CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Role, User
 from retrofits.demo import DemoCity
 from retrofits.models import Household, RollupRun, TrendPoint
@@ -122,6 +124,26 @@ def _as_of(
     return figures
 
 
+def _alerts_of_the_last_steps(latest: DispatchRound) -> None:
+    """What the inboxes would hold: the latest round's opening (every county's users) and the
+    return of 原平市's report (its users)."""
+    for report in latest.reports.select_related("county"):
+        alert_send(
+            county_users(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
+            text=f"{latest}已发起，请报送{report.county.short_name}的调度报告",
+            link=reverse("dispatch-report", args=[report.pk]), key=f"round:{report.pk}",
+        )  # fmt: skip
+    for step in ReportStep.objects.filter(action=ReportStep.Action.RETURN).select_related(
+        "report__county", "report__round", "user"
+    ):
+        report = step.report
+        alert_send(
+            county_users(report.county), kind=Alert.Kind.RETURNED, county=report.county,
+            text=f"{report.round}：{report.county.short_name}的调度报告被{step.user}退回：{step.reason}",
+            link=reverse("dispatch-report", args=[report.pk]), key=f"step:{step.pk}",
+        )  # fmt: skip
+
+
 TEXTS = {
     "problems": ("部分村入户线路老化，需同步改造", "个别农户对设备运行费用有顾虑，需加强宣传",
                  "施工队伍不足，进度偏慢", "无"),
@@ -165,6 +187,7 @@ def dispatch_after_households(city: DemoCity) -> None:
         for county in counties:
             made += _report(dispatch_round, county, people[county.pk], bureau, rng, city,
                             _as_of(today_figures[county.pk], county, plan_year, monday, counts))  # fmt: skip
+    _alerts_of_the_last_steps(dispatch_round)
     report_deadlines(now=timezone.now())
     alerts = season_warnings(today=city.as_of)
     city.say(f"演示提醒：{alerts} 条（能源保障预警、逾期验收和整改）。")

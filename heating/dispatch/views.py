@@ -43,9 +43,12 @@ def rounds(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"已发起：{opened}")
                 return redirect("dispatch-round", pk=opened.pk)
-    reports = CountyReport.objects.visible_to(user).select_related("round", "county")
+    # A user of one county sees that county's report in each round; others, the round's view.
+    single = access.scope(user, Action.VIEW).single
     mine = (
-        {r.round_id: r for r in reports} if not access.scope(user, Action.VIEW).everything else {}
+        {r.round_id: r for r in CountyReport.objects.filter(county_id=single)}
+        if single is not None
+        else {}
     )
     now = timezone.now()
     listed = [
