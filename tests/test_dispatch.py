@@ -151,7 +151,7 @@ def test_a_round_end_to_end_for_two_counties_with_a_return(
     xinfu.refresh_from_db()
     assert xinfu.figures == frozen and xinfu.figures["progress"]["completed"] == 1
     city = bureau.get(reverse("dispatch-round", args=[dispatch_round.pk])).content.decode()
-    assert "1 ≠ 2" in city
+    assert '1<small class="live">≠ 2</small>' in city
     with pytest.raises(ValidationError, match="不能再修改"):
         report_save(report=xinfu, user=official, problems="改", help_needed="", next_steps="")
     with pytest.raises(ValidationError):
@@ -312,3 +312,11 @@ def test_only_the_bureau_downloads_the_upward_report(
         client = login(Client(), user)
         for name in ("dispatch-upward-xlsx", "dispatch-upward-docx"):
             assert client.get(reverse(name, args=[dispatch_round.pk])).status_code == 403
+
+
+def test_figures_are_printed_as_counts_and_dates() -> None:
+    from heating.dispatch.figures import shown
+
+    assert [shown(154898), shown(0), shown(None), shown("2023-10-01"), shown(12.5)] == [
+        "154,898", "0", "—", "2023-10-01", "12.5",
+    ]  # fmt: skip

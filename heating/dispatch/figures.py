@@ -69,17 +69,26 @@ HEADLINES = [
     Headline("已完工", ("progress", "completed")),
     Headline("完工率%", ("progress", "completed_pct")),
     Headline("已验收", ("progress", "accepted")),
-    Headline("气量可保障余量（户）", ("energy", "gas", "left")),
-    Headline("电网改造到位村", ("energy", "grid", "villages_ready")),
-    Headline("燃气管网到位村", ("energy", "gas_network", "villages_ready")),
+    Headline("用气余量（户）", ("energy", "gas", "left")),
+    Headline("电网到位村", ("energy", "grid", "villages_ready")),
+    Headline("管网到位村", ("energy", "gas_network", "villages_ready")),
     Headline("预计完工", ("projection", "expected_finish")),
 ]
 
 
-def compared(reported: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, Any, Any, bool]]:
-    """(label, reported, live, differs) for each headline figure."""
+def shown(value: Any) -> str:
+    """A figure as the pages print it: counts with thousands separators, dates as they are."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def compared(reported: dict[str, Any], live: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(label, reported, live, differs) for each headline figure, printed."""
     rows = []
     for headline in HEADLINES:
         then, now = headline.of(reported), headline.of(live)
-        rows.append((headline.label, then, now, bool(reported) and then != now))
+        rows.append((headline.label, shown(then), shown(now), bool(reported) and then != now))
     return rows
