@@ -8,6 +8,7 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -51,9 +52,10 @@ def rounds(request: HttpRequest) -> HttpResponse:
         else {}
     )
     now = timezone.now()
+    accepted = Count("reports", filter=Q(reports__status=ReportStatus.ACCEPTED))
     listed = [
-        (r, mine.get(r.pk), r.reports.filter(status=ReportStatus.ACCEPTED).count())
-        for r in DispatchRound.objects.all()[:60]
+        (r, mine.get(r.pk), r.accepted)
+        for r in DispatchRound.objects.annotate(accepted=accepted)[:60]  # two seasons of weeks
     ]
     return render(
         request,
@@ -62,6 +64,7 @@ def rounds(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_GET
 @login_required
 def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The city's view: every county's state and figures (those the user sees); a user of one
