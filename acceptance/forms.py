@@ -10,6 +10,7 @@ from django.utils import timezone
 from acceptance.rules import CHECKLISTS
 from acceptance.services import DefectInput, Visit
 from heating.models import User
+from heating.versions import VersionedForm
 
 DEFECT_ROWS = 3
 
@@ -24,13 +25,11 @@ class MultipleFileField(forms.FileField):
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 
-class VisitForm(forms.Form):
+class VisitForm(VersionedForm):
     """An acceptance visit; the checklist's fields depend on the household's heating path."""
 
     # Parts of the form the service's errors may be about, shown beside them.
     SECTIONS = ("defects", "photos", "checklist")
-    # The household's version when the form was opened (heating/versions.py).
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
 
     visited_at = forms.DateTimeField(
         label="验收时间",

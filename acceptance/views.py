@@ -89,7 +89,7 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
                 supervision_unit=visit.supervision_unit,
                 location=visit.location,
                 notes=visit.notes,
-                expected_version=form.cleaned_data.get("seen_version"),
+                expected_version=form.expected_version,
             )
         except ValidationError as exc:
             _add_errors(form, exc)

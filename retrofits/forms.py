@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from heating.forms import add_service_errors
 from heating.models import County, Township, User, Village
 from heating.versions import VersionedForm
 from retrofits.choices import Stage
@@ -122,6 +123,4 @@ class HouseholdCorrectionForm(VersionedForm, forms.ModelForm[Household]):
                 expected_version=self.expected_version,
             )
         except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                for message in messages:
-                    self.add_error(name if name in self.fields else None, message)
+            add_service_errors(self, exc)

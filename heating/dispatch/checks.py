@@ -115,8 +115,9 @@ def season_warnings(today: dt.date | None = None) -> int:
         .values("household__county")
         .annotate(n=Count("pk"))
     )
+    by_pk = {c.pk: c for c in counties}
     for row in overdue:
-        county = County.objects.get(pk=row["household__county"])
+        county = by_pk[row["household__county"]]
         made += len(alert_send(
             county_users(county, inspectors=True), kind=Alert.Kind.RECTIFICATION_OVERDUE,
             county=county, key=f"rectify:{county.pk}:{today}",

@@ -30,8 +30,7 @@ class ReportForm(VersionedForm, forms.ModelForm[CountyReport]):
         widgets = {name: forms.Textarea(attrs={"rows": 4}) for name in fields}
 
 
-class StepForm(forms.Form):
-    """A step's button: the version the page showed, and a return's reason."""
+class StepForm(VersionedForm):
+    """A step's button: the version the page showed (VersionedForm), and a return's reason."""
 
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     reason = forms.CharField(label="退回原因", required=False, max_length=2000)

@@ -72,7 +72,8 @@ def upward_docx(dispatch_round: DispatchRound) -> bytes:
     style.font.size = Pt(11)
     heading = document.add_heading(f"忻州市冬季清洁取暖改造调度报告（{dispatch_round.title}）", 1)
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    late = [r.county.short_name for r in dispatch_round.reports.all() if r.late()]
+    everyone = dispatch_round.reports.select_related("county")
+    late = [r.county.short_name for r in everyone if r.late()]
     document.add_paragraph(
         f"本期调度于{_local(dispatch_round.opened_at)}发起，报送截止{_local(dispatch_round.due_at)}。"
         f"全市 16 个县（市、区）中，{len(reports)} 个县的报告经县级审核、市级确认。"

@@ -47,7 +47,10 @@ def rounds(request: HttpRequest) -> HttpResponse:
     # A user of one county sees that county's report in each round; others, the round's view.
     single = access.scope(user, Action.VIEW).single
     mine = (
-        {r.round_id: r for r in CountyReport.objects.filter(county_id=single)}
+        {
+            r.round_id: r
+            for r in CountyReport.objects.filter(county_id=single).select_related("round")
+        }
         if single is not None
         else {}
     )
@@ -146,7 +149,7 @@ def report_step_view(request: HttpRequest, pk: int, step: str) -> HttpResponse:
             user=user,
             step=ReportStep.Action(step),
             reason=form.cleaned_data.get("reason") or "",
-            expected_version=form.cleaned_data.get("seen_version"),
+            expected_version=form.expected_version,
         )
     except ValidationError as exc:
         for error in exc.messages:
