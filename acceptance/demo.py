@@ -16,9 +16,9 @@ from django.db.models import OuterRef, Subquery
 from acceptance.models import Defect, HeatingRemoval, Inspection
 from acceptance.rules import CHECKLISTS, removal_allowed_from
 from heating.models import County, PlanYear, Role, User
-from retrofits.acceptance_store import store_acceptances
 from retrofits.choices import Stage
 from retrofits.demo import DemoCity
+from retrofits.ledger.acceptances import store_acceptances
 from retrofits.models import Household
 
 DEFECTS = {

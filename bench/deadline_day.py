@@ -78,7 +78,7 @@ def prepare(url: str, folder: Path, browsers: int) -> tuple[list[County], list[t
     from heating.models import Role
     from heating.services import user_create
     from retrofits.demo import household_rows
-    from retrofits.ledger import ChoiceLists, write_ledger
+    from retrofits.ledger.file import ChoiceLists, write_ledger
 
     by_county: dict[str, list[list[object]]] = defaultdict(list)
     for row in household_rows(scale=1.0):

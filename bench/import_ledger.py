@@ -48,7 +48,7 @@ def prepare(url: str, path: Path) -> int:
     setup_django(url)
     load_plan()
     from retrofits.demo import household_rows
-    from retrofits.ledger import ChoiceLists, write_ledger
+    from retrofits.ledger.file import ChoiceLists, write_ledger
 
     rows = list(household_rows(scale=1.0))
     path.write_bytes(write_ledger(rows, ChoiceLists(counties=[])))
@@ -77,8 +77,8 @@ def phase_raw(url: str, path: Path) -> dict[str, Any]:
 
 def phase_import(url: str, path: Path, *, rules: bool = True) -> dict[str, Any]:
     setup_django(url)
-    from retrofits.importer import import_ledger
-    from retrofits.ledger import read_ledger
+    from retrofits.ledger.file import read_ledger
+    from retrofits.ledger.importer import import_ledger
     from retrofits.rules import PLAN_RULES
 
     if not rules:

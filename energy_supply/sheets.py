@@ -1,4 +1,4 @@
-"""The supply templates of ../shared/domain/ledger-template.md (供用气合同, 电网改造工程, 燃气管网工程):
+"""The supply templates of docs/ledger-template.md (供用气合同, 电网改造工程, 燃气管网工程):
 their columns, each row read into a model's values with every error by row and column, and the
 rows of an export in the same layout. Files are small (a row per contract or per works), so rows
 are read into memory and checked one by one against look-ups loaded once."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from heating.models.choices import Role
@@ -40,6 +40,7 @@ class Action(enum.StrEnum):
     REPORT = "report"  # draft and submit a county's dispatch report
     SIGN = "sign"  # sign off a county's report (or send it back to its drafter)
     DISPATCH = "dispatch"  # open dispatch rounds; accept reports or return them
+    ACCOUNTS = "accounts"  # create user accounts, set their roles, deactivate them
 
 
 class Reach(enum.Enum):
@@ -79,6 +80,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.REPORT: Reach.ALL,
         Action.SIGN: Reach.ALL,
         Action.DISPATCH: Reach.ALL,
+        Action.ACCOUNTS: Reach.ALL,
     },
 }
 
@@ -95,7 +97,12 @@ REFUSALS: dict[Action, str] = {
     Action.REPORT: "只有本县的县级用户可以填写和报送本县的调度报告。",
     Action.SIGN: "只有本县的县级审核人可以审核本县的调度报告。",
     Action.DISPATCH: "只有市级用户可以发起调度、确认或退回县级报告。",
+    Action.ACCOUNTS: "只有系统管理员可以管理用户账号。",
 }
+
+# The admin site is for those who keep the plan and reference lists, correct records or manage
+# accounts; everyone else works in the portal.
+ADMIN_SITE_ACTIONS = (Action.MANAGE_PLAN, Action.CORRECT, Action.ACCOUNTS)
 
 
 @dataclass(frozen=True)
@@ -123,17 +130,22 @@ class Scope:
         return next(iter(self.ids)) if not self.everything and len(self.ids) == 1 else None
 
 
+def reach(role: str, action: Action = Action.VIEW) -> Reach | None:
+    """How far a role reaches for an action; for VIEW, what binds its users to counties: one
+    county (OWN), the counties assigned to them (ASSIGNED) or none (ALL)."""
+    return POLICY.get(Role(role), {}).get(action) if role in Role.values else None
+
+
 def scope(user: User | AnonymousUser, action: Action) -> Scope:
     if not user.is_authenticated or not user.is_active:
         return Scope()
     member = user  # a User: is_authenticated narrows the AnonymousUser away
-    role = Role.ADMIN if member.is_superuser else member.role
-    reach = POLICY.get(Role(role), {}).get(action) if role in Role.values else None
-    if reach is Reach.ALL:
+    reaches = reach(Role.ADMIN if member.is_superuser else member.role, action)
+    if reaches is Reach.ALL:
         return Scope(everything=True)
-    if reach is Reach.OWN and member.county_id:
+    if reaches is Reach.OWN and member.county_id:
         return Scope(ids=frozenset([member.county_id]))
-    if reach is Reach.ASSIGNED:
+    if reaches is Reach.ASSIGNED:
         return Scope(ids=member.assigned_county_ids)
     return Scope()
 
@@ -148,6 +160,37 @@ def require(user: User | AnonymousUser, action: Action, county_id: int | None = 
     """403 with the Chinese reason unless the user may take the action (in that county)."""
     if not may(user, action, county_id):
         raise PermissionDenied(REFUSALS[action])
+
+
+def uses_admin_site(user: User) -> bool:
+    """Whether the user may enter the admin site (Django's is_staff follows this)."""
+    return any(may(user, action) for action in ADMIN_SITE_ACTIONS)
+
+
+def holders(*actions: Action, county: int | None = None) -> QuerySet[User]:
+    """The inverse of `scope`: the active users who hold any of `actions` in `county` (its own
+    officials, its assigned inspectors, and those who hold the action city-wide), or, with no
+    county, those who hold it city-wide. Who must be told of something or must sign it is asked
+    here, never by comparing roles. Administrators, who may do everything so as to keep the
+    system, hold no duty: no alert or sign-off waits for them."""
+    from heating.models.users import User  # the policy is imported by the models
+
+    holding = Q(pk__in=[])
+    for role, reaches in POLICY.items():
+        if role is Role.ADMIN:
+            continue
+        for action in actions:
+            reach = reaches.get(action)
+            if reach is Reach.ALL:
+                holding |= Q(role=role)
+            elif county is not None and reach is Reach.OWN:
+                holding |= Q(role=role, county_id=county)
+            elif county is not None and reach is Reach.ASSIGNED:
+                holding |= Q(
+                    role=role,
+                    pk__in=User.counties.through.objects.filter(county_id=county).values("user_id"),
+                )
+    return User.objects.filter(holding, is_active=True, is_superuser=False)
 
 
 def get_permitted(

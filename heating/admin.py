@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
@@ -16,6 +16,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from heating import access
 from heating.access import Action
 from heating.breakdown import TableLayoutError
+from heating.http import request_user
 from heating.models import (
     BuildingTarget,
     County,
@@ -28,6 +29,7 @@ from heating.models import (
     Village,
 )
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
+from heating.services import users_deactivate
 
 admin.site.site_header = "忻州市清洁取暖改造台账平台 · 管理后台"
 admin.site.site_title = "清洁取暖管理后台"
@@ -158,7 +160,9 @@ class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
 
 @admin.register(User)
 class PortalUserAdmin(UserAdmin[User]):
-    """Only administrators manage accounts (UserAdmin's default: superusers)."""
+    """Accounts, for those the access policy lets manage them (ACCOUNTS). Users are deactivated,
+    never deleted: households, visits and reports name who did what (their foreign keys protect
+    them), so the admin offers 停用 where it would offer deletion."""
 
     list_display = ["username", "first_name", "role", "county", "organisation", "is_active"]
     list_filter = ["role", "county", "is_active"]
@@ -172,6 +176,27 @@ class PortalUserAdmin(UserAdmin[User]):
         ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
     )
     filter_horizontal = ["counties", "groups", "user_permissions"]
+    actions = ["deactivate"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return access.may(request.user, Action.ACCOUNTS)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.may(request.user, Action.ACCOUNTS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return access.may(request.user, Action.ACCOUNTS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return access.may(request.user, Action.ACCOUNTS)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    @admin.action(description="停用所选用户（不能再登录，保留其全部记录）")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        changed = users_deactivate(users=queryset, by=request_user(request))
+        self.message_user(request, f"已停用 {changed} 个用户。")
 
 
 @admin.register(PersonalDataAccess)

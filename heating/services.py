@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import enum
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -13,6 +14,8 @@ from typing import Any
 
 from django.db import transaction
 
+from heating import access
+from heating.access import Action
 from heating.breakdown import CELLS, Breakdown
 from heating.models import (
     BuildingTarget,
@@ -192,20 +195,37 @@ def user_create(
     county: County | None = None,
     counties: list[County] | None = None,
 ) -> User:
+    bound = access.reach(role)  # to one county, to those assigned, or to none
     user = User(
         username=username,
         role=role,
         first_name=full_name,
         organisation=organisation,
-        county=county if role in (Role.COUNTY, Role.APPROVER) else None,
+        county=county if bound is access.Reach.OWN else None,
+        # The administrator's role is Django's superuser: the admin site's every page.
         is_superuser=role == Role.ADMIN,
     )
     user.set_password(password)
     user.full_clean()
     user.save()
-    if role == Role.INSPECTOR:
+    if bound is access.Reach.ASSIGNED:
         user.counties.set(counties or [])
     return user
+
+
+@transaction.atomic
+def users_deactivate(*, users: Iterable[User], by: User) -> int:
+    """Deactivate accounts (users are never deleted while records name them: households, visits,
+    reports and their history keep who did what). They can no longer log in, are told nothing
+    and sign nothing; an administrator can activate them again. Returns how many changed."""
+    access.require(by, Action.ACCOUNTS)
+    changed = 0
+    for user in users:
+        if user.is_active and user.pk != by.pk:
+            user.is_active = False
+            user.save()
+            changed += 1
+    return changed
 
 
 def personal_access_record(

@@ -228,7 +228,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "retrofits.tasks.run_rollup",
         "schedule": envint("ROLLUP_SECONDS", 300),
     },
-    # Imports whose worker died are queued again or failed (retrofits/import_jobs.py).
+    # Imports whose worker died are queued again or failed (retrofits/ledger/jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
     # Dispatch (heating/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
     # season's warnings each morning; the digests of those who chose them each evening.

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
@@ -63,6 +65,10 @@ def _shown_in_full(request: HttpRequest) -> None:
     )
 
 
+# Where the admin keeps the service's refusal of a correction for the form shown again.
+_REFUSAL = "household_refusal"
+
+
 @admin.register(Household)
 class HouseholdAdmin(CorrectorsOnly, SimpleHistoryAdmin, PlanAdmin):
     """Administrators correct a record here, through the one-household service and its rules: the
@@ -110,19 +116,47 @@ class HouseholdAdmin(CorrectorsOnly, SimpleHistoryAdmin, PlanAdmin):
             "type[HouseholdCorrectionForm]",
             super().get_form(request, obj, change=change, **kwargs),
         )
-        form.user = request_user(request)  # who corrects: the dry run checks as them
+        form.refusal = getattr(request, _REFUSAL, None)
         return form
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        """A correction is written once, here, by the one-household service. Refused, Django's
+        own change page shows the form again with the service's errors on it; the form itself
+        only checks values."""
+        if request.method != "POST" or object_id is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        household = self.get_object(request, unquote(object_id))
+        if household is None or not self.has_change_permission(request, household):
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        form = self.get_form(request, household, change=True)(request.POST, instance=household)
+        if form.is_valid():
+            try:
+                household_save(
+                    household=form.instance,
+                    user=request_user(request),
+                    reason=form.cleaned_data.get("reason", ""),
+                    via=Via.CORRECTION,
+                    expected_version=form.expected_version,
+                )
+            except ValidationError as refused:
+                setattr(request, _REFUSAL, refused)
+            else:
+                self.log_change(
+                    request, household, self.construct_change_message(request, form, [])
+                )
+                return self.response_change(request, household)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(
         self, request: HttpRequest, obj: Household, form: ModelForm[Household], change: bool
     ) -> None:
-        household_save(
-            household=obj,
-            user=request_user(request),
-            reason=form.cleaned_data.get("reason", ""),
-            via=Via.CORRECTION,
-            expected_version=cast("HouseholdCorrectionForm", form).expected_version,
-        )
+        raise AssertionError("a correction is written by changeform_view alone")
 
 
 @admin.register(LedgerImport)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from heating.models import AreaType, County, HeatingPath, PlanYear, Target, Village
 from heating.sheets import YES
 from retrofits.choices import Stage
-from retrofits.ledger import COLUMNS
+from retrofits.ledger.file import COLUMNS
 from retrofits.models import TenderItem
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"

@@ -8,12 +8,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from heating.forms import add_service_errors
-from heating.models import County, Township, User, Village
+from heating.models import County, Township, Village
 from heating.versions import VersionedForm
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from retrofits.rules import State, Via, change_problems
-from retrofits.services import household_save
 from retrofits.validators import normalize_id_number, phone_problem_and_value
 
 
@@ -92,8 +91,9 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
 
 class HouseholdCorrectionForm(VersionedForm, forms.ModelForm[Household]):
     """An administrator's correction in the admin: every field, and the reason asked when the
-    county changes or the stage skips or goes back. Once the values pass, the whole write is
-    tried as a dry run, so that the change and plan rules show on the form."""
+    county changes or the stage skips or goes back. The form only checks values; the admin's
+    view makes the write, once, and where the service refuses it shows the form again with the
+    refusal (`refusal`) beside the fields it names."""
 
     reason = forms.CharField(
         label="更正原因",
@@ -101,26 +101,15 @@ class HouseholdCorrectionForm(VersionedForm, forms.ModelForm[Household]):
         max_length=200,
         help_text="更改县（市、区）、跨越或回退实施进度时必填，记入该户的变更记录",
     )
-    user: User  # set by the admin
+    refusal: ValidationError | None = None  # set by the admin after the service refused
 
     class Meta:
         model = Household
         # The ledger form's fields, and the county, which only a correction changes.
         fields = ["code", "county", *HouseholdForm.Meta.fields[1:]]
 
-    def _post_clean(self) -> None:
-        # Django's hook after the instance takes the cleaned values and passes full_clean().
-        super()._post_clean()  # type: ignore[misc]
-        if self.errors:
-            return
-        try:
-            household_save(
-                household=self.instance,
-                user=self.user,
-                reason=self.cleaned_data.get("reason", ""),
-                via=Via.CORRECTION,
-                dry_run=True,
-                expected_version=self.expected_version,
-            )
-        except ValidationError as exc:
-            add_service_errors(self, exc)
+    def clean(self) -> dict[str, Any]:
+        data: dict[str, Any] = super().clean() or {}
+        if self.refusal is not None:
+            add_service_errors(self, self.refusal)
+        return data

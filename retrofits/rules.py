@@ -1,5 +1,6 @@
 """The rules about a household's state, each written once and asked by both writers of households:
-the one-household service (`services.household_save`) and the ledger store (`ledger_store`).
+the one-household service (`services.household_save`) and the ledger engine's store
+(`retrofits/ledger/store.py`).
 
 - **Value rules** check one row's own values: `validators.py`, used by the model, the forms and
   the import's row checks.

@@ -1,6 +1,6 @@
-"""The two writers of households: one household (`household_save`, here, for forms, the admin,
-acceptance and commands) and a whole ledger file (`import_jobs.ledger_import_*`, for the web upload,
-the CLI and the demo, each recorded as a job). Both ask the rules of rules.py the same way."""
+"""The one-household service (`household_save`: forms, the admin, acceptance, commands). The only
+other writer of households is the ledger engine (retrofits/ledger/: uploads, the CLI, the bulk
+paths). Both ask the rules of rules.py the same way."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from retrofits.import_jobs import ledger_import_run, sweep_stuck_imports
+from retrofits.ledger.jobs import ledger_import_run, sweep_stuck_imports
 from retrofits.rollups import due_rollup_run, rollup_run
 
 

@@ -22,8 +22,8 @@ from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
 from retrofits.history import household_changes
-from retrofits.import_jobs import ledger_import_start, sweep_stuck_imports
-from retrofits.ledger import ChoiceLists, write_ledger
+from retrofits.ledger.file import ChoiceLists, write_ledger
+from retrofits.ledger.jobs import ledger_import_start, sweep_stuck_imports
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.pagination import COUNT_CAP, CappedPaginator
 from retrofits.selectors import ledger_rows

@@ -23,7 +23,7 @@ from kombu import pools
 from heating.celery import app
 from heating.models import County, Role
 from heating.services import user_create
-from retrofits.import_jobs import ledger_import_start
+from retrofits.ledger.jobs import ledger_import_start
 from retrofits.models import Household, LedgerImport, TenderItem
 from tests import services
 from tests.ledger_files import IDS, row, xlsx

@@ -18,10 +18,10 @@ from energy_supply.models import GridUpgrade
 from heating.dashboards.selectors import trend
 from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Target
-from retrofits.acceptance_store import store_acceptances
 from retrofits.choices import Stage
 from retrofits.demo import household_rows
-from retrofits.ledger import COLUMNS
+from retrofits.ledger.acceptances import store_acceptances
+from retrofits.ledger.file import COLUMNS
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.rollups import rollup_run
 from retrofits.rules import PLAN_RULES

@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from heating.models import County, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.models import Household, LedgerImport, TenderItem
+from retrofits.rules import PLAN_RULES, Breach, Touched
 from tests.conftest import login
 from tests.ledger_files import IDS, row, xlsx, yuanping_row
 
@@ -444,7 +445,7 @@ def test_a_crashed_job_says_so_instead_of_polling_forever(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("retrofits.import_jobs.import_ledger", explode)
+    monkeypatch.setattr("retrofits.ledger.jobs.import_ledger", explode)
     login(client, official)
     with (
         xlsx(tmp_path, [row()]).open("rb") as f,
@@ -542,3 +543,31 @@ def test_an_export_larger_than_a_sheet_is_refused_not_cut_short(
     call_command("export_ledger", str(tmp_path / "out.xlsx"), stdout=io.StringIO())
     rows = list(load_workbook(tmp_path / "out.xlsx").active.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 2
+
+
+def test_an_admin_correction_is_written_once(
+    monkeypatch: pytest.MonkeyPatch,
+    client: Client,
+    administrator: User,
+    households: dict[str, Household],
+) -> None:
+    """The form checks values; the view writes once. (The form once ran the whole write as a dry
+    run, locks, history and plan rules, and the admin then ran it again.)"""
+    runs: list[frozenset[int]] = []
+
+    def counted(touched: Touched) -> list[Breach]:
+        runs.append(touched.counties)
+        return []
+
+    monkeypatch.setitem(PLAN_RULES, "counted", counted)
+    h = households["XF-0001"]
+    login(client, administrator)
+    url = reverse("admin:retrofits_household_change", args=[h.pk])
+    form = client.get(url).context["adminform"].form
+    data = {k: ("" if v is None else v) for k, v in form.initial.items() if k in form.fields}
+    data.update(head_name="李四", low_income="")
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert len(runs) == 1
+    h.refresh_from_db()
+    assert (h.head_name, h.history.count()) == ("李四", 2)

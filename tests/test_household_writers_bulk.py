@@ -12,10 +12,11 @@ import pytest
 from django.db import connection
 
 from energy_supply.models import GasContract
-from retrofits import importer
+from heating.access import Scope
 from retrofits.choices import Stage
-from retrofits.importer import ImportOutcome
-from retrofits.ledger import read_ledger
+from retrofits.ledger import importer
+from retrofits.ledger.file import read_ledger
+from retrofits.ledger.importer import ImportOutcome
 from retrofits.models import Household, TenderItem
 from retrofits.rules import PLAN_RULES
 from tests import plan_rules
@@ -35,9 +36,16 @@ def building(*numbers: int, prefix: str = "XF") -> list[dict[str, object]]:
     return [row(户编号=f"{prefix}-{i}", 身份证号=IDS[i], 实施进度="施工中") for i in numbers]
 
 
+EVERYWHERE = Scope(everything=True)
+
+
 def load(path: Path) -> ImportOutcome:
     return importer.import_ledger(
-        read_ledger(path.read_bytes(), path.name), user=None, source=path.name, first_load=True
+        read_ledger(path.read_bytes(), path.name),
+        user=None,
+        source=path.name,
+        scope=EVERYWHERE,
+        first_load=True,
     )
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from retrofits import importer, ledger_store
-from retrofits.ledger import read_ledger
+from heating.access import Scope
+from retrofits.ledger import importer
+from retrofits.ledger import store as ledger_store
+from retrofits.ledger.file import read_ledger
 from retrofits.models import Household, TenderItem
 from retrofits.models.households import household_writer
 from tests.ledger_files import IDS, row, xlsx
@@ -64,9 +66,16 @@ def schema() -> set[tuple[str, ...]]:
         return indexes | {tuple(r) for r in cursor.fetchall()}
 
 
+EVERYWHERE = Scope(everything=True)
+
+
 def load(path: Path) -> importer.ImportOutcome:
     return importer.import_ledger(
-        read_ledger(path.read_bytes(), path.name), user=None, source="测试", first_load=True
+        read_ledger(path.read_bytes(), path.name),
+        user=None,
+        source="测试",
+        scope=EVERYWHERE,
+        first_load=True,
     )
 
 
@@ -263,7 +272,7 @@ def test_only_an_administrators_explicit_first_load_drops_the_indexes(
     from django.core.management import CommandError, call_command
 
     from heating.models import County, Role, User
-    from retrofits.import_jobs import ledger_import_file
+    from retrofits.ledger.jobs import ledger_import_file
 
     official = User.objects.create(
         username="xf", role=Role.COUNTY, county=County.objects.get(short_name="忻府区")

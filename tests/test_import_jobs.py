@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from heating.models import User
-from retrofits import import_jobs
-from retrofits.import_jobs import INTERRUPTED, ledger_import_run, sweep_stuck_imports
+from retrofits.ledger import jobs as import_jobs
+from retrofits.ledger.jobs import INTERRUPTED, ledger_import_run, sweep_stuck_imports
 from retrofits.models import Household, LedgerImport, TenderItem
 from tests.conftest import login
 from tests.ledger_files import row, xlsx

@@ -16,7 +16,7 @@ from openpyxl import Workbook, load_workbook
 
 from heating.models import User
 from retrofits.choices import Stage
-from retrofits.handoff import ProcessSetting
+from retrofits.ledger.handoff import ProcessSetting
 from retrofits.models import Household, TenderItem
 from retrofits.models.households import household_writer
 from tests.ledger_files import HEADERS, IDS, csv_file, row, xlsx, yuanping_row

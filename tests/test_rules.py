@@ -39,7 +39,7 @@ def test_skipping_or_going_back_needs_a_reason(
 
 @pytest.mark.parametrize("stage", Stage.values)
 def test_a_file_repeating_a_state_breaks_no_change_rule(stage: str) -> None:
-    """The import asks only about states that change (ledger_store.database_errors)."""
+    """The import asks only about states that change (ledger.store.database_errors)."""
     assert change_problems(at(stage), at(stage), via=Via.IMPORT) == []
 
 

@@ -227,7 +227,7 @@ class GasConnection(models.Model):
     connected_on = models.DateField("通气日期")
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",

@@ -1,6 +1,7 @@
-"""Alerts that reach the right people: an in-app inbox and e-mail. A county's alerts go to that
-county's own users only (its officials and approvers, and for acceptance its inspectors); the
-bureau's to the municipal users. Each user chooses e-mail at once or a daily digest. Sending runs
+"""Alerts that reach the right people: an in-app inbox and e-mail. Who hears of a thing is asked of
+the access policy (`access.holders`): those who hold the action it calls for, in its county (a
+county's officials and approvers for its report, its officials and inspectors for acceptance,
+the bureau for what it must act on). Each user chooses e-mail at once or a daily digest. Sending runs
 in Celery after the write commits, never inside a request, and a failed send is retried."""
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from collections.abc import Iterable
 from functools import partial
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
+from heating import access
+from heating.access import Action
 from heating.dispatch.models import Alert
-from heating.models import County, Role, User
+from heating.models import County, User
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +32,10 @@ def _queue_email(alert_id: int) -> None:
         logger.exception("alert %s: e-mail not sent", alert_id)
 
 
-def county_users(county: County | int, *, inspectors: bool = False) -> QuerySet[User]:
-    """The users of one county: its officials and approvers (and the inspectors assigned to it)."""
+def answering_for_report(county: County | int) -> QuerySet[User]:
+    """Who answers for a county's dispatch report: those who draft it and those who sign it."""
     county_id = county if isinstance(county, int) else county.pk
-    mine = Q(county_id=county_id, role__in=[Role.COUNTY, Role.APPROVER])
-    if inspectors:
-        mine |= Q(role=Role.INSPECTOR, counties=county_id)
-    return User.objects.filter(mine, is_active=True).distinct()
-
-
-def bureau_users() -> QuerySet[User]:
-    return User.objects.filter(role=Role.MUNICIPAL, is_active=True)
+    return access.holders(Action.REPORT, Action.SIGN, county=county_id)
 
 
 def alert_send(

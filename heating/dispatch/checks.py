@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from acceptance.models import Defect
 from energy_supply.selectors import warnings as supply_warnings
+from heating import access
+from heating.access import Action
 from heating.dashboards.progress import progress_report
 from heating.dashboards.selectors import awaiting_past_deadline
-from heating.dispatch.alerts import alert_send, bureau_users, county_users
+from heating.dispatch.alerts import alert_send, answering_for_report
 from heating.dispatch.models import OPEN_STATUSES, Alert, CountyReport, DispatchRound
 from heating.dispatch.services import round_open
 from heating.models import County, PlanYear
@@ -61,7 +63,7 @@ def report_deadlines(now: dt.datetime | None = None) -> int:
     ):
         due = timezone.localtime(report.round.due_at)
         made += len(alert_send(
-            county_users(report.county), kind=Alert.Kind.DUE_SOON, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.DUE_SOON, county=report.county,
             text=f"{report.round}：{report.county.short_name}的调度报告将于 {due:%m月%d日 %H:%M} 截止，尚未报送",
             link=reverse("dispatch-report", args=[report.pk]), key=f"due:{report.pk}",
         ))  # fmt: skip
@@ -70,11 +72,11 @@ def report_deadlines(now: dt.datetime | None = None) -> int:
         text = f"{report.round}：{report.county.short_name}的调度报告已逾期（截止 {due:%m月%d日 %H:%M}）"
         link = reverse("dispatch-report", args=[report.pk])
         made += len(alert_send(
-            county_users(report.county), kind=Alert.Kind.LATE, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.LATE, county=report.county,
             text=text, link=link, key=f"late:{report.pk}",
         ))  # fmt: skip
         made += len(alert_send(
-            bureau_users(), kind=Alert.Kind.LATE, county=report.county, text=text,
+            access.holders(Action.DISPATCH), kind=Alert.Kind.LATE, county=report.county, text=text,
             link=reverse("dispatch-round", args=[report.round_id]), key=f"late:{report.pk}",
         ))  # fmt: skip
     return made
@@ -90,9 +92,7 @@ def season_warnings(today: dt.date | None = None) -> int:
     counties = County.objects.all()
     for warning in supply_warnings(counties=counties, plan_year=plan_year, today=today):
         key = f"supply:{warning.kind}:{warning.county.pk if warning.county else 0}:{today}"
-        users = list(bureau_users())
-        if warning.county is not None:
-            users += list(county_users(warning.county))
+        users = access.holders(Action.SUPPLY, county=warning.county.pk if warning.county else None)
         made += len(alert_send(
             users, kind=Alert.Kind.SUPPLY, county=warning.county, text=warning.message,
             link=warning.url, key=key,
@@ -104,7 +104,7 @@ def season_warnings(today: dt.date | None = None) -> int:
             county = progress.county
             due = plan_year.acceptance_due_for(county)
             made += len(alert_send(
-                county_users(county, inspectors=True), kind=Alert.Kind.ACCEPTANCE_OVERDUE,
+                access.holders(Action.EDIT, Action.INSPECT, county=county.pk), kind=Alert.Kind.ACCEPTANCE_OVERDUE,
                 county=county, key=f"acceptance:{county.pk}:{today}",
                 text=f"{county.short_name}有 {waiting:,} 户已完工，验收截止 {due:%m月%d日} 已过仍未验收",
                 link=reverse("worklist"),
@@ -119,7 +119,7 @@ def season_warnings(today: dt.date | None = None) -> int:
     for row in overdue:
         county = by_pk[row["household__county"]]
         made += len(alert_send(
-            county_users(county, inspectors=True), kind=Alert.Kind.RECTIFICATION_OVERDUE,
+            access.holders(Action.EDIT, Action.INSPECT, county=county.pk), kind=Alert.Kind.RECTIFICATION_OVERDUE,
             county=county, key=f"rectify:{county.pk}:{today}",
             text=f"{county.short_name}有 {row['n']:,} 处验收问题已过整改期限仍未复验",
             link=reverse("household-list") + f"?county={county.pk}",

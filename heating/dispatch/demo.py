@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from heating.dashboards.selectors import PACE_DAYS, projection
-from heating.dispatch.alerts import alert_send, county_users
+from heating.dispatch.alerts import alert_send, answering_for_report
 from heating.dispatch.checks import report_deadlines, season_warnings
 from heating.dispatch.figures import all_figures
 from heating.dispatch.models import Alert, CountyReport, DispatchRound, ReportStatus, ReportStep
@@ -129,7 +129,7 @@ def _alerts_of_the_last_steps(latest: DispatchRound) -> None:
     return of 原平市's report (its users)."""
     for report in latest.reports.select_related("county"):
         alert_send(
-            county_users(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
             text=f"{latest}已发起，请报送{report.county.short_name}的调度报告",
             link=reverse("dispatch-report", args=[report.pk]), key=f"round:{report.pk}",
         )  # fmt: skip
@@ -138,7 +138,7 @@ def _alerts_of_the_last_steps(latest: DispatchRound) -> None:
     ):
         report = step.report
         alert_send(
-            county_users(report.county), kind=Alert.Kind.RETURNED, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.RETURNED, county=report.county,
             text=f"{report.round}：{report.county.short_name}的调度报告被{step.user}退回：{step.reason}",
             link=reverse("dispatch-report", args=[report.pk]), key=f"step:{step.pk}",
         )  # fmt: skip

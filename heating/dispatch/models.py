@@ -32,7 +32,7 @@ class DispatchRound(models.Model):
     due_at = models.DateTimeField("报送截止")
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
+        on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from heating import access
 from heating.access import Action
-from heating.dispatch.alerts import alert_send, county_users
+from heating.dispatch.alerts import alert_send, answering_for_report
 from heating.dispatch.figures import county_figures
 from heating.dispatch.models import (
     OPEN_STATUSES,
@@ -24,7 +24,7 @@ from heating.dispatch.models import (
     ReportStatus,
     ReportStep,
 )
-from heating.models import County, PlanYear, Role, User
+from heating.models import County, PlanYear, User
 from heating.versions import STALE, check_version
 
 
@@ -109,7 +109,7 @@ def round_open(
     due = timezone.localtime(due_at)
     for report in CountyReport.objects.filter(round=dispatch_round).select_related("county"):
         alert_send(
-            county_users(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.ROUND_OPENED, county=report.county,
             text=f"{title}已发起，请于 {due:%m月%d日 %H:%M} 前报送{report.county.short_name}的调度报告",
             link=reverse("dispatch-report", args=[report.pk]), key=f"round:{report.pk}",
         )  # fmt: skip
@@ -199,13 +199,13 @@ def _alert_step(report: CountyReport, step: ReportStep) -> None:
     link = reverse("dispatch-report", args=[report.pk])
     name = f"{report.round}：{report.county.short_name}的调度报告"
     if step.action == ReportStep.Action.SUBMIT:
-        approvers = county_users(report.county).filter(role=Role.APPROVER)
+        approvers = access.holders(Action.SIGN, county=report.county_id)
         alert_send(
             approvers, kind=Alert.Kind.SUBMITTED, county=report.county, link=link,
             text=f"{name}已由{step.user}报送，请审核", key=f"step:{step.pk}",
         )  # fmt: skip
     elif step.action == ReportStep.Action.RETURN:
         alert_send(
-            county_users(report.county), kind=Alert.Kind.RETURNED, county=report.county,
+            answering_for_report(report.county), kind=Alert.Kind.RETURNED, county=report.county,
             link=link, text=f"{name}被{step.user}退回：{step.reason}", key=f"step:{step.pk}",
         )  # fmt: skip

@@ -13,8 +13,8 @@ from heating import access
 from heating.models.choices import Role
 from heating.models.divisions import County
 
-# The roles bound to one county.
-COUNTY_ROLES = (Role.COUNTY, Role.APPROVER)
+# The roles bound to one county: those the access policy lets see their own county only.
+COUNTY_ROLES = tuple(role for role in Role if access.reach(role) is access.Reach.OWN)
 
 
 class PortalUserManager(UserManager["User"]):
@@ -77,8 +77,8 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # The admin site is for the municipal bureau and administrators only.
-        self.is_staff = self.role in (Role.MUNICIPAL, Role.ADMIN) or self.is_superuser
+        # Django lets into the admin site whom the access policy sends there.
+        self.is_staff = access.uses_admin_site(self)
         super().save(*args, **kwargs)
 
     # Role-level questions for templates and menus; the answers come from the access policy.

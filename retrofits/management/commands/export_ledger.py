@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from heating.breakdown import county_labels
 from heating.models import County
 from heating.sheets import TooManyRows, check_exportable
-from retrofits.ledger import ChoiceLists, write_ledger
+from retrofits.ledger.file import ChoiceLists, write_ledger
 from retrofits.models import Household
 from retrofits.selectors import ledger_rows
 

@@ -11,8 +11,8 @@ from heating.models import PlanYear
 from heating.sheets import SheetFile
 from retrofits.choices import Stage
 from retrofits.demo import AFTER_HOUSEHOLDS, BEFORE_HOUSEHOLDS, DemoCity, household_rows
-from retrofits.import_jobs import ledger_import_rows
-from retrofits.ledger import COLUMNS
+from retrofits.ledger.file import COLUMNS
+from retrofits.ledger.jobs import ledger_import_rows
 from retrofits.models import Household
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError, CommandParser
 from heating import access
 from heating.access import Action
 from heating.commands import SheetImportCommand
-from retrofits.import_jobs import ledger_import_file
+from retrofits.ledger.jobs import ledger_import_file
 
 
 class Command(SheetImportCommand):

@@ -1,5 +1,6 @@
-"""The household writer for a whole ledger file: the web upload (queued, run by a Celery worker),
-the CLI and the demo generator, each recorded as a job (LedgerImport) whose page shows its progress.
+"""Import jobs: each import of a ledger file, whether the web upload (queued, run by a Celery
+worker), the CLI or the demo generator, is recorded as a job (LedgerImport) whose page shows its
+progress and outcome.
 
 A job never hangs at 处理中: the worker claims it (one worker at a time), beats a heartbeat while it
 runs, and finishes it whatever happens after the checks. A worker that dies (killed, out of memory)
@@ -26,10 +27,10 @@ from django.utils import timezone
 
 from heating import access
 from heating.access import Action
-from heating.models import County, User
+from heating.models import User
 from heating.sheets import SheetFile, SheetFileError, write_annotated
-from retrofits.importer import ImportOutcome, Progress, import_ledger
-from retrofits.ledger import SHEET_TITLE, read_ledger
+from retrofits.ledger.file import SHEET_TITLE, read_ledger
+from retrofits.ledger.importer import ImportOutcome, Progress, import_ledger
 from retrofits.models import LedgerImport
 
 logger = logging.getLogger(__name__)
@@ -140,12 +141,20 @@ def sweep_stuck_imports() -> int:
 
 
 def _new_job(*, name: str, user: User | None, dry_run: bool) -> LedgerImport:
-    """A job for a user who may import: a county official's is bound to their county."""
+    """A job for a user who may import. Its county is the user's one county where import rights
+    cover exactly one (whose users then see the job); what the job may write is decided when it
+    runs, from the user's whole import scope (`_scope`)."""
     county_id = None
     if user is not None:
         access.require(user, Action.IMPORT)
         county_id = access.scope(user, Action.IMPORT).single
     return LedgerImport(original_name=name, created_by=user, county_id=county_id, dry_run=dry_run)
+
+
+def _scope(user: User | None) -> access.Scope:
+    """Where a job's file may write: the server's own jobs everywhere, a user's wherever their
+    import rights reach when it runs (none left: every row is refused)."""
+    return access.Scope(everything=True) if user is None else access.scope(user, Action.IMPORT)
 
 
 def _run(
@@ -223,7 +232,7 @@ def _import(
             ledger,
             user=job.created_by,
             source=source or f"台账导入：{job.original_name}",
-            only_county=County.objects.get(pk=job.county_id) if job.county_id else None,
+            scope=_scope(job.created_by),
             dry_run=job.dry_run,
             progress=progress,
             first_load=first_load,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from heating.models import User
 from retrofits.choices import Stage
-from retrofits.ledger_store import STAGING, LedgerStore
+from retrofits.ledger.store import STAGING, LedgerStore
 from retrofits.models import Household
 from retrofits.rules import State, Touched, Via, change_problems, lock_counties, plan_breaches
 from retrofits.tasks import run_rollup

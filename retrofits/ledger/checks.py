@@ -1,28 +1,20 @@
-"""The ledger import: every row checked in Python against look-ups loaded once, then stored
-set-based by ledger_store.py.
-
-1. read the file (python-calamine / csv; rows are converted as they are asked for);
-2. check each row with the rules of validators.py, handing the good rows on in chunks;
-3. ledger_store stages the chunks and, with no error anywhere, writes them in one transaction.
-"""
+"""The checks of each row of a ledger file, in Python against look-ups loaded once (the value
+rules of retrofits/validators.py), and those that wait for the last row (codes and ID numbers
+twice in the file). What only the database knows is the store's to ask (store.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
-from django.utils import timezone
-
+from heating.access import Scope
 from heating.breakdown import county_labels
-from heating.models import County, User
-from heating.sheets import NO, YES, SheetError, SheetFile, unneutralise
+from heating.models import County
+from heating.sheets import NO, YES, SheetError, unneutralise
 from retrofits.choices import TENDERED_PATHS
-from retrofits.handoff import collector_paused, store_in_thread
-from retrofits.ledger import AREA_NAMES, BY_HEADER, COLUMNS, HEADER_OF, PATH_NAMES, STAGE_NAMES
-from retrofits.ledger_store import FIELDS, CheckedRow, LedgerStore, store_rows
+from retrofits.ledger.file import AREA_NAMES, COLUMNS, HEADER_OF, PATH_NAMES, STAGE_NAMES
+from retrofits.ledger.store import FIELDS, CheckedRow
 from retrofits.models import TenderItem
 from retrofits.rules import Breach
 from retrofits.validators import (
@@ -32,20 +24,6 @@ from retrofits.validators import (
     id_number_problem,
     phone_problem_and_value,
 )
-
-Progress = Callable[[str, int, int], None]
-# Rows between progress reports, and in each chunk handed to the store: fewer, larger chunks
-# cost the store fewer round trips (measured: 10,000 rows beat 5,000 by a tenth of the import).
-PROGRESS_EVERY = 10000
-
-
-@dataclass
-class ImportOutcome:
-    total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[SheetError] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -94,13 +72,11 @@ Places = tuple[int | None, int | None, int | None]
 class RowChecker:
     """Checks rows one by one against look-ups loaded once. Hot: 209,683 rows pass through check()."""
 
-    def __init__(
-        self, *, positions: dict[str, int], only_county: County | None, today: dt.date
-    ) -> None:
+    def __init__(self, *, positions: dict[str, int], scope: Scope, today: dt.date) -> None:
         counties = list(County.objects.all())
         self.counties = {label: c.pk for label, c in county_labels(counties).items()}
         self.county_names = {c.pk: c.short_name for c in counties}
-        self.only_county = only_county
+        self.scope = scope
         self.divisions = DivisionIndex()
         self.tender = {
             m: (pk, path) for pk, m, path in TenderItem.objects.values_list("pk", "model", "path")
@@ -139,6 +115,14 @@ class RowChecker:
         cells[DATE_AT] = ""
         return cells, raw[ID_AT], raw[DATE_AT], raw[LOW_AT]
 
+    def _outside(self, county: str) -> str:
+        allowed = [name for pk, name in self.county_names.items() if pk in self.scope]
+        if not allowed:
+            return f"您没有导入台账的权限，不能导入「{county}」的户"
+        if len(allowed) == 1:
+            return f"只能导入本县（{allowed[0]}）的户，此行为「{county}」"
+        return f"只能导入{'、'.join(allowed)}的户，此行为「{county}」"
+
     def _places(
         self, fail: Callable[[str, object, str], None], county: str, township: str, village: str
     ) -> Places:
@@ -148,12 +132,8 @@ class RowChecker:
             county_id = self.counties.get(county)
             if county_id is None:
                 fail("county", county, f"「{county}」不是任务分解表的16个县（市、区）之一")
-            elif self.only_county and county_id != self.only_county.pk:
-                fail(
-                    "county",
-                    county,
-                    f"只能导入本县（{self.only_county.short_name}）的户，此行为「{county}」",
-                )
+            elif county_id not in self.scope:
+                fail("county", county, self._outside(county))
                 county_id = None
         if county_id and township:
             township_id = self.divisions.township(county_id, township)
@@ -332,74 +312,3 @@ class RowChecker:
             for breach in breaches
             for row in sorted({rows[c] for c in breach.codes if c in rows} or {first})
         ]
-
-
-def import_ledger(
-    ledger: SheetFile,
-    *,
-    user: User | None,
-    source: str,
-    only_county: County | None = None,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-    first_load: bool = False,
-) -> ImportOutcome:
-    """Check the whole file and, if nothing is wrong and it is not a dry run, write it.
-
-    `first_load` (an administrator's explicit act, `import_ledger --first-load`) lets a large file
-    into a nearly empty ledger drop the indexes and build them again: faster, but the household
-    tables are held for the whole import, so no county's upload may ask for it."""
-    report = progress or (lambda phase, done, total: None)
-    now = timezone.now()
-    checker = RowChecker(
-        positions=ledger.positions, only_county=only_county, today=timezone.localdate(now)
-    )
-    outcome = ImportOutcome()
-    present = [f for f in FIELDS if f in ledger.positions or f in ("county", "township", "village")]
-    store = LedgerStore(present=present, now=now, user=user, source=source)
-    first_load = first_load and not dry_run and store.first_load(ledger.total)
-
-    def failed() -> bool:
-        """Whether any row failed, once the checks that can wait for the last row are done."""
-        outcome.errors.extend(checker.finish())
-        return bool(outcome.errors)
-
-    write = functools.partial(store_rows, store, first_load=first_load, dry_run=dry_run)
-    chunks = _checked_chunks(ledger, checker, outcome, report)
-    with collector_paused.held():
-        if store.large(ledger.total):
-            stored = store_in_thread(write, chunks, failed)
-        else:
-            stored = write(chunks, failed)
-    if outcome.errors or stored.errors or stored.breaches:
-        outcome.errors.extend(stored.errors)
-        outcome.errors.extend(checker.breach_errors(stored.breaches))
-        outcome.errors.sort(key=lambda e: (e.row, list(BY_HEADER).index(e.column)))
-        return outcome
-    outcome.created, outcome.updated = stored.created, stored.updated
-    outcome.unchanged = stored.staged - stored.created - stored.updated
-    return outcome
-
-
-def _checked_chunks(
-    ledger: SheetFile, checker: RowChecker, outcome: ImportOutcome, report: Progress
-) -> Iterator[list[CheckedRow]]:
-    """The good rows, a chunk between progress reports; errors and the row count go to `outcome`."""
-    chunk: list[CheckedRow] = []
-    report("逐行检查", 0, ledger.total)
-    for row, values in ledger.rows:
-        good, errors = checker.check(row, values)
-        outcome.total += 1
-        if good is None:
-            outcome.errors.extend(errors)
-        else:
-            chunk.append(good)
-        if outcome.total % PROGRESS_EVERY == 0:
-            if chunk:
-                yield chunk
-                chunk = []
-            report("逐行检查", outcome.total, max(ledger.total, outcome.total))
-    if chunk:
-        yield chunk
-    # Checking is most of the work the page can count; writing is shown as the last tenth.
-    report("写入数据库", outcome.total * 9 // 10, outcome.total)

@@ -1,18 +1,11 @@
-"""Where the ledger import writes: set-based SQL in one transaction, fed with the checked rows in
-chunks (see ../shared notes: row-by-row ORM saves cost minutes at the city's 209,683 rows).
+"""The store: where a ledger file is written, by set-based SQL in one transaction, fed with the
+checked rows in chunks (row-by-row ORM saves cost minutes at the city's 209,683 rows:
+docs/import-performance.md). Its two write modes, regular and first load, and what each
+guarantees are described in the package's docstring (retrofits/ledger/__init__.py).
 
-Two ways, one result:
-- the usual upload: a staging table fills outside the transaction, so that the page's progress
-  reports are seen; then, in one transaction, under the locks of the counties it touches, the
-  database is asked what only it knows (ID numbers held by other households, and the change rules
-  of rules.py for each distinct old and new state) and one UPDATE and one INSERT, each with its
-  history rows, write everything, the indexes kept up to date row by row;
-- a first load (a file with more than twice the rows the ledger holds, PostgreSQL): the indexes and
-  constraints are dropped (rebuild.py), each checked chunk is copied straight into the empty
-  ledger, and the indexes are built and the constraints checked once at the end.
 Either way the plan rules run after the write, in the same transaction. On PostgreSQL a large file
-is written by a second thread on its own connection while this one checks the next chunk. Any
-error or breach, or a dry run, rolls everything back: an import writes all or nothing.
+is written by a second thread on its own connection while this one checks the next chunk
+(handoff.py). Any error or breach, or a dry run, rolls everything back.
 """
 
 from __future__ import annotations
@@ -32,10 +25,10 @@ from heating.access import Action
 from heating.models import County, User
 from heating.sheets import SheetError
 from retrofits.choices import Stage
-from retrofits.handoff import Failed
-from retrofits.ledger import COLUMNS, HEADER_OF
+from retrofits.ledger.file import COLUMNS, HEADER_OF
+from retrofits.ledger.handoff import Failed
+from retrofits.ledger.indexes import rebuilt_indexes
 from retrofits.models import Household
-from retrofits.rebuild import rebuilt_indexes
 from retrofits.rules import (
     Breach,
     Problem,
