@@ -80,7 +80,7 @@ def main() -> None:
     from heating.models import County, Role, User
     from heating.services import user_create
     from retrofits.models import Household
-    from retrofits.rollups import rollup_run
+    from retrofits.services.rollups import rollup_run
 
     total = Household.objects.count()
     with connection.cursor() as cursor:

@@ -68,7 +68,9 @@ INSTALLED_APPS = [
     "retrofits",
     "energy_supply",
     "acceptance",
-    "heating.dispatch",
+    # The top floor: the city's oversight (dashboards, dispatch), reading every domain app.
+    "oversight",
+    "oversight.dispatch",
 ]
 
 MIDDLEWARE = [
@@ -102,7 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "heating.dispatch.context.unread_alerts",
+                "oversight.dispatch.context.unread_alerts",
             ],
         },
     },
@@ -230,15 +232,15 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Imports whose worker died are queued again or failed (retrofits/ledger/jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
-    # Dispatch (heating/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
+    # Dispatch (oversight/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
     # season's warnings each morning; the digests of those who chose them each evening.
-    "dispatch-checks": {"task": "heating.dispatch.tasks.dispatch_checks", "schedule": 3600},
+    "dispatch-checks": {"task": "oversight.dispatch.tasks.dispatch_checks", "schedule": 3600},
     "season-checks": {
-        "task": "heating.dispatch.tasks.season_checks",
+        "task": "oversight.dispatch.tasks.season_checks",
         "schedule": crontab(hour=8, minute=0),
     },
     "alert-digests": {
-        "task": "heating.dispatch.tasks.send_digests",
+        "task": "oversight.dispatch.tasks.send_digests",
         "schedule": crontab(hour=18, minute=0),
     },
 }

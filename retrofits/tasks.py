@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from retrofits.ledger.jobs import ledger_import_run, sweep_stuck_imports
-from retrofits.rollups import due_rollup_run, rollup_run
+from retrofits.services.rollups import due_rollup_run, rollup_run
 
 
 @shared_task(acks_late=True)

@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from energy_supply.models import FuelReserve
-from heating.dispatch import tasks
-from heating.dispatch.checks import open_scheduled_round, report_deadlines, season_warnings
-from heating.dispatch.models import Alert, DispatchRound, ReportStep
-from heating.dispatch.services import report_save, report_step, round_open
 from heating.models import County, PlanYear, Role, User
 from heating.services import user_create
+from oversight.dispatch import tasks
+from oversight.dispatch.checks import open_scheduled_round, report_deadlines, season_warnings
+from oversight.dispatch.models import Alert, DispatchRound, ReportStep
+from oversight.dispatch.services import report_save, report_step, round_open
 from tests.conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db

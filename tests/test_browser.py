@@ -20,7 +20,7 @@ from heating.management.commands.create_demo_users import DEMO_PASSWORD, demo_us
 from heating.models import County, Role
 from heating.services import user_create
 from retrofits.models import Household, TenderItem
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 from tests import services, tour
 
 # A real 1×1 JPEG, so that the dossier shows the photos as images.
@@ -403,8 +403,8 @@ def test_a_countys_report_form_and_the_citys_round_view(browser, live_server) ->
 
     from django.utils import timezone
 
-    from heating.dispatch.services import round_open
     from heating.models import PlanYear
+    from oversight.dispatch.services import round_open
 
     county = County.objects.get(short_name="忻府区")
     user_create(username="xf", password="x-Long-pass-1", role=Role.COUNTY, county=county)

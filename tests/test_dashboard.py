@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from heating.models import County, Township, User
 from retrofits.choices import Stage
 from retrofits.models import DailyProgress, Household, RollupRun, TenderItem
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 from tests.conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
@@ -162,9 +162,9 @@ def test_times_are_shown_in_shanghai_time(client: Client, municipal: User, rolle
 
 
 def test_a_countys_status_writes_large_numbers_with_separators() -> None:
-    from heating.dashboards.progress import CountyProgress, Figures
-    from heating.dashboards.selectors import county_status
     from heating.models import PlanYear
+    from oversight.dashboards.progress import CountyProgress, Figures
+    from oversight.dashboards.selectors import county_status
 
     figures = Figures(target=154898)
     figures.by_stage["completed"] = 850
@@ -179,7 +179,7 @@ def test_a_countys_status_writes_large_numbers_with_separators() -> None:
 
 
 def test_the_projection_is_the_last_14_days_pace_beside_the_countys_deadline() -> None:
-    from heating.dashboards.selectors import projection
+    from oversight.dashboards.selectors import projection
 
     today = dt.date(2023, 9, 1)
     on_time = projection(

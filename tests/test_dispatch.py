@@ -17,13 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from heating.access import Action, may
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
-from heating.dispatch.services import report_save, report_step, round_open
-from heating.dispatch.upward import upward_xlsx
 from heating.models import County, PlanYear, Role, User
 from heating.services import user_create
+from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
+from oversight.dispatch.services import report_save, report_step, round_open
+from oversight.dispatch.upward import upward_xlsx
 from retrofits.models import TenderItem
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 from tests.conftest import PASSWORD, login
 from tests.ledger_files import row, xlsx, yuanping_row
 
@@ -315,7 +315,7 @@ def test_only_the_bureau_downloads_the_upward_report(
 
 
 def test_figures_are_printed_as_counts_and_dates() -> None:
-    from heating.dispatch.figures import shown
+    from oversight.dispatch.figures import shown
 
     assert [shown(154898), shown(0), shown(None), shown("2023-10-01"), shown(12.5)] == [
         "154,898", "0", "—", "2023-10-01", "12.5",

@@ -48,10 +48,10 @@ from energy_supply.models import (
     KeyProject,
 )
 from energy_supply.views import KINDS
-from heating.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
-from heating.dispatch.services import report_save, report_step, round_open
 from heating.models import County, PersonalDataAccess, PlanYear, Role, Township, User
 from heating.services import user_create
+from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
+from oversight.dispatch.services import report_save, report_step, round_open
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.services import household_save
 from tests.conftest import PASSWORD

@@ -15,16 +15,16 @@ from django.db.models import Count, Max, Min, QuerySet
 from acceptance.models import Defect, HeatingRemoval, Inspection
 from acceptance.rules import removal_allowed_from
 from energy_supply.models import GridUpgrade
-from heating.dashboards.selectors import trend
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Target
+from oversight.dashboards.selectors import trend
+from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
 from retrofits.choices import Stage
 from retrofits.demo import household_rows
 from retrofits.ledger.acceptances import store_acceptances
 from retrofits.ledger.file import COLUMNS
 from retrofits.models import Household, LedgerImport, TenderItem
-from retrofits.rollups import rollup_run
 from retrofits.rules import PLAN_RULES
+from retrofits.services.rollups import rollup_run
 from retrofits.validators import id_number_problem
 from tests import plan_rules
 
@@ -260,9 +260,9 @@ def test_the_seasons_dispatch_rounds(tender: list[TenderItem]) -> None:
     """Weekly rounds over the season: most reports on time and accepted, 静乐县 often late, one
     of 原平市's returned and submitted again; each report's figures as of its week; the inboxes
     hold the latest round's opening and the return."""
-    from heating.dispatch.models import Alert
     from heating.models import County, Role
     from heating.services import user_create
+    from oversight.dispatch.models import Alert
 
     yuanping = user_create(
         username="yuanping", password="x-Long-pass-1", role=Role.COUNTY,

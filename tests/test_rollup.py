@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from heating.models import User
-from retrofits import rollups
 from retrofits.choices import Stage
 from retrofits.models import DailyProgress, Household, LedgerImport, RollupRun, TenderItem
 from retrofits.models.households import household_writer
-from retrofits.rollups import KEEP_RUNS, rollup_run
+from retrofits.services import rollups
+from retrofits.services.rollups import KEEP_RUNS, rollup_run
 from tests.conftest import login
 from tests.ledger_files import row, xlsx
 

@@ -28,7 +28,7 @@ from energy_supply.models import (
 )
 from heating.models import County, HeatingPath, Township, User
 from retrofits.models import Household, TenderItem
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 from tests.conftest import login
 from tests.ledger_files import row, xlsx
 from tests.test_supply_import import CONTRACT, a_contract, sheet

@@ -49,7 +49,7 @@ class User(AbstractUser):
         IMMEDIATE = "immediate", "即时邮件"
         DIGEST = "digest", "每日汇总邮件"
 
-    # How alerts reach the user by e-mail besides the inbox (heating/dispatch/alerts.py).
+    # How alerts reach the user by e-mail besides the inbox (oversight/dispatch/services/alerts.py).
     alert_delivery = models.CharField(
         "提醒邮件", max_length=16, choices=Delivery.choices, default=Delivery.IMMEDIATE
     )

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 
 
 class Command(BaseCommand):

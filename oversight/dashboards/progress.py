@@ -1,6 +1,6 @@
 """The read side of the progress rollups: targets beside the latest complete rollup's counts, by
 county, path and area type. Pages, the API, the CLI and the xlsx all read this (never the
-209,683 households: retrofits/rollups.py counts them once and stores the figures)."""
+209,683 households: retrofits/services/rollups.py counts them once and stores the figures)."""
 
 from __future__ import annotations
 

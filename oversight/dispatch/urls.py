@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from heating.dispatch import inbox, views
+from oversight.dispatch import inbox, views
 
 urlpatterns = [
     path("inbox/", inbox.inbox, name="inbox"),

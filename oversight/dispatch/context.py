@@ -4,7 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from heating.dispatch.models import Alert
+from oversight.dispatch.models import Alert
 
 
 def unread_alerts(request: HttpRequest) -> dict[str, Any]:

@@ -14,9 +14,12 @@ from energy_supply.selectors import warnings as supply_warnings
 from heating import access
 from heating.access import Action, get_permitted
 from heating.breakdown import GROUPS, SUBS
-from heating.dashboards.export import write_progress
-from heating.dashboards.progress import progress_report
-from heating.dashboards.selectors import (
+from heating.http import plan_year_or_404, request_user, xlsx_response
+from heating.models import BuildingTarget, County, HeatingPath, Township, User
+from heating.selectors import milestones, target_table
+from oversight.dashboards.export import write_progress
+from oversight.dashboards.progress import progress_report
+from oversight.dashboards.selectors import (
     awaiting_past_deadline,
     charts,
     county_projection,
@@ -26,9 +29,6 @@ from heating.dashboards.selectors import (
     recent_pace,
     townships,
 )
-from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import BuildingTarget, County, HeatingPath, Township, User
-from heating.selectors import milestones, target_table
 
 
 def _single_county(user: User) -> int | None:

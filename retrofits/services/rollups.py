@@ -1,5 +1,5 @@
 """Progress rollups: count the ledger once and store the figures, which the dashboards
-(heating/dashboards/progress.py) read instead of counting households on every page view.
+(oversight/dashboards/progress.py) read instead of counting households on every page view.
 
 A run is one transaction: its village-level counts, its finish time and the day's county-level
 snapshot commit together or not at all, so a worker killed halfway leaves the previous figures in place.

@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from heating.dispatch.models import Alert
 from heating.http import request_user
 from heating.models import User
+from oversight.dispatch.models import Alert
 
 
 class DeliveryForm(forms.ModelForm[User]):

@@ -81,7 +81,7 @@ class CountyReport(Versioned):
     status = models.CharField(
         "状态", max_length=16, choices=ReportStatus.choices, default=ReportStatus.DRAFT
     )
-    # What the county vouched for, frozen at submission (heating/dispatch/figures.py).
+    # What the county vouched for, frozen at submission (oversight/dispatch/figures.py).
     figures = models.JSONField("报送数据", default=dict, blank=True)
     figures_as_of = models.DateTimeField("数据截至", null=True, blank=True)
     problems = models.TextField("存在问题", blank=True)

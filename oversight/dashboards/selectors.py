@@ -11,9 +11,9 @@ from django.db.models import Count, Sum
 
 from energy_supply.selectors import CountyEnergy
 from heating.breakdown import GROUPS
-from heating.dashboards.progress import CountyProgress, Figures, ProgressReport
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
+from oversight.dashboards.progress import CountyProgress, Figures, ProgressReport
 from retrofits.choices import Stage
 from retrofits.models import ProgressCount, RollupRun, TrendPoint
 

@@ -15,8 +15,8 @@ from django.db.models import QuerySet
 
 from heating import access
 from heating.access import Action
-from heating.dispatch.models import Alert
 from heating.models import County, User
+from oversight.dispatch.models import Alert
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 def _queue_email(alert_id: int) -> None:
     """Hand the e-mail to Celery. Under `make run` Celery runs it here and now: a mail server
     that fails must not fail the page whose write raised the alert (the inbox has it)."""
-    from heating.dispatch.tasks import alert_email
+    from oversight.dispatch.tasks import alert_email
 
     try:
         alert_email.delay(alert_id)

@@ -5,8 +5,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from heating.dashboards.progress import progress_report
 from heating.models import County, PlanYear
+from oversight.dashboards.progress import progress_report
 
 
 class Command(BaseCommand):

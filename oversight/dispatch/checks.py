@@ -16,12 +16,12 @@ from acceptance.models import Defect
 from energy_supply.selectors import warnings as supply_warnings
 from heating import access
 from heating.access import Action
-from heating.dashboards.progress import progress_report
-from heating.dashboards.selectors import awaiting_past_deadline
-from heating.dispatch.alerts import alert_send, answering_for_report
-from heating.dispatch.models import OPEN_STATUSES, Alert, CountyReport, DispatchRound
-from heating.dispatch.services import round_open
 from heating.models import County, PlanYear
+from oversight.dashboards.progress import progress_report
+from oversight.dashboards.selectors import awaiting_past_deadline
+from oversight.dispatch.models import OPEN_STATUSES, Alert, CountyReport, DispatchRound
+from oversight.dispatch.services import round_open
+from oversight.dispatch.services.alerts import alert_send, answering_for_report
 
 
 def _plan_year(today: dt.date) -> PlanYear | None:

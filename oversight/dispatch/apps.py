@@ -7,13 +7,13 @@ class DispatchConfig(AppConfig):
     """Dispatch rounds, county reports and their sign-off, the upward report and alerts: on the
     top floor beside the dashboards, reading the domain apps' figures, imported by none of them."""
 
-    name = "heating.dispatch"
+    name = "oversight.dispatch"
     label = "dispatch"
     verbose_name = "调度报送"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from heating.dispatch import demo
+        from oversight.dispatch import demo
         from retrofits.demo import register_demo_step
 
         # The season's weekly rounds, after the households, their supply and their visits.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import path
 from django.views.generic import RedirectView
 
-from heating.dashboards import api, views
+from oversight.dashboards import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -16,14 +16,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from heating import access
 from heating.access import Action, get_permitted
-from heating.dispatch.figures import all_figures, compared, county_figures
-from heating.dispatch.forms import ReportForm, RoundForm, StepForm
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
-from heating.dispatch.services import allowed_steps, report_save, report_step, round_open
-from heating.dispatch.upward import upward_docx, upward_xlsx
 from heating.forms import add_service_errors
 from heating.http import plan_year_or_404, request_user, xlsx_response
 from heating.models import County
+from oversight.dispatch.figures import all_figures, compared, county_figures
+from oversight.dispatch.forms import ReportForm, RoundForm, StepForm
+from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
+from oversight.dispatch.services import allowed_steps, report_save, report_step, round_open
+from oversight.dispatch.upward import upward_docx, upward_xlsx
 
 
 @require_http_methods(["GET", "POST"])

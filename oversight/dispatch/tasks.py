@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from heating.dispatch.models import Alert
 from heating.models import User
+from oversight.dispatch.models import Alert
 
 # A send that fails (the mail server down, a network error) is tried again later, up to a day.
 RETRY_ON = (smtplib.SMTPException, OSError)
@@ -66,7 +66,7 @@ def send_digests() -> None:
 @shared_task
 def dispatch_checks() -> None:
     """Hourly: the weekly round when it is due, and reports due within a day or late."""
-    from heating.dispatch.checks import open_scheduled_round, report_deadlines
+    from oversight.dispatch.checks import open_scheduled_round, report_deadlines
 
     open_scheduled_round()
     report_deadlines()
@@ -75,6 +75,6 @@ def dispatch_checks() -> None:
 @shared_task
 def season_checks() -> None:
     """Daily: supply warnings, acceptance and rectification overdue."""
-    from heating.dispatch.checks import season_warnings
+    from oversight.dispatch.checks import season_warnings
 
     season_warnings()

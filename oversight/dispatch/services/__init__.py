@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from heating import access
 from heating.access import Action
-from heating.dispatch.alerts import alert_send, answering_for_report
-from heating.dispatch.figures import county_figures
-from heating.dispatch.models import (
+from heating.models import County, PlanYear, User
+from heating.versions import STALE, check_version
+from oversight.dispatch.figures import county_figures
+from oversight.dispatch.models import (
     OPEN_STATUSES,
     Alert,
     CountyReport,
@@ -24,8 +25,7 @@ from heating.dispatch.models import (
     ReportStatus,
     ReportStep,
 )
-from heating.models import County, PlanYear, User
-from heating.versions import STALE, check_version
+from oversight.dispatch.services.alerts import alert_send, answering_for_report
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from heating.breakdown import GROUPS, write_printed_layout
-from heating.dashboards.progress import Figures, ProgressReport
+from oversight.dashboards.progress import Figures, ProgressReport
 
 SUBS = ("任务数", "完工", "完成率")
 

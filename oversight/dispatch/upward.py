@@ -14,7 +14,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
 from heating.breakdown import GROUPS, write_printed_layout
-from heating.dispatch.models import CountyReport, DispatchRound, ReportStatus
+from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus
 
 SUBS = ("任务数", "完工", "完成率")
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from heating.dispatch.models import CountyReport, DispatchRound
 from heating.versions import VersionedForm
+from oversight.dispatch.models import CountyReport, DispatchRound
 
 
 class RoundForm(forms.Form):

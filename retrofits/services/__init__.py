@@ -15,8 +15,8 @@ from heating.models import User
 from heating.versions import STALE_HOUSEHOLD, check_version
 from retrofits.models import Household
 from retrofits.models.households import household_writer
-from retrofits.rollups import request_rollup
 from retrofits.rules import State, Touched, Via, change_problems, lock_counties, plan_breaches
+from retrofits.services.rollups import request_rollup
 
 logger = logging.getLogger(__name__)
 

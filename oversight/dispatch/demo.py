@@ -21,15 +21,15 @@ from django.db.models import Max
 from django.urls import reverse
 from django.utils import timezone
 
-from heating.dashboards.selectors import PACE_DAYS, projection
-from heating.dispatch.alerts import alert_send, answering_for_report
-from heating.dispatch.checks import report_deadlines, season_warnings
-from heating.dispatch.figures import all_figures
-from heating.dispatch.models import Alert, CountyReport, DispatchRound, ReportStatus, ReportStep
 from heating.models import County, PlanYear, Role, User
+from oversight.dashboards.selectors import PACE_DAYS, projection
+from oversight.dispatch.checks import report_deadlines, season_warnings
+from oversight.dispatch.figures import all_figures
+from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStatus, ReportStep
+from oversight.dispatch.services.alerts import alert_send, answering_for_report
 from retrofits.demo import DemoCity
 from retrofits.models import Household, RollupRun, TrendPoint
-from retrofits.rollups import rollup_run
+from retrofits.services.rollups import rollup_run
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFTEN_LATE = "静乐县"

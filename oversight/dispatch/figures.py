@@ -11,9 +11,9 @@ from typing import Any
 from django.db.models import QuerySet
 
 from energy_supply.selectors import county_energy
-from heating.dashboards.progress import progress_report
-from heating.dashboards.selectors import projection, recent_pace
 from heating.models import County, PlanYear
+from oversight.dashboards.progress import progress_report
+from oversight.dashboards.selectors import projection, recent_pace
 
 
 def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from energy_supply.selectors import county_energy
-from heating.dashboards.progress import progress_report
 from heating.models import County, PlanYear, User
+from oversight.dashboards.progress import progress_report
 
 
 def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
