@@ -274,12 +274,15 @@ def write_sheet(
     last = number + 5000  # room for the rows people add
     position = {c.field: i for i, c in enumerate(columns)}
     refused = set(strict)
-    for list_column, (field, values) in enumerate((lists or {}).items()):
-        if not values:
-            continue
+    chosen = [(field, values) for field, values in (lists or {}).items() if values]
+    # Row by row: in constant-memory mode a row is written out once the next one begins, so a
+    # column filled after another would land in rows already gone (and its list be empty).
+    for offset in range(max((len(values) for _, values in chosen), default=0)):
+        for list_column, (_, values) in enumerate(chosen):
+            if offset < len(values):
+                options.write_string(offset, list_column, values[offset])
+    for list_column, (field, values) in enumerate(chosen):
         letter = get_column_letter(list_column + 1)
-        for offset, value in enumerate(values):
-            options.write_string(offset, list_column, value)
         sheet.data_validation(
             1,
             position[field],

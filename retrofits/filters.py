@@ -89,8 +89,20 @@ class HouseholdFilter(django_filters.FilterSet):
                 "hx-trigger": "change",
             }
         )
+        # Search as people type: the list below follows the box, a moment after the last key.
         fields["q"].widget.attrs.update(
-            {"placeholder": "姓名开头、编号或身份证号末几位", "type": "search"}
+            {
+                "placeholder": "姓名开头、编号或身份证号末几位",
+                "type": "search",
+                "autocomplete": "off",
+                "hx-get": reverse("household-list"),
+                "hx-trigger": "input changed delay:400ms, search",
+                "hx-include": "closest form",
+                "hx-target": "#household-results",
+                "hx-select": "#household-results",
+                "hx-swap": "outerHTML",
+                "hx-push-url": "true",
+            }
         )
 
     def low_income_is(

@@ -278,6 +278,30 @@ def test_the_household_list_fits_1366_and_its_filters_follow_each_other(
     page.screenshot(path=str(ARTIFACTS / "households-1366.png"), full_page=True)
 
 
+def test_the_household_list_searches_as_people_type(browser: Any, live_server: Any) -> None:
+    """Typing the beginning of a name changes the list without pressing Enter or 筛选."""
+    demo_city()
+    user_create(username="shi", password="x-Long-pass-1", role=Role.MUNICIPAL)
+    first = Household.objects.order_by("code").first()
+    assert first is not None
+    typed = first.head_name[:2]
+    expected = Household.objects.filter(head_name__startswith=typed).count()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    log_in(page, live_server, "shi")
+    page.goto(f"{live_server.url}/households/")
+    before = page.inner_text("[data-testid=household-count]")
+    with page.expect_request(lambda r: "q=" in r.url and "/households/" in r.url):
+        page.type("#id_q", typed, delay=80)
+    page.wait_for_function(
+        "(before) => document.querySelector('[data-testid=household-count]').innerText !== before",
+        arg=before,
+    )
+    assert page.inner_text("[data-testid=household-count]") == f"共 {expected:,} 户"
+    names = page.locator("[data-testid=households] tbody tr td:nth-child(2)").all_inner_texts()
+    assert names and all(name.startswith(typed) for name in names)
+    assert "q=" in page.url  # the address keeps the search, for back and reload
+
+
 def test_phone_pages_do_not_scroll_sideways(browser: Any, live_server: Any) -> None:
     demo_city()
     user_create(

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from heating.models import County, Township, User
 from retrofits.choices import Stage
-from retrofits.models import DailyProgress, Household, RollupRun, TenderItem
+from retrofits.models import DailyProgress, Household, RollupRun, TenderItem, TrendPoint
 from retrofits.services.rollups import rollup_run
 from tests.conftest import PASSWORD, login
 
@@ -205,3 +205,64 @@ def test_the_dashboards_show_each_countys_projected_finish(
     assert page.count('data-testid="projection"') == 16
     wutaishan = client.get(reverse("county", args=[pk("五台山")])).content.decode()
     assert "施工截止 2023-10-01" in wutaishan
+
+
+@pytest.mark.parametrize(
+    ("actor", "page"),
+    [("municipal", "dashboard"), ("inspector", "dashboard"), ("official", "county")],
+)
+def test_every_chart_counts_the_counties_the_cards_count(
+    client: Client, request: pytest.FixtureRequest, actor: str, page: str, rolled_up: None
+) -> None:
+    """Each chart's figures are those of the cards' counties: an inspector of 忻府区 and 定襄县
+    sees a trend of those two, not of the city."""
+    user = request.getfixturevalue(actor)
+    login(client, user)
+    url = reverse("county", args=[pk("忻府区")]) if page == "county" else reverse(page)
+    context = client.get(url).context
+    report, charts = context["report"], context["charts"]
+    shown = [c.county.short_name for c in report.counties]
+    counties = County.objects.filter(short_name__in=shown)
+    households = Household.objects.filter(county__in=counties)
+    done = households.filter(stage__in=[Stage.COMPLETED, Stage.ACCEPTED]).count()
+    assert report.total.completed == done
+    assert charts["trend"][-1][1] == done
+    assert charts["trend"][-1][2] == households.filter(stage=Stage.ACCEPTED).count()
+    assert sum(sum(series["data"]) for series in charts["by_path"]) == done
+    assert charts["funnel"][0]["value"] == households.count()
+    assert charts["counties"] == shown == [m["short"] for m in charts["map"]]
+    assert sum(charts["targets"]) == report.total.target
+
+
+def test_a_finished_county_shows_the_day_it_finished(client: Client, municipal: User) -> None:
+    """Not today's date, nor a projection: the day its completions reached its target."""
+    wutaishan = County.objects.get(short_name="五台山")
+    target = sum(wutaishan.targets.filter(plan_year=2023).values_list("households", flat=True))
+    now = timezone.now()
+    run = RollupRun.objects.create(started_at=now, finished_at=now, households=target)
+    DailyProgress.objects.create(
+        day=timezone.localdate(now), county=wutaishan, path="electric", area="rural",
+        stage=Stage.COMPLETED, households=target,
+    )  # fmt: skip
+    half = target // 2
+    for day, completed in ((dt.date(2023, 9, 1), half), (dt.date(2023, 9, 24), target - half)):
+        TrendPoint.objects.create(
+            run=run, county=wutaishan, day=day, completed=completed, accepted=0
+        )
+    login(client, municipal)
+    county_page = client.get(reverse("county", args=[wutaishan.pk]))
+    assert county_page.context["projection"]["expected_finish"] == "2023-09-24"
+    assert "已于 2023年09月24日 全部完工" in county_page.content.decode()
+    rows = client.get(reverse("dashboard")).context["rows"]
+    finished = next(p for c, _, _, _, p in rows if c.county == wutaishan)
+    assert (finished["expected_finish"], finished["on_time"]) == ("2023-09-24", True)
+
+
+def test_the_projection_of_a_finished_county_is_its_finish_day() -> None:
+    from oversight.dashboards.selectors import projection
+
+    done = projection(
+        target=10, completed=12, pace_per_day=0, today=dt.date(2026, 12, 4),
+        deadline=dt.date(2023, 10, 15), finished_on=dt.date(2023, 10, 20),
+    )  # fmt: skip
+    assert (done["expected_finish"], done["on_time"], done["left"]) == ("2023-10-20", False, 0)

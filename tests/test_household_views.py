@@ -311,6 +311,29 @@ def test_the_template_has_headers_hints_and_drop_downs(
     assert "奇村镇" in [c.value for c in options["B"]]
 
 
+def test_every_drop_down_of_the_template_offers_its_values(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    """Each list is read where its validation points on the 选项 sheet (they once pointed at
+    columns that held nothing)."""
+    response = login(client, official).get(reverse("ledger-template"))
+    book = load_workbook(io.BytesIO(response.content))
+    sheet, options = book["清洁取暖改造户台账"], book["选项"]
+    header = {cell.column_letter: cell.value for cell in sheet[1]}
+    offered = {}
+    for validation in sheet.data_validations.dataValidation:
+        column = str(validation.sqref).split(":")[0].rstrip("0123456789")
+        cells = options[validation.formula1.removeprefix("选项!").replace("$", "")]
+        offered[header[column]] = [c.value for (c,) in cells]
+    assert offered["县（市、区）"] == ["忻府区"]
+    assert "奇村镇" in offered["乡（镇、街道）"]
+    assert offered["城乡类型"] == ["城区/县城", "农村"]
+    assert offered["取暖路径"] == ["集中供热", "煤改电", "煤改气", "生物质热电联产"]
+    assert set(offered["设备型号"]) == {"KRS-8P", "XR-3000", "BG-20"}
+    assert offered["实施进度"] == ["已确户", "已选型", "施工中", "已完工"]
+    assert offered["低收入户"] == ["是", "否"]
+
+
 def test_web_import_runs_as_a_job_with_a_result(
     client: Client,
     official: User,

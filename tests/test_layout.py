@@ -1,5 +1,7 @@
-"""The layout of the design card: the dashboards on the top floor import the domain apps and no
-domain app imports them; the plan's core imports no domain app; the README's layout table names
+"""The layout of the design card, floors whose imports only point down: heating/ is the core
+(settings, divisions, plan, users, access) and imports no domain app; the domain apps stand on it;
+oversight/, the city's oversight of the programme (dashboards, dispatch, the evaluation pack), is
+the top floor: it imports the domain apps and none imports it. The README's layout table names
 what is in the tree."""
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
+CORE = "heating"
 DOMAIN_APPS = ("retrofits", "acceptance", "energy_supply")
-# heating's top floor: the dashboards and dispatch (rounds, reports, alerts) read the domain apps.
-TOP_FLOOR = ("dashboards", "dispatch")
+TOP_FLOOR = "oversight"
 # The design card's folders that are not Python packages.
-CARD_FOLDERS = {"templates", "static", "fixtures", "bench"}
+CARD_FOLDERS = {"templates", "static", "fixtures", "bench", "docs"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -33,34 +35,188 @@ def sources(directory: Path) -> list[Path]:
     return [p for p in directory.rglob("*.py") if "migrations" not in p.parts]
 
 
-@pytest.mark.parametrize("app", DOMAIN_APPS)
-def test_no_domain_app_imports_the_dashboards(app: str) -> None:
+def top_packages(path: Path) -> set[str]:
+    return {m.split(".")[0] for m in imported_modules(path)}
+
+
+@pytest.mark.parametrize("app", [CORE, *DOMAIN_APPS])
+def test_nothing_below_imports_the_top_floor(app: str) -> None:
     offenders = [
         str(path.relative_to(ROOT))
         for path in sources(ROOT / app)
-        if any(
-            m.startswith(("heating.dashboards", "heating.dispatch")) for m in imported_modules(path)
-        )
+        if TOP_FLOOR in top_packages(path)
     ]
     assert offenders == []
 
 
-def test_the_plan_core_imports_no_domain_app() -> None:
-    """heating/ below the top floor (the dashboards) holds the plan, divisions and users, which
-    every domain app builds on; it may not lean on them in turn."""
+def test_the_core_imports_no_domain_app() -> None:
+    """heating/ holds the settings, divisions, plan, users and the access policy, which every
+    domain app builds on; it may not lean on them in turn."""
     offenders = [
         str(path.relative_to(ROOT))
-        for path in sources(ROOT / "heating")
-        if not set(TOP_FLOOR) & set(path.parts)
-        and any(m.split(".")[0] in DOMAIN_APPS for m in imported_modules(path))
+        for path in sources(ROOT / CORE)
+        if top_packages(path) & set(DOMAIN_APPS)
     ]
     assert offenders == []
 
 
-def test_the_dashboards_read_the_domain_apps() -> None:
+def test_the_top_floor_reads_the_domain_apps() -> None:
     """The top floor does import them: the figures it shows are theirs."""
-    found = set().union(*(imported_modules(p) for p in sources(ROOT / "heating" / "dashboards")))
-    assert {m.split(".")[0] for m in found} >= {"retrofits"}
+    found = set().union(*(top_packages(p) for p in sources(ROOT / TOP_FLOOR)))
+    assert found >= set(DOMAIN_APPS)
+
+
+# ---------------------------------------------------------------- writers closed
+
+# Where households may be written by SQL: the ledger engine alone.
+LEDGER_ENGINE = ROOT / "retrofits" / "ledger"
+HOUSEHOLD_TABLES = ("retrofits_household", "retrofits_historicalhousehold")
+# The ORM's writes, by the name of the queryset or manager method.
+QUERYSET_WRITES = {
+    "create", "update", "delete", "bulk_create", "bulk_update", "get_or_create",
+    "update_or_create",
+}  # fmt: skip
+RELATED_WRITES = {"set", "add", "remove", "clear"}
+
+
+def product_sources() -> list[Path]:
+    """Every module of the product: the apps, not the tests or benchmarks."""
+    apps = [p for p in ROOT.iterdir() if (p / "apps.py").exists()]
+    return [path for app in apps for path in sources(app)]
+
+
+def is_writer(path: Path) -> bool:
+    """The modules allowed to write: a domain's services (`services.py`, or a `services/`
+    package) and the ledger engine."""
+    return (
+        path.name == "services.py"
+        or "services" in path.parent.parts
+        or LEDGER_ENGINE in path.parents
+    )
+
+
+def county_owned_models() -> tuple[set[str], set[str]]:
+    """The models whose rows belong to a county (a path to County through their foreign keys, or
+    a county-scoped queryset), divisions aside (reference data); and their many-to-many fields."""
+    from django.apps import apps
+
+    from heating.models import County, CountyScopedQuerySet, Township, Village
+
+    reference = {County, Township, Village}
+    owned = {
+        m
+        for m in apps.get_models()
+        if issubclass(m._default_manager._queryset_class, CountyScopedQuerySet)  # type: ignore[attr-defined]
+    } - reference
+    while True:
+        grown = owned | {
+            m
+            for m in apps.get_models()
+            if m not in reference
+            and any(
+                f.many_to_one or f.one_to_one
+                for f in m._meta.get_fields()
+                if getattr(f, "concrete", False) and f.related_model in owned | {County}
+            )
+        }
+        if grown == owned:
+            break
+        owned = grown
+    m2m = {f.name for m in owned for f in m._meta.many_to_many}
+    return {m.__name__ for m in owned}, m2m
+
+
+def _names(node: ast.AST) -> list[str]:
+    """The names along a chain of attributes and calls: `A.objects.filter(x).update` gives
+    ["A", "objects", "filter", "update"]."""
+    found: list[str] = []
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Attribute):
+            found.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Name):
+            found.append(node.id)
+            return found[::-1]
+        else:
+            return found[::-1]
+
+
+def writes_outside_services(path: Path, owned: set[str], m2m: set[str]) -> list[str]:
+    """The lines of a module that write a county-owned record by the ORM, or save or delete any
+    model instance."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+            continue
+        method, receiver = node.func.attr, node.func.value
+        chain = _names(receiver)
+        keywords = {k.arg: k.value for k in node.keywords}
+        if isinstance(receiver, ast.Call) and _names(receiver.func) == ["super"]:
+            continue  # a model's own save() or delete() handing on to Django's
+        if (method in QUERYSET_WRITES and "objects" in chain and chain[0] in owned) or (
+            method in RELATED_WRITES and chain and chain[-1] in m2m
+        ):
+            found.append(f"{node.lineno}: {'.'.join(chain)}.{method}()")
+        elif method == "save" and not node.args:
+            commit = keywords.get("commit")
+            if not (isinstance(commit, ast.Constant) and commit.value is False):
+                found.append(f"{node.lineno}: {'.'.join(chain)}.save()")
+        elif method == "delete" and not node.args and "save" not in keywords:
+            found.append(f"{node.lineno}: {'.'.join(chain)}.delete()")
+    return found
+
+
+def test_only_the_ledger_engine_names_the_household_table() -> None:
+    """SQL about households is the ledger engine's: anything else reads them through the ORM and
+    writes them through the one-household service."""
+    offenders = []
+    for path in product_sources():
+        if LEDGER_ENGINE in path.parents:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                if any(t in node.value.lower() for t in HOUSEHOLD_TABLES):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr == "db_table"
+                and "Household" in _names(node.value)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_county_owned_records_are_written_by_their_services_only() -> None:
+    owned, m2m = county_owned_models()
+    assert {"Household", "Inspection", "HeatingRemoval", "GasConnection", "CountyReport"} <= owned
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in product_sources()
+        if not is_writer(path) and (found := writes_outside_services(path, owned, m2m))
+    }
+    assert offenders == {}
+
+
+def test_the_writers_check_finds_a_write(tmp_path: Path) -> None:
+    """The check above finds what it looks for (it would pass on nothing otherwise)."""
+    module = tmp_path / "demo.py"
+    module.write_text(
+        "def f(h, form):\n"
+        "    HeatingRemoval.objects.bulk_create([])\n"
+        "    Defect.objects.filter(pk=1).update(closed_by=None)\n"
+        "    h.save()\n"
+        "    form.save(commit=False)\n"
+        "    super().save()\n"
+        "    source.counties.set([])\n",
+        encoding="utf-8",
+    )
+    owned, m2m = county_owned_models()
+    assert [line.split(":")[0] for line in writes_outside_services(module, owned, m2m)] == [
+        "2", "3", "4", "7",
+    ]  # fmt: skip
 
 
 def test_the_readmes_layout_table_matches_the_tree() -> None:

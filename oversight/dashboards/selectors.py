@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,14 +55,31 @@ def county_status(
 
 
 def projection(
-    *, target: int, completed: int, pace_per_day: float, today: dt.date, deadline: dt.date
+    *,
+    target: int,
+    completed: int,
+    pace_per_day: float,
+    today: dt.date,
+    deadline: dt.date,
+    finished_on: dt.date | None = None,
 ) -> dict[str, Any]:
-    """When the county finishes its works at its pace of the last PACE_DAYS days."""
+    """When the county finishes its works at its pace of the last PACE_DAYS days; a county that
+    has finished shows the day it did (`finished_on`), not a projection."""
     left = max(target - completed, 0)
     finish: dt.date | None
     if left == 0:
-        finish, said = today, "已全部完工"
-    elif pace_per_day <= 0:
+        finish = finished_on
+        said = f"已于 {finished_on:%Y年%m月%d日} 全部完工" if finished_on else "已全部完工"
+        return {
+            "pace_per_day": round(pace_per_day, 1),
+            "left": 0,
+            "expected_finish": finish.isoformat() if finish else None,
+            "finished": True,
+            "deadline": deadline.isoformat(),
+            "on_time": finish is None or finish <= deadline,
+            "said": said,
+        }
+    if pace_per_day <= 0:
         finish, said = None, f"近{PACE_DAYS}天无完工，按此进度无法完成"
     else:
         finish = today + dt.timedelta(days=math.ceil(left / pace_per_day))
@@ -69,6 +88,7 @@ def projection(
         "pace_per_day": round(pace_per_day, 1),
         "left": left,
         "expected_finish": finish.isoformat() if finish else None,
+        "finished": False,
         "deadline": deadline.isoformat(),
         "on_time": finish is not None and finish <= deadline,
         "said": said,
@@ -76,31 +96,69 @@ def projection(
 
 
 def county_projection(
-    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, pace_per_day: float
+    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, trend: Trend
 ) -> dict[str, Any]:
-    """The county's projected finish beside its works deadline (五台山: 10/1)."""
+    """The county's projected finish beside its works deadline (五台山: 10/1), or the day it
+    finished."""
+    county_id = progress.county.pk
     return projection(
         target=progress.total.target,
         completed=progress.total.completed,
-        pace_per_day=pace_per_day,
+        pace_per_day=trend.pace(county_id, today),
         today=today,
         deadline=plan_year.works_due_for(progress.county),
+        finished_on=trend.reached(county_id, progress.total.target),
     )
 
 
-def recent_pace(*, today: dt.date) -> dict[int, float]:
-    """Households completed per day over the last PACE_DAYS days, by county, from their
-    completion dates as the latest count found them."""
-    run = RollupRun.objects.latest_complete()
-    if run is None:
-        return {}
-    start = today - dt.timedelta(days=PACE_DAYS)
-    done = (
-        TrendPoint.objects.filter(run=run, day__gt=start, day__lte=today)
-        .values_list("county")
-        .annotate(n=Sum("completed"))
-    )
-    return {county_id: n / PACE_DAYS for county_id, n in done}
+class Trend:
+    """The counties' daily completions and acceptances as the latest count found them, from the
+    households' own dates (TrendPoint), read once for a page: its line, each county's recent pace
+    and the day each reached its target."""
+
+    def __init__(self, counties: Iterable[int]) -> None:
+        run = RollupRun.objects.latest_complete()
+        points = TrendPoint.objects.filter(run=run, county__in=list(counties)) if run else None
+        self.days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
+        if points is None:
+            return
+        for county_id, day, completed, accepted in points.order_by("county", "day").values_list(
+            "county", "day", "completed", "accepted"
+        ):
+            self.days[county_id].append((day, completed, accepted))
+
+    def line(self) -> list[tuple[str, int, int]]:
+        """(day, completed, accepted) to date over these counties, for every day some household
+        completed or was accepted: the whole season however late counting began."""
+        by_day: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
+        for rows in self.days.values():
+            for day, completed, accepted in rows:
+                by_day[day][0] += completed
+                by_day[day][1] += accepted
+        completed = accepted = 0
+        line = []
+        for day in sorted(by_day):
+            completed += by_day[day][0]
+            accepted += by_day[day][1]
+            line.append((f"{day:%Y-%m-%d}", completed, accepted))
+        return line
+
+    def pace(self, county_id: int, today: dt.date) -> float:
+        """Households completed per day over the last PACE_DAYS days."""
+        start = today - dt.timedelta(days=PACE_DAYS)
+        done = sum(c for day, c, _ in self.days.get(county_id, []) if start < day <= today)
+        return done / PACE_DAYS
+
+    def reached(self, county_id: int, target: int) -> dt.date | None:
+        """The day the county's completions reached `target` (None: not yet, or no target)."""
+        if target <= 0:
+            return None
+        done = 0
+        for day, completed, _ in self.days.get(county_id, []):
+            done += completed
+            if done >= target:
+                return day
+        return None
 
 
 def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] | None:
@@ -108,33 +166,11 @@ def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] |
     return next(((m.label, (m.end - today).days) for m in stages if m.end >= today), None)
 
 
-def trend(*, county: County | None = None) -> list[tuple[str, int, int]]:
-    """(day, completed, accepted) to date, for every day some household completed or was accepted:
-    from the households' own dates, so the line covers the whole season however late counting
-    began."""
-    run = RollupRun.objects.latest_complete()
-    if run is None:
-        return []
-    points = TrendPoint.objects.filter(run=run)
-    if county is not None:
-        points = points.filter(county=county)
-    days = points.values("day").annotate(c=Sum("completed"), a=Sum("accepted")).order_by("day")
-    completed = accepted = 0
-    line = []
-    for point in days:
-        completed += point["c"]
-        accepted += point["a"]
-        line.append((f"{point['day']:%Y-%m-%d}", completed, accepted))
-    return line
-
-
 def charts(
-    report: ProgressReport,
-    *,
-    county: County | None = None,
-    energy: dict[int, CountyEnergy] | None = None,
+    report: ProgressReport, *, trend: Trend, energy: dict[int, CountyEnergy] | None = None
 ) -> dict[str, Any]:
-    """The data of the page's ECharts figures; `energy` (by county) colours the map by supply too."""
+    """The data of the page's ECharts figures, every one over the report's counties (those the
+    user sees: the cards' counties); `energy` (by county) colours the map by supply too."""
     energy = energy or {}
     paths = [p for _, p in GROUPS if p]
     return {
@@ -160,7 +196,7 @@ def charts(
             }
             for index, stage in enumerate(Stage.values)
         ],
-        "trend": trend(county=county),
+        "trend": trend.line(),
         "map": [
             {
                 "name": c.county.name,

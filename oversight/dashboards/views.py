@@ -20,13 +20,13 @@ from heating.selectors import milestones, target_table
 from oversight.dashboards.export import write_progress
 from oversight.dashboards.progress import progress_report
 from oversight.dashboards.selectors import (
+    Trend,
     awaiting_past_deadline,
     charts,
     county_projection,
     county_status,
     next_milestone,
     places,
-    recent_pace,
     townships,
 )
 
@@ -86,7 +86,7 @@ def city(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
     stages = milestones(plan_year=plan_year, today=today)
-    pace = recent_pace(today=today)
+    trend = Trend(c.county.pk for c in report.counties)
     energy = county_energy(counties=counties, plan_year=plan_year)
     paths = [path for _, path in GROUPS]
     rows = [
@@ -94,12 +94,10 @@ def city(request: HttpRequest) -> HttpResponse:
             c,
             [c.group(path) for path in paths],
             county_status(
-                c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
+                c, plan_year=plan_year, today=today, pace_per_day=trend.pace(c.county.pk, today)
             ),
             awaiting_past_deadline(c, plan_year=plan_year, today=today),
-            county_projection(
-                c, plan_year=plan_year, today=today, pace_per_day=pace.get(c.county.pk, 0.0)
-            ),
+            county_projection(c, plan_year=plan_year, today=today, trend=trend),
         )
         for c in report.counties
     ]
@@ -117,7 +115,7 @@ def city(request: HttpRequest) -> HttpResponse:
             "warnings": supply_warnings(
                 counties=counties, plan_year=plan_year, today=today, energy=energy
             ),
-            "charts": charts(report, energy={e.county.pk: e for e in energy}),
+            "charts": charts(report, trend=trend, energy={e.county.pk: e for e in energy}),
         },
     )
 
@@ -133,7 +131,8 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
     energy = county_energy(counties=only, plan_year=plan_year)
     progress = report.counties[0]
     stages = milestones(plan_year=plan_year, county=county, today=today)
-    pace = recent_pace(today=today).get(county.pk, 0.0)
+    trend = Trend([county.pk])
+    pace = trend.pace(county.pk, today)
     cells = [(label, [progress.group(path, area) for _, area in SUBS]) for label, path in GROUPS]
     return render(
         request,
@@ -147,7 +146,7 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             "subs": [s for s, _ in SUBS],
             "status": county_status(progress, plan_year=plan_year, today=today, pace_per_day=pace),
             "projection": county_projection(
-                progress, plan_year=plan_year, today=today, pace_per_day=pace
+                progress, plan_year=plan_year, today=today, trend=trend
             ),
             "overdue_acceptance": awaiting_past_deadline(
                 progress, plan_year=plan_year, today=today
@@ -160,7 +159,7 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "next": next_milestone(stages, today),
             "milestones": stages,
-            "charts": charts(report, county=county),
+            "charts": charts(report, trend=trend),
         },
     )
 

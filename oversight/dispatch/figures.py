@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from energy_supply.selectors import county_energy
 from heating.models import County, PlanYear
 from oversight.dashboards.progress import progress_report
-from oversight.dashboards.selectors import projection, recent_pace
+from oversight.dashboards.selectors import Trend, projection
 
 
 def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:
@@ -30,20 +30,22 @@ def all_figures(
     energy = {
         e.county.pk: e.as_dict() for e in county_energy(counties=counties, plan_year=plan_year)
     }
-    pace = recent_pace(today=today)
+    trend = Trend(c.pk for c in counties)
     figures = {}
     for county in counties:
         mine = by_name.get(county.short_name, {})
+        target = int(mine.get("target", 0))
         figures[county.pk] = {
             "as_of": progress["as_of"],
             "progress": mine,
             "energy": energy.get(county.pk, {}),
             "projection": projection(
-                target=int(mine.get("target", 0)),
+                target=target,
                 completed=int(mine.get("completed", 0)),
-                pace_per_day=pace.get(county.pk, 0.0),
+                pace_per_day=trend.pace(county.pk, today),
                 today=today,
                 deadline=plan_year.works_due_for(county),
+                finished_on=trend.reached(county.pk, target),
             ),
         }
     return figures

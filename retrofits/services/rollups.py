@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from heating.models import AreaType, County, HeatingPath
@@ -34,29 +35,38 @@ KEEP_RUNS = 3
 def rollup_run() -> RollupRun:
     started = timezone.now()
     run = RollupRun.objects.create(started_at=started)
-    household, count = Household._meta.db_table, ProgressCount._meta.db_table
+    count, trend = ProgressCount._meta.db_table, TrendPoint._meta.db_table
+    # The households are read through the ORM (only the ledger engine writes SQL about them):
+    # each aggregate is the inner SELECT of one INSERT … SELECT, so the counting stays in the
+    # database. COUNT(*), not COUNT(id): PostgreSQL answers from the (county, path, area,
+    # stage)-led indexes without visiting the table.
+    cells = _sql(
+        Household.objects.order_by()
+        .values("county_id", "township_id", "village_id", "path", "area", "stage")
+        .annotate(households=Count("*"))
+    )
+    # Each day's completions and acceptances by county, from the households' own dates: one
+    # pass over the completed (an accepted household has completed), then split by date.
+    pairs = _sql(
+        Household.objects.filter(completed_on__isnull=False)
+        .order_by()
+        .values("county_id", "completed_on", "accepted_on")
+        .annotate(n=Count("*"))
+    )
     with connection.cursor() as cursor:
-        # COUNT(*), not COUNT(id): PostgreSQL can answer from the (county, path, area, stage)-led
-        # indexes without visiting the table.
         cursor.execute(
-            f"INSERT INTO {count} (run_id, county_id, township_id, village_id, path, area, stage, households) "
-            f"SELECT %s, county_id, township_id, village_id, path, area, stage, COUNT(*) FROM {household} "
-            "GROUP BY county_id, township_id, village_id, path, area, stage",
-            [run.pk],
+            f"INSERT INTO {count} (run_id, county_id, township_id, village_id, path, area, stage, "
+            f"households) SELECT %s, cells.* FROM ({cells[0]}) cells",
+            [run.pk, *cells[1]],
         )
-        # Each day's completions and acceptances by county, from the households' own dates: one
-        # pass over the completed (an accepted household has completed), then split by date.
-        trend = TrendPoint._meta.db_table
         cursor.execute(
-            f"WITH pairs AS (SELECT county_id, completed_on, accepted_on, COUNT(*) AS n "
-            f"FROM {household} WHERE completed_on IS NOT NULL "
-            "GROUP BY county_id, completed_on, accepted_on) "
+            f"WITH pairs AS ({pairs[0]}) "
             f"INSERT INTO {trend} (run_id, county_id, day, completed, accepted) "
             "SELECT %s, county_id, day, SUM(completed), SUM(accepted) FROM ("
             "SELECT county_id, completed_on AS day, n AS completed, 0 AS accepted FROM pairs "
             "UNION ALL SELECT county_id, accepted_on, 0, n FROM pairs WHERE accepted_on IS NOT NULL"
             ") days GROUP BY county_id, day",
-            [run.pk],
+            [*pairs[1], run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
     run.finished_at = timezone.now()
@@ -65,6 +75,11 @@ def rollup_run() -> RollupRun:
     stale = RollupRun.objects.complete().order_by("-finished_at", "-pk")[KEEP_RUNS:]
     RollupRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return run
+
+
+def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)
 
 
 def _snapshot_day(run: RollupRun, day: dt.date) -> None:
