@@ -11,7 +11,10 @@ from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from acceptance.forms import RemovalForm, VisitForm, WorklistSearch
@@ -23,9 +26,10 @@ from acceptance.services import (
     project_inspection_record,
 )
 from heating import access
-from heating.access import Action, get_permitted
+from heating.access import Action, PersonalData, get_permitted
 from heating.http import bad_request, request_user, search_throttled, xlsx_response
-from heating.models import County
+from heating.models import County, PersonalDataAccess
+from heating.services import personal_access_record
 from retrofits.models import Household
 
 PAGE_SIZE = 30
@@ -58,9 +62,28 @@ def worklist(request: HttpRequest) -> HttpResponse:
         .filter(accepted_on__isnull=True)
         .select_related("county")
     )
+    shown = list(page)
+    rows = list(zip(shown, _phone_to_call(request, shown), strict=True))
     return render(
-        request, "acceptance/worklist.html", {"page": page, "q": query, "projects": projects}
+        request,
+        "acceptance/worklist.html",
+        {"page": page, "rows": rows, "q": query, "projects": projects},
     )
+
+
+def _phone_to_call(request: HttpRequest, households: list[Household]) -> list[str]:
+    """The households' phone numbers for an inspector to call and arrange a visit; each page that
+    shows some in full by that right alone is kept like any other look at personal data."""
+    personal = PersonalData(request_user(request))
+    phones = [personal.phone_to_call(h.county_id, h.phone) for h in households]
+    called = sum(1 for h in households if h.phone and personal.calls(h.county_id))
+    personal_access_record(
+        user=request_user(request),
+        kind=PersonalDataAccess.Kind.CONTACT,
+        households=called,
+        detail=request.get_full_path(),
+    )
+    return phones
 
 
 @require_http_methods(["GET", "POST"])
@@ -94,9 +117,38 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, f"已记录验收：{household}")
-            return redirect("household-detail", pk=household.pk)
-    return render(request, "acceptance/visit.html", {"form": form, "h": household})
+            dossier = reverse("household-detail", args=[household.pk])
+            messages.success(
+                request,
+                format_html('已记录验收：{}（<a href="{}">查看一户一档</a>）', household, dossier),
+            )
+            back = _back_to_worklist(request)
+            if request.headers.get("X-Visit-Form") == "fetch":  # visit.js goes there itself
+                return HttpResponse(status=204, headers={"X-Location": back})
+            return redirect(back)
+    return render(
+        request,
+        "acceptance/visit.html",
+        {
+            "form": form,
+            "h": household,
+            "phone": _phone_to_call(request, [household])[0],
+            "open_defects": Defect.objects.filter(household=household)
+            .open()
+            .select_related("inspection")
+            .order_by("rectify_by"),
+            "visits": household.inspections.select_related("inspector").order_by("-visited_at")[:3],
+            "back": _back_to_worklist(request),
+        },
+    )
+
+
+def _back_to_worklist(request: HttpRequest) -> str:
+    """The worklist page the inspector came from (its search and page kept), else its first."""
+    back = request.POST.get("back") or request.GET.get("back") or ""
+    if back.startswith(reverse("worklist")) and url_has_allowed_host_and_scheme(back, None):
+        return back
+    return reverse("worklist")
 
 
 @require_http_methods(["GET", "POST"])

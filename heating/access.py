@@ -31,6 +31,7 @@ _M = TypeVar("_M", bound=models.Model)
 class Action(enum.StrEnum):
     VIEW = "view"  # see a county's rows, with personal data masked
     PERSONAL = "personal"  # see full ID card and phone numbers
+    CONTACT = "contact"  # call the households awaiting one's visit: their phone numbers in full
     EDIT = "edit"  # keep a county's ledger: household forms, the removal of old heating
     IMPORT = "import"  # upload a county's ledger
     INSPECT = "inspect"  # record acceptance visits
@@ -68,7 +69,12 @@ POLICY: dict[Role, dict[Action, Reach]] = {
     # Signs off what the county reports, and sees its figures (masked), nothing else.
     Role.APPROVER: {Action.VIEW: Reach.OWN, Action.SIGN: Reach.OWN},
     # Inspectors accept households of their counties; nobody accepts their own county's work.
-    Role.INSPECTOR: {Action.VIEW: Reach.ASSIGNED, Action.INSPECT: Reach.ASSIGNED},
+    # and call the households on their worklist to arrange a visit.
+    Role.INSPECTOR: {
+        Action.VIEW: Reach.ASSIGNED,
+        Action.INSPECT: Reach.ASSIGNED,
+        Action.CONTACT: Reach.ASSIGNED,
+    },
     Role.ADMIN: {
         Action.VIEW: Reach.ALL,
         Action.PERSONAL: Reach.ALL,
@@ -88,6 +94,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
 REFUSALS: dict[Action, str] = {
     Action.VIEW: "无权查看该县（市、区）的数据。",
     Action.PERSONAL: "只有本县的县级用户和系统管理员可以查看完整的身份证号和电话。",
+    Action.CONTACT: "只有负责该县（市、区）的验收人员可以查看待验收户的联系电话。",
     Action.EDIT: "只有本县的县级用户和系统管理员可以修改该县台账；市级用户和验收人员只能查看。",
     Action.IMPORT: "只有县级用户（本县）和系统管理员可以导入台账。",
     Action.INSPECT: "只有负责该县（市、区）的验收人员可以验收。",
@@ -232,6 +239,7 @@ class PersonalData:
 
     def __init__(self, user: User | AnonymousUser | None) -> None:
         self.full = Scope(everything=True) if user is None else scope(user, Action.PERSONAL)
+        self.contact = Scope(everything=True) if user is None else scope(user, Action.CONTACT)
 
     def sees(self, county_id: int | None) -> bool:
         return county_id in self.full
@@ -242,6 +250,17 @@ class PersonalData:
         if mask is None or not value or self.sees(county_id):
             return value
         return mask(value)
+
+    def phone_to_call(self, county_id: int, phone: str) -> str:
+        """A phone number on the pages of households awaiting a visit (the worklist, the visit
+        form): in full for those who may call them (CONTACT), as elsewhere for the rest."""
+        if phone and county_id in self.contact:
+            return phone
+        return self.value(county_id, "phone", phone)
+
+    def calls(self, county_id: int) -> bool:
+        """Whether `phone_to_call` shows this county's numbers in full for CONTACT alone."""
+        return county_id in self.contact and not self.sees(county_id)
 
     def shown(self, county_id: int, id_number: str, phone: str) -> tuple[str, str]:
         return (

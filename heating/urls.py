@@ -11,7 +11,7 @@ urlpatterns = [
     path("targets/", views.targets, name="targets"),
     path("targets/<int:year>/", views.targets, name="targets-year"),
     path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password/",

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from heating import access
+from heating.access import Action
 from heating.breakdown import COLUMNS, GROUPS, SUBS
 from heating.http import plan_year_or_404, request_user, xlsx_response
 from heating.models import PlanYear
@@ -16,6 +20,15 @@ from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
     target_table,
 )
+
+
+class PortalLoginView(LoginView):
+    def get_default_redirect_url(self) -> str:
+        """Those who inspect land on their worklist (验收工作), everyone else on the progress
+        overview; a ?next= the login was asked for wins, as Django's does."""
+        if access.may(self.request.user, Action.INSPECT):
+            return reverse("worklist")
+        return super().get_default_redirect_url()
 
 
 @require_GET

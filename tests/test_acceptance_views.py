@@ -14,7 +14,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from acceptance.models import Inspection, InspectionPhoto, Project
-from heating.models import County, User
+from heating.models import County, PersonalDataAccess, User
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from tests.conftest import login
@@ -280,3 +280,77 @@ def test_a_failing_visit_without_defects_says_so_beside_the_defect_rows(
     assert 'data-testid="defect-errors">不合格须列出问题和整改期限' in defects
     assert not response.context["form"].non_field_errors()
     assert "<label>问题1" in page and "<label>整改期限" in page  # every box says what it is
+
+
+def test_the_inspector_calls_the_households_on_the_worklist_and_each_look_is_kept(
+    client: Client, inspector: User, done: Household
+) -> None:
+    """An inspector of the county sees the phone numbers of the households awaiting their visit in
+    full, to arrange it; the ID number stays masked, and the dossier masks the phone as before."""
+    login(client, inspector)
+    worklist = client.get(reverse("worklist")).content.decode()
+    assert f'href="tel:{done.phone}"' in worklist
+    visit_page = client.get(reverse("visit", args=[done.pk])).content.decode()
+    assert f'href="tel:{done.phone}"' in visit_page and done.id_number not in visit_page
+    dossier = client.get(reverse("household-detail", args=[done.pk])).content.decode()
+    assert done.phone not in dossier
+    kept = PersonalDataAccess.objects.filter(user=inspector, kind=PersonalDataAccess.Kind.CONTACT)
+    assert list(kept.values_list("households", flat=True)) == [1, 1]
+
+
+def test_another_countys_inspector_never_sees_the_household(
+    client: Client, done: Household
+) -> None:
+    from heating.models import Role
+    from heating.services import user_create
+    from tests.conftest import PASSWORD, county
+
+    other = user_create(
+        username="yp-ys", password=PASSWORD, role=Role.INSPECTOR, counties=[county("原平市")]
+    )
+    page = login(client, other).get(reverse("worklist")).content.decode()
+    assert done.code not in page and "YP-1" in page  # their own county's households only
+    assert client.get(reverse("visit", args=[done.pk])).status_code == 404
+
+
+def test_a_revisit_shows_the_open_defects_and_the_dossier_at_the_top(
+    client: Client, inspector: User, done: Household
+) -> None:
+    login(client, inspector)
+    url = reverse("visit", args=[done.pk])
+    failing = visit_data(result="failed", check_temperature="", defect_0="室温不达标",
+                         rectify_by_0="2023-10-28")  # fmt: skip
+    assert client.post(url, failing).status_code == 302
+    page = client.get(url).content.decode()
+    defects = page.split('data-testid="open-defects"', 1)[1].split("</section>", 1)[0]
+    assert "室温不达标" in defects and "2023-10-28" in defects
+    assert page.index('data-testid="open-defects"') < page.index("visit-form")
+    assert reverse("household-detail", args=[done.pk]) in page
+
+
+def test_a_saved_visit_goes_back_to_the_worklist_page_it_came_from(
+    client: Client, inspector: User, done: Household
+) -> None:
+    login(client, inspector)
+    url = reverse("visit", args=[done.pk])
+    # Anywhere but the worklist is not where it goes.
+    failing = visit_data(result="failed", check_temperature="", defect_0="室温不达标",
+                         rectify_by_0="2023-10-28", back="https://evil.example/")  # fmt: skip
+    assert client.post(url, failing)["Location"] == reverse("worklist")
+    back = reverse("worklist") + "?q=%E5%BC%A0&page=1"
+    response = client.post(url, {**visit_data(visited_at="2023-10-29T10:00"), "back": back})
+    assert response["Location"] == back
+    page = client.get(back).content.decode()
+    assert "已记录验收" in page and reverse("household-detail", args=[done.pk]) in page
+
+
+def test_errors_are_summed_up_above_the_form(
+    client: Client, inspector: User, done: Household
+) -> None:
+    login(client, inspector)
+    page = client.post(
+        reverse("visit", args=[done.pk]), visit_data(result="failed", check_temperature="")
+    ).content.decode()
+    summary = page.split('data-testid="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "不合格须列出问题和整改期限" in summary
+    assert page.index('data-testid="error-summary"') < page.index("visit-form")

@@ -130,28 +130,48 @@ def test_an_inspector_on_a_phone_fails_then_passes_a_household(
     page.fill("#id_username", "yanshou")
     page.fill("#id_password", "x-Long-pass-1")
     page.click("button[type=submit]")
-    page.goto(f"{live_server.url}/acceptance/")
+    page.wait_for_selector("ul.worklist")  # an inspector lands on their worklist
+    assert page.url.endswith("/acceptance/")
     page.screenshot(path=str(ARTIFACTS / "phone-worklist.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+
+    header = page.evaluate("document.querySelector('header.topbar').offsetHeight")
+    assert header < 80, header  # the menu folds behind one button
+    page.click("[data-testid=menu-button]")
+    assert page.is_visible("nav.nav >> text=验收工作")
+    page.click("[data-testid=menu-button]")
 
     page.click("text=张三")
     page.uncheck("#id_check_temperature")
     page.check("input[name=result][value=failed]")
-    page.fill("#id_defect_0", "室温不达标")
-    page.fill("#id_rectify_by_0", "2023-10-28")
     page.fill("#id_visited_at", "2023-10-20T10:00")
     page.set_input_files("#id_photos", photos)
+    # Failing without a defect: the errors come back at the top, the photos stay chosen.
+    page.click("button:has-text('保存验收记录')")
+    page.wait_for_selector("[data-testid=error-summary]")
+    assert "不合格须列出问题和整改期限" in page.inner_text("[data-testid=error-summary]")
+    top = page.evaluate(
+        "document.querySelector('[data-testid=error-summary]').getBoundingClientRect().top"
+    )
+    assert 0 <= top < 740, top  # in view, not below the fold
+    assert page.evaluate("document.getElementById('id_photos').files.length") == 2
+    page.fill("#id_defect_0", "室温不达标")
+    page.fill("#id_rectify_by_0", "2023-10-28")
     page.screenshot(path=str(ARTIFACTS / "phone-visit-failing.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.click("button:has-text('保存验收记录')")
-    page.wait_for_selector("[data-testid=inspections]")
+    page.wait_for_selector("text=已记录验收")  # back on the worklist, the next household at hand
 
-    page.click("a.button:has-text('验收')")
+    page.click("ul.worklist >> text=张三")  # the failed household waits for its revisit
+    assert "室温不达标" in page.inner_text("[data-testid=open-defects]")
     for item in ("model_matches", "installed", "temperature", "wiring"):
         page.check(f"#id_check_{item}")
     page.check("input[name=result][value=passed]")
     page.fill("#id_visited_at", "2023-10-29T09:30")
     page.click("button:has-text('保存验收记录')")
+    page.wait_for_selector("text=已记录验收")
+    assert "没有待验收的户" in page.inner_text("ul.worklist")
+    page.click("text=查看一户一档")
     page.wait_for_selector("[data-testid=inspections]")
     page.screenshot(path=str(ARTIFACTS / "phone-dossier.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -73,9 +73,9 @@ def test_an_inspector_of_two_counties_sees_both_with_links_onward(
 
 @pytest.mark.parametrize(
     ("actor", "lands"),
-    [("municipal", "dashboard"), ("official", "dashboard"), ("inspector", "dashboard")],
+    [("municipal", "dashboard"), ("official", "dashboard"), ("inspector", "worklist")],
 )
-def test_everyone_lands_on_their_dashboard_after_login(
+def test_everyone_lands_on_their_page_after_login(
     client: Client, request: pytest.FixtureRequest, actor: str, lands: str
 ) -> None:
     user = request.getfixturevalue(actor)

@@ -14,6 +14,7 @@ class PersonalDataAccess(models.Model):
         EXPORT = "export", "导出台账"
         ERROR_FILE = "error_file", "下载错误标注文件"
         ADMIN = "admin", "管理后台查看"
+        CONTACT = "contact", "验收联系电话"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="用户"

@@ -11,7 +11,8 @@ from typing import Any
 from django.utils import timezone
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Pt
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
 
 from heating.breakdown import GROUPS, write_printed_layout
 from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus
@@ -63,67 +64,137 @@ def _local(value: Any) -> str:
     return f"{timezone.localtime(value):%Y年%m月%d日 %H:%M}" if value else "—"
 
 
+# GB/T 9704 (党政机关公文格式): A4, margins of 37 mm top, 35 bottom, 28 left, 26 right; the title
+# in 小标宋 二号, headings 黑体 and 楷体 三号, the text 仿宋 三号, all black. Fonts are named as Word
+# finds them on a government PC; where one is missing, Word substitutes its own.
+FONT_TEXT, FONT_TITLE, FONT_H1, FONT_H2 = "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312"
+SIZE_TEXT, SIZE_TITLE, SIZE_TABLE = Pt(16), Pt(22), Pt(12)
+
+
+def _font(target: Any, name: str, size: Pt, *, bold: bool = False) -> None:
+    """Set a style's or run's font, East Asian name included, in black."""
+    target.font.name = name
+    target.font.size = size
+    target.font.bold = bold
+    target.font.color.rgb = RGBColor(0, 0, 0)
+    properties = target.element.get_or_add_rPr()
+    properties.get_or_add_rFonts().set(qn("w:eastAsia"), name)
+
+
+def _official(document: Any) -> None:
+    section = document.sections[0]
+    section.page_width, section.page_height = Mm(210), Mm(297)
+    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
+    section.left_margin, section.right_margin = Mm(28), Mm(26)
+    _font(document.styles["Normal"], FONT_TEXT, SIZE_TEXT)
+    for level, (name, bold) in {
+        1: (FONT_H1, False),
+        2: (FONT_H2, False),
+        3: (FONT_H2, True),
+    }.items():
+        style = document.styles[f"Heading {level}"]
+        _font(style, name, SIZE_TEXT, bold=bold)
+        style.paragraph_format.space_before, style.paragraph_format.space_after = Pt(6), Pt(6)
+
+
+def _title(document: Any, text: str) -> None:
+    paragraph = document.add_paragraph()
+    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    _font(paragraph.add_run(text), FONT_TITLE, SIZE_TITLE)
+
+
+def _table(document: Any, header: list[str], rows: list[list[str]]) -> None:
+    table = document.add_table(rows=1, cols=len(header))
+    table.style = "Table Grid"
+    for values in [header, *rows]:
+        cells = table.rows[0].cells if values is header else table.add_row().cells
+        for cell, text in zip(cells, values, strict=True):
+            cell.text = ""
+            _font(cell.paragraphs[0].add_run(text), FONT_TEXT, SIZE_TABLE, bold=values is header)
+
+
+def _progress_row(label: str, figures: Iterable[dict[str, Any]]) -> list[str]:
+    sets = list(figures)
+    target = sum(group(f, None)[0] for f in sets)
+    completed = sum(group(f, None)[1] for f in sets)
+    accepted = sum(int(f.get("progress", {}).get("accepted", 0)) for f in sets)
+    return [
+        label, f"{target:,}", f"{completed:,}",
+        f"{100 * completed / target:.1f}%" if target else "—", f"{accepted:,}",
+    ]  # fmt: skip
+
+
+def _who(dispatch_round: DispatchRound) -> str:
+    """How many counties reported, which did not, which were late: said as it is."""
+    everyone = list(dispatch_round.reports.select_related("county").order_by("county__order"))
+    reported = [r for r in everyone if not r.open]
+    missing = [r.county.short_name for r in everyone if r.open]
+    late = [r.county.short_name for r in everyone if r.late()]
+    said = f"全市 {len(everyone)} 个县（市、区）中，{len(reported)} 个已报送"
+    said += f"，{len(missing)} 个未报送（{'、'.join(missing)}）" if missing else "，全部已报送"
+    if late:
+        said += f"；逾期：{'、'.join(late)}"
+    elif not missing:
+        said += "，均按时报送"
+    return said + "。"
+
+
 def upward_docx(dispatch_round: DispatchRound) -> bytes:
     reports = accepted(dispatch_round)
     target = sum(group(r.figures, None)[0] for r in reports)
     completed = sum(group(r.figures, None)[1] for r in reports)
     document = Document()
-    style = document.styles["Normal"]
-    style.font.size = Pt(11)
-    heading = document.add_heading(f"忻州市冬季清洁取暖改造调度报告（{dispatch_round.title}）", 1)
-    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    everyone = dispatch_round.reports.select_related("county")
-    late = [r.county.short_name for r in everyone if r.late()]
+    _official(document)
+    _title(document, f"忻州市冬季清洁取暖改造调度报告（{dispatch_round.title}）")
     document.add_paragraph(
         f"本期调度于{_local(dispatch_round.opened_at)}发起，报送截止{_local(dispatch_round.due_at)}。"
-        f"全市 16 个县（市、区）中，{len(reports)} 个县的报告经县级审核、市级确认。"
+        + _who(dispatch_round)
+        + f"其中 {len(reports)} 个县的报告经县级审核、市级确认，"
         f"已确认各县任务 {target:,} 户，已完工 {completed:,} 户"
         + (f"，完成率 {100 * completed / target:.1f}%。" if target else "。")
-        + (f"逾期报送：{'、'.join(late)}。" if late else "各县均按时报送。")
     )
-    document.add_heading("一、各县进度", 2)
-    table = document.add_table(rows=1, cols=6)
-    table.style = "Table Grid"
-    for cell, text in zip(
-        table.rows[0].cells,
-        ["县（市、区）", "任务数", "已完工", "完成率", "已验收", "预计完工 / 施工截止"],
-        strict=True,
-    ):
-        cell.text = text
+    document.add_heading("一、各县进度（市级已确认）", 1)
+    rows = []
     for r in reports:
-        t, c = group(r.figures, None)
         projection = r.figures.get("projection", {})
-        cells = table.add_row().cells
-        values = [
-            r.county.short_name, f"{t:,}", f"{c:,}", f"{100 * c / t:.1f}%" if t else "—",
-            f"{int(r.figures.get('progress', {}).get('accepted', 0)):,}",
-            f"{projection.get('expected_finish') or '—'} / {projection.get('deadline', '—')}",
-        ]  # fmt: skip
-        for cell, text in zip(cells, values, strict=True):
-            cell.text = text
-    document.add_heading("二、各县存在问题和需市级协调解决的事项", 2)
-    for r in reports:
-        document.add_heading(r.county.short_name, 3)
+        finish = projection.get("expected_finish") or "—"
+        rows.append(
+            [*_progress_row(r.county.short_name, [r.figures]),
+             f"{finish} / {projection.get('deadline', '—')}"]
+        )  # fmt: skip
+    rows.append([*_progress_row("合计", (r.figures for r in reports)), ""])
+    _table(
+        document,
+        ["县（市、区）", "任务数", "已完工", "完成率", "已验收", "完工日期（预计）/ 施工截止"],
+        rows,
+    )
+    document.add_heading("二、各县存在问题和需市级协调解决的事项", 1)
+    for number, r in enumerate(reports, start=1):
+        document.add_heading(f"（{_chinese(number)}）{r.county.short_name}", 2)
         for label, text in (("存在问题", r.problems), ("需市级协调", r.help_needed),
                             ("下步安排", r.next_steps)):  # fmt: skip
             document.add_paragraph(f"{label}：{text or '无'}")
-    document.add_heading("三、报送与审核", 2)
-    signers = document.add_table(rows=1, cols=4)
-    signers.style = "Table Grid"
-    for cell, text in zip(
-        signers.rows[0].cells, ["县（市、区）", "填报人", "县级审核人", "市级确认人"], strict=True
-    ):
-        cell.text = text
-    for r in reports:
-        cells = signers.add_row().cells
-        for cell, (who, when) in zip(
-            cells[1:],
-            [(r.submitted_by, r.submitted_at), (r.signed_by, r.signed_at),
-             (r.accepted_by, r.accepted_at)],
-            strict=True,
-        ):  # fmt: skip
-            cell.text = f"{who}（{_local(when)}）"
-        cells[0].text = r.county.short_name
+    document.add_heading("三、报送与审核", 1)
+    _table(
+        document,
+        ["县（市、区）", "填报人", "县级审核人", "市级确认人"],
+        [
+            [r.county.short_name]
+            + [f"{who}（{_local(when)}）" for who, when in (
+                (r.submitted_by, r.submitted_at), (r.signed_by, r.signed_at),
+                (r.accepted_by, r.accepted_at))]
+            for r in reports
+        ],
+    )  # fmt: skip
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
+
+
+def _chinese(number: int) -> str:
+    """一 … 九十九, for the （一）（二） of a list."""
+    digits = "零一二三四五六七八九"
+    tens, ones = divmod(number, 10)
+    if not tens:
+        return digits[ones]
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
