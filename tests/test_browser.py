@@ -264,8 +264,25 @@ def test_the_city_dashboards_labels_fit_and_say_each_figure_once(browser, live_s
     assert any(re.search(r"\d,\d{3}$", t["text"]) for t in funnel), funnel  # 2,096, not 2096
     texts = page.evaluate(CHART_TEXTS, "map")
     shown = [t["text"] for t in texts]
-    assert shown.count("100%") == 1 and shown.count("0%") == 1
+    assert shown.count("100%") == 1 and shown.count("50% 以下") == 1
     assert "100" not in shown and "0" not in shown
+    # The map's colours step: 93.9% is not painted as 100% is.
+    colour = """([id, v]) => {
+      const chart = echarts.getInstanceByDom(document.getElementById(id));
+      const pieces = chart.getOption().visualMap[0].pieces;
+      const piece = pieces.find((p) => (p.gte === undefined || v >= p.gte) && (p.lt === undefined || v < p.lt));
+      return piece.color;
+    }"""
+    assert page.evaluate(colour, ["map", 93.9]) != page.evaluate(colour, ["map", 100])
+    # 分路径 draws rates: 原平市's 150,000 households cannot flatten the other counties' bars.
+    axis = page.evaluate(
+        "echarts.getInstanceByDom(document.getElementById('by-path')).getOption().xAxis[0]"
+    )
+    assert (axis["min"], axis["max"]) == (0, 100)
+    table = page.evaluate(
+        "(() => { const w = document.querySelector('[data-testid=progress-table]').closest('.table-wrap'); return [w.scrollWidth, w.clientWidth]; })()"
+    )
+    assert table[0] <= table[1] + 1, table
     (xinfu,) = [t for t in texts if t["text"] == "忻府区"]
     (city,) = [t for t in texts if t["text"] == "忻州城区"]
     apart = (

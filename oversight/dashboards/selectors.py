@@ -175,13 +175,14 @@ def charts(
     paths = [p for _, p in GROUPS if p]
     return {
         "counties": [c.county.short_name for c in report.counties],
+        # Each path's completions and targets by county, and their rate: the chart draws the
+        # rates, so that 原平市's 150,000 district households do not flatten everyone else.
         "by_path": [
             {
                 "name": HeatingPath(path).label,
-                "data": [
-                    sum(f.completed for (p, _), f in c.cells.items() if p == path)
-                    for c in report.counties
-                ],
+                "data": [c.group(path).completed for c in report.counties],
+                "targets": [c.group(path).target for c in report.counties],
+                "rates": [c.group(path).as_dict()["completed_pct"] for c in report.counties],
             }
             for path in paths
         ],

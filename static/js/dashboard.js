@@ -21,14 +21,25 @@
       label: { fontSize: 12, formatter: function (p) { return p.name + " " + households(p.value); } },
     }],
   });
+  // Each path's completion rate by county (a county without that path has no bar); the
+  // tooltip gives the households behind each rate.
   chart("by-path", {
-    tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+    tooltip: {
+      trigger: "axis", axisPointer: { type: "shadow" },
+      formatter: function (items) {
+        var county = items.length ? items[0].axisValue : "";
+        var index = data.counties.length - 1 - items[0].dataIndex;
+        return [county].concat(data.by_path.filter(function (s) { return s.targets[index]; }).map(function (s) {
+          return s.name + "：" + households(s.data[index]) + " / " + households(s.targets[index]) + " 户（" + s.rates[index] + "%）";
+        })).join("<br>");
+      },
+    },
     legend: { top: 0 },
-    grid: { left: 80, right: 20, top: 40, bottom: 20 },
-    yAxis: { type: "category", data: data.counties.slice().reverse() },
-    xAxis: { type: "value", name: "户" },
+    grid: { left: 80, right: 30, top: 40, bottom: 20 },
+    yAxis: { type: "category", data: data.counties.slice().reverse(), axisLabel: { interval: 0 } },
+    xAxis: { type: "value", name: "%", min: 0, max: 100 },
     series: data.by_path.map(function (s) {
-      return { name: s.name, type: "bar", stack: "done", data: s.data.slice().reverse() };
+      return { name: s.name, type: "bar", barGap: 0, data: s.rates.slice().reverse().map(function (v) { return v === null ? "-" : v; }) };
     }),
   });
   chart("trend", {
@@ -66,9 +77,21 @@
             return p.name + "：" + label + " " + (v === "-" || v === undefined || isNaN(v) ? "—" : v + "%");
           } },
           // The handles carry the legend's figures, each once and as a percentage.
-          visualMap: { min: 0, max: 100, calculable: true, formatter: function (v) { return Math.round(v) + "%"; }, left: 10, bottom: 10, inRange: { color: ["#fde2e1", "#f7c948", "#0b6e4f"] } },
+          // Steps, not a gradient: 93.9% and 100% must not look alike; dark labels with a halo
+          // stay readable on every colour.
+          visualMap: {
+            type: "piecewise", left: 10, bottom: 10, itemWidth: 14, itemHeight: 10,
+            pieces: [
+              { gte: 100, label: "100%", color: "#08543c" },
+              { gte: 95, lt: 100, label: "95%–99%", color: "#3f9e6e" },
+              { gte: 80, lt: 95, label: "80%–94%", color: "#a3d39c" },
+              { gte: 50, lt: 80, label: "50%–79%", color: "#f7c948" },
+              { lt: 50, label: "50% 以下", color: "#f8b4a8" },
+            ],
+          },
           geo: {
-            map: "xinzhou", roam: false, label: { show: true, fontSize: 10 },
+            map: "xinzhou", roam: false,
+            label: { show: true, fontSize: 10, color: "#1f2933", textBorderColor: "#fff", textBorderWidth: 2 },
             // 忻州城区's point sits in 忻府区: that county's name moves up out of its way.
             regions: [{ name: "忻府区", label: { offset: [0, -16] } }],
           },
@@ -76,7 +99,7 @@
             { type: "map", map: "xinzhou", geoIndex: 0, data: areas.map(function (c) { return { name: c.name, value: value(c) }; }) },
             {
               type: "scatter", coordinateSystem: "geo", symbolSize: 16,
-              label: { show: true, position: "bottom", formatter: "{b}", fontSize: 10 },
+              label: { show: true, position: "bottom", formatter: "{b}", fontSize: 10, color: "#1f2933", textBorderColor: "#fff", textBorderWidth: 2 },
               data: points.map(function (c) { return { name: c.short, value: [c.point[0], c.point[1], value(c)] }; }),
             },
           ],
