@@ -7,7 +7,7 @@ DEV_ENV := DEBUG=1
 DEMO_SCALE ?= 1.0
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run setup screenshots test lint typecheck pytest pytest-postgres clean
+.PHONY: run setup screenshots test lint typecheck pytest pytest-postgres clean locale
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ pytest-postgres: $(VENV)/.installed
 	elif [ $$status -eq 2 ]; then exit 1; fi
 
 test: lint typecheck pytest pytest-postgres
+
+# The portal's own Chinese for what Django and django-axes leave untranslated: locale/*/django.po
+# compiled into the committed .mo files.
+locale: $(VENV)/.installed
+	$(PY) -m heating.locale
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

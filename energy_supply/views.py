@@ -45,9 +45,11 @@ from energy_supply.sheets import CONTRACT, NETWORK, UPGRADE, Template, write_tem
 from heating import access
 from heating.access import Action, get_permitted
 from heating.forms import SheetUploadForm, add_service_errors
+from heating.history import record_changes
 from heating.http import bad_request, plan_year_or_404, request_user, xlsx_response
 from heating.models import County, User
 from heating.sheets import SheetFileError
+from retrofits.choices import Stage
 from retrofits.models import Household
 
 PAGE_SIZE = 50
@@ -197,10 +199,7 @@ def record_detail(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     spec = _kind(kind)
     user = request_user(request)
     record = get_permitted(spec.model.objects.select_related("county"), user, Action.VIEW, pk=pk)
-    history = [
-        (h, h.diff_against(h.prev_record).changes if h.prev_record else [])
-        for h in record.history.select_related("history_user")
-    ]
+    history = record_changes(record)
     return render(
         request,
         "energy_supply/detail.html",
@@ -341,9 +340,8 @@ def key_project(request: HttpRequest, pk: int) -> HttpResponse:
     project = get_permitted(KeyProject.objects.select_related("county"), user, Action.VIEW, pk=pk)
     today = timezone.localdate()
     plan_year = plan_year_or_404()
-    stages = (
-        project.households().values_list("stage").annotate(n=models.Count("*")).order_by("stage")
-    )
+    counted = dict(project.households().values_list("stage").annotate(n=models.Count("*")))
+    stages = [(s.label, counted[s.value]) for s in Stage if counted.get(s.value)]
     return render(
         request,
         "energy_supply/key_project.html",

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from import_export.admin import ImportMixin
@@ -32,6 +33,8 @@ from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.services import users_deactivate
 
 admin.site.site_header = "忻州市清洁取暖改造台账平台 · 管理后台"
+# Groups grant nothing here: access follows the role (heating/access.py).
+admin.site.unregister(Group)
 admin.site.site_title = "清洁取暖管理后台"
 admin.site.index_title = "计划与基础数据"
 
@@ -158,24 +161,42 @@ class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
             super().add_data_read_fail_error_to_form(form, e)
 
 
+class ChooseSeveral:
+    """A many-to-many field keeps its own help: the admin's added "按住 Control 键或 Mac 上的
+    Command 键" names keys of another world (the boxes are a chooser here)."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None:
+            field.help_text = db_field.help_text
+        return field
+
+
 @admin.register(User)
-class PortalUserAdmin(UserAdmin[User]):
+class PortalUserAdmin(ChooseSeveral, UserAdmin[User]):
     """Accounts, for those the access policy lets manage them (ACCOUNTS). Users are deactivated,
     never deleted: households, visits and reports name who did what (their foreign keys protect
     them), so the admin offers 停用 where it would offer deletion."""
 
     list_display = ["username", "first_name", "role", "county", "organisation", "is_active"]
     list_filter = ["role", "county", "is_active"]
+    # No groups, per-user permissions, staff or superuser flags: what a user may do follows their
+    # role, through the access policy (heating/access.py), and the staff flag follows it too.
     fieldsets = (
-        *(UserAdmin.fieldsets or ()),
+        (None, {"fields": ["username", "password"]}),
+        ("个人信息", {"fields": ["first_name", "email"]}),
         ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
+        ("状态", {"fields": ["is_active"]}),
         ("提醒", {"fields": ["alert_delivery"]}),
+        ("重要日期", {"fields": ["last_login", "date_joined"]}),
     )
+    # A password set at once: accounts here always log in with one (no "unusable password").
     add_fieldsets = (
-        *UserAdmin.add_fieldsets,
+        (None, {"fields": ["username", "password1", "password2"]}),
         ("角色与范围", {"fields": ["role", "organisation", "county", "counties"]}),
     )
-    filter_horizontal = ["counties", "groups", "user_permissions"]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal = ["counties"]
     actions = ["deactivate"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

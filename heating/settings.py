@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "django_filters",
-    "axes",
+    "heating.apps.LoginLockoutConfig",  # django-axes
     "heating",
     "retrofits",
     "energy_supply",
@@ -154,6 +154,9 @@ FORMAT_MODULE_PATH = ["heating.formats"]
 LANGUAGES = [("zh-hans", "简体中文")]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
+# Chinese for what Django 5.2 and django-axes ship untranslated (the admin's index, the add-user
+# page, the lockout pages): locale/zh_Hans, compiled by `make locale` (python, polib).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

@@ -9,6 +9,8 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.forms import SelectableFieldsExportForm
 from simple_history.admin import SimpleHistoryAdmin
 
 from heating import access
@@ -24,9 +26,20 @@ from retrofits.rules import Via
 from retrofits.services import household_save
 
 
+class ChineseExportForm(SelectableFieldsExportForm):
+    """The export page names each column by its Chinese header alone."""
+
+    def _get_field_label(self, resource: Any, field_name: str) -> str:
+        field = resource.fields.get(field_name)
+        return str(field.column_name) if field else field_name
+
+
 @admin.register(TenderItem)
 class TenderItemAdmin(ImportExportMixin, SimpleHistoryAdmin, PlanAdmin):
     """The tender list is the municipal bureau's: imported from its template, all or nothing."""
+
+    formats = [XLSX, CSV]
+    export_form_class = ChineseExportForm
 
     list_display = ["model", "category", "path", "vendor", "rated_power_kw", "unit_price"]
     list_filter = ["path", "category"]

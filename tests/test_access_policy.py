@@ -131,3 +131,25 @@ def test_an_import_right_over_two_counties_writes_only_those(
     ours = xlsx(tmp_path, [row(), dingxiang], name="ours.xlsx")
     _, outcome = ledger_import_file(data=ours.read_bytes(), name="ours.xlsx", user=inspector)
     assert outcome is not None and outcome.created == 2
+
+
+def test_an_administrator_adds_an_inspector_in_the_admin(
+    client: Client, administrator: User
+) -> None:
+    """The add-user page asks for a password at once, then the role and counties."""
+    from tests.conftest import county
+
+    login(client, administrator)
+    response = client.post(
+        "/admin/heating/user/add/",
+        {
+            "username": "new-ys", "password1": "x-Long-pass-17", "password2": "x-Long-pass-17",
+            "role": Role.INSPECTOR, "organisation": "监理公司", "county": "",
+            "counties": [county("忻府区").pk],
+        },
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    added = User.objects.get(username="new-ys")
+    assert added.has_usable_password() and added.check_password("x-Long-pass-17")
+    assert added.assigned_county_ids == {county("忻府区").pk}
+    assert not added.is_staff and not added.is_superuser

@@ -56,6 +56,7 @@ from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.services import household_save
 from tests.conftest import PASSWORD
 from tests.images import JPEG
+from tests.labels import latin_words
 from tests.ledger_files import IDS, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
@@ -127,6 +128,8 @@ class World:
     report_alert: Alert
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
+    # The usernames shown where the test's users have no names of their own.
+    own_names: frozenset[str] = frozenset({"shi", "root", "yanshou"})
 
     def object_for(self, url_name: str, kind: str | None = None) -> models.Model | None:
         if url_name in ("supply-detail", "supply-edit"):
@@ -551,6 +554,9 @@ def test_every_url_as_every_role_leaks_nothing(role: str, world: World, tmp_path
                 problems.append(f"{where}: another county's object answered")
             text = text_of(response)
             problems += [f"{where}: shows {secret}" for secret in hidden if secret in text]
+            html = status == 200 and "html" in response.get("Content-Type", "")
+            if html and (latin := latin_words(text, also=world.own_names)):
+                problems.append(f"{where}: Latin words {sorted(latin)}")
             if before:
                 after = fingerprint(guarded, own)
                 problems += [f"{where}: wrote {t}" for t in changed(before, after)]

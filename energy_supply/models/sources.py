@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
+from heating.history import History
 from heating.models import County, CountyScopedQuerySet, HeatingPath, Township
 from heating.versions import Versioned
 from retrofits.models import Household, HouseholdQuerySet
@@ -68,7 +68,7 @@ class HeatSource(models.Model):
     counties = models.ManyToManyField(County, related_name="heat_sources", verbose_name="供热范围")
     notes = models.TextField("备注", blank=True)
 
-    history = HistoricalRecords(m2m_fields=[counties])
+    history = History(m2m_fields=[counties])
     objects = HeatSourceQuerySet.as_manager()
 
     class Meta:
@@ -146,7 +146,7 @@ class KeyProject(models.Model):
     )
     notes = models.TextField("备注", blank=True)
 
-    history = HistoricalRecords()
+    history = History()
     objects = KeyProjectQuerySet.as_manager()
 
     class Meta:
@@ -183,7 +183,7 @@ class Milestone(models.Model):
     due_on = models.DateField("计划完成")
     done_on = models.DateField("实际完成", null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["project", "due_on", "pk"]
@@ -207,7 +207,7 @@ class ReserveNorm(models.Model):
         "每户每采暖季用量（吨）", max_digits=6, decimal_places=2
     )
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         verbose_name = verbose_name_plural = "燃料储备标准"
@@ -241,7 +241,7 @@ class FuelReserve(Versioned):
     stored_t = models.DecimalField("已储备（吨）", max_digits=12, decimal_places=1)
     supplier = models.CharField("供应企业", max_length=100, blank=True)
 
-    history = HistoricalRecords()
+    history = History()
     objects = CountyScopedQuerySet.as_manager()
 
     class Meta:

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from simple_history.models import HistoricalRecords
 
+from heating.history import History
 from heating.models import County, CountyScopedQuerySet, Township, Village
 from heating.versions import Versioned
 from retrofits.models import Household
@@ -43,7 +43,7 @@ class GasContract(Versioned):
     households = models.PositiveIntegerField("可保障户数")
     cancelled_on = models.DateField("解除日期", null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = History()
     objects = GasContractQuerySet.as_manager()
 
     class Meta:
@@ -145,7 +145,7 @@ class GridUpgrade(AreaWork):
     status = models.CharField("状态", max_length=16, choices=Status.choices)
     energized_on = models.DateField("投运日期", null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["county__order", "township__code", "code"]
@@ -187,7 +187,7 @@ class GasNetwork(AreaWork):
     status = models.CharField("状态", max_length=16, choices=Status.choices)
     supplied_on = models.DateField("通气日期", null=True, blank=True)
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["county__order", "township__code", "code"]

@@ -9,8 +9,8 @@ from typing import Any
 
 from django.db import models
 from django.db.models import F, Q, Sum
-from simple_history.models import HistoricalRecords
 
+from heating.history import History
 from heating.models.choices import AreaType, BuildingKind, HeatingPath
 from heating.models.divisions import County
 from heating.models.scoping import CountyScopedQuerySet
@@ -118,7 +118,7 @@ class Target(models.Model):
     area = models.CharField("城乡类型", max_length=8, choices=AreaType.choices)
     households = models.PositiveIntegerField("任务户数")
 
-    history = HistoricalRecords()
+    history = History()
     objects = TargetQuerySet.as_manager()
 
     class Meta:
@@ -154,7 +154,7 @@ class BuildingTarget(models.Model):
         "能效提升下限（%）", null=True, blank=True
     )
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["plan_year", "-kind"]  # town buildings first, as the plan lists them

@@ -77,7 +77,9 @@ class User(AbstractUser):
         return self.get_full_name() or self.username
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        # Django lets into the admin site whom the access policy sends there.
+        # The administrator's role is Django's superuser (every admin page, third parties'
+        # included); Django lets into the admin site whom the access policy sends there.
+        self.is_superuser = self.role == Role.ADMIN
         self.is_staff = access.uses_admin_site(self)
         super().save(*args, **kwargs)
 

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
+from heating.history import History
 from heating.models import County, PlanYear
 from heating.models.scoping import CountyScopedQuerySet
 from heating.versions import Versioned
@@ -105,7 +105,7 @@ class CountyReport(Versioned):
     )  # fmt: skip
     return_reason = models.TextField("退回原因", blank=True)
 
-    history = HistoricalRecords()
+    history = History()
     objects = CountyScopedQuerySet.as_manager()
 
     class Meta:

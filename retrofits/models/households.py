@@ -14,7 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Reverse
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
+
+from heating.history import History
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -49,7 +50,7 @@ class TenderItem(models.Model):
     rated_power_kw = models.DecimalField("额定功率（kW）", max_digits=8, decimal_places=2)
     unit_price = models.DecimalField("中标单价（元）", max_digits=12, decimal_places=2)
 
-    history = HistoricalRecords()
+    history = History()
 
     class Meta:
         ordering = ["path", "category", "model"]
@@ -224,7 +225,7 @@ class Household(Versioned):
 
     # History rows are found by household (`id`); indexes on their other columns would only slow
     # the import's bulk history insert.
-    history = HistoricalRecords(
+    history = History(
         excluded_fields=["created_at", "updated_at"],
         no_db_index=[
             "code",
