@@ -310,7 +310,8 @@ def warnings(
                         county,
                         f"{county.short_name}有 {coverage.waiting:,} 户已选型、等待{works}（{places}{more}）",
                         reverse("supply-list", args=["upgrades" if kind == "grid" else "networks"])
-                        + where,
+                        + where
+                        + "&unfinished=1",
                     )
                 )
         for figure in figures.reserves:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +29,7 @@ from energy_supply.forms import (
     SupplyForm,
 )
 from energy_supply.models import (
+    AreaWork,
     FuelReserve,
     GasContract,
     HeatSource,
@@ -173,8 +175,22 @@ def record_list(request: HttpRequest, kind: str) -> HttpResponse:
         records, county = _county_filter(request, records)
     except _BadQuery as exc:
         return bad_request(request, str(exc))
+    # Works not yet serving their area (a grid warning links here): 已投运 / 已通气 left out.
+    unfinished = issubclass(spec.model, AreaWork) and request.GET.get("unfinished") == "1"
+    if unfinished:
+        records = records.exclude(status=spec.model.READY)
     page = Paginator(records, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [(r, [_shown(getattr(r, a)) for _, a in spec.columns]) for r in page]
+    query = urlencode(
+        {
+            k: v
+            for k, v in (
+                ("county", county.pk if county else ""),
+                ("unfinished", "1" if unfinished else ""),
+            )
+            if v
+        }
+    )
     return render(
         request,
         "energy_supply/list.html",
@@ -185,6 +201,9 @@ def record_list(request: HttpRequest, kind: str) -> HttpResponse:
             "county": county,
             "counties": County.objects.visible_to(user),
             "can_keep": access.may(user, Action.SUPPLY),
+            "area_work": issubclass(spec.model, AreaWork),
+            "unfinished": unfinished,
+            "query": query,
         },
     )
 

@@ -379,7 +379,8 @@ def write_printed_layout(
 ) -> bytes:
     """A table in the plan's printed layout, shared by the task table and the progress table: a
     title row, 单位：户, a two-row header with each group of GROUPS merged over `subs`, one row per
-    county and a bold last row (the total), on A4 landscape one page wide."""
+    county and a bold last row (the total), on A4 landscape one page wide. A float is a rate
+    (0.957), shown as 95.7% and kept a number a spreadsheet can compute with."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -416,6 +417,8 @@ def write_printed_layout(
         for cell in row:
             cell.border = border
             cell.alignment = center
+            if isinstance(cell.value, float):
+                cell.number_format = "0.0%"
             if cell.row <= 4 or cell.row == sheet.max_row:
                 cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 14

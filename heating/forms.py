@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+
+# What an empty choice says, instead of Django's "---------".
+EMPTY_CHOICE = "请选择"
+
+
+class PortalForm(forms.Form):
+    """What every form of the portal says the same way: an empty choice reads 请选择, and a
+    required field left empty asks for it by its name (「请填写身份证号」), once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if field.required:
+                field.error_messages["required"] = f"请填写{field.label or '此项'}"
+            if isinstance(field, forms.ModelChoiceField):
+                if field.empty_label is not None:
+                    field.empty_label = EMPTY_CHOICE
+            elif isinstance(field, forms.ChoiceField):
+                choices: list[tuple[Any, Any]] = list(field.choices)  # type: ignore[arg-type]
+                field.choices = [
+                    (value, EMPTY_CHOICE if value == "" and label == "---------" else label)
+                    for value, label in choices
+                ]
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        """A model form's hook for the model's own checks: a field that already has an error
+        keeps its first (the most particular) rather than adding the model's about the same."""
+        if hasattr(errors, "error_dict"):
+            errors = ValidationError(
+                {
+                    name: found
+                    for name, found in errors.error_dict.items()
+                    if name not in self.errors or name == NON_FIELD_ERRORS
+                }
+            )
+        super()._update_errors(errors)  # type: ignore[misc]
 
 
 class SheetUploadForm(forms.Form):

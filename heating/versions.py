@@ -16,6 +16,8 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
+from heating.forms import PortalForm
+
 STALE = "该记录已被他人修改，请刷新后重试"
 STALE_HOUSEHOLD = "该户已被他人修改，请刷新后重试"
 
@@ -51,7 +53,7 @@ def next_version(instance: Versioned, expected: int | None, message: str = STALE
     instance.version = (stored or 0) + 1
 
 
-class VersionedForm(forms.Form):
+class VersionedForm(PortalForm):
     """A form's hidden copy of the version it showed; `expected_version` for the writer."""
 
     # Not "version": a model form may not name the model's own, non-editable field.

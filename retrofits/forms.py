@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from heating.forms import add_service_errors
 from heating.models import County, Township, Village
@@ -56,7 +57,20 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
             if chosen.isdigit()
             else Village.objects.none()
         )
-        self.fields["equipment"].queryset = TenderItem.objects.all()  # type: ignore[attr-defined]
+        # The tender list's models of the household's path (a 煤改电 household is not offered gas
+        # boilers); the list follows the path as it is chosen (htmx).
+        path = str(self.data.get("path") or self.instance.path or "")
+        self.fields["equipment"].queryset = TenderItem.objects.for_path(path)  # type: ignore[attr-defined]
+        self.fields["equipment"].error_messages["invalid_choice"] = (
+            "该型号不是所选取暖路径的中标设备，请重新选择"
+        )
+        self.fields["path"].widget.attrs.update(
+            {
+                "hx-get": reverse("equipment-options"),
+                "hx-target": "#id_equipment",
+                "hx-trigger": "change",
+            }
+        )
         # 已验收 comes from acceptance records only; keep it on the form only to show it.
         if self.instance.stage != Stage.ACCEPTED:
             self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ urlpatterns = [
     path("households/<int:pk>/edit/", views.household_edit, name="household-edit"),
     path("households/villages/", views.village_options, name="village-options"),
     path("households/townships/", views.township_options, name="township-options"),
+    path("households/equipment/", views.equipment_options, name="equipment-options"),
     path("households/export.xlsx", views.ledger_export, name="ledger-export"),
     path("ledger/template.xlsx", views.ledger_template, name="ledger-template"),
     path("ledger/imports/", views.ledger_import, name="ledger-import"),

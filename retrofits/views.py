@@ -12,9 +12,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.forms import SheetUploadForm, add_service_errors
+from heating.forms import EMPTY_CHOICE, SheetUploadForm, add_service_errors
 from heating.http import bad_request, request_user, search_throttled, xlsx_response
-from heating.models import County, PersonalDataAccess, PlanYear, Township, Village
+from heating.models import County, HeatingPath, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
 from heating.services import personal_access_record
 from heating.sheets import TooManyRows, check_exportable
@@ -205,6 +205,17 @@ def township_options(request: HttpRequest) -> HttpResponse:
         "retrofits/_options.html",
         {"options": townships, "blank": "全部", "reset_villages": True},
     )
+
+
+@require_GET
+@login_required
+def equipment_options(request: HttpRequest) -> HttpResponse:
+    """The <option>s of the tender list's models for a heating path (the household form, htmx)."""
+    path = request.GET.get("path", "")
+    if path and path not in HeatingPath.values:
+        return bad_request(request, f"取暖路径「{path}」无效，请从列表中选择")
+    options = [{"pk": item.pk, "name": str(item)} for item in TenderItem.objects.for_path(path)]
+    return render(request, "retrofits/_options.html", {"options": options, "blank": EMPTY_CHOICE})
 
 
 @require_GET

@@ -208,8 +208,8 @@ def test_the_supply_warnings_the_map_by_supply_and_a_countys_figures(browser, li
 
     page.goto(f"{live_server.url}/")
     page.click("[data-testid=warnings] li.warning-grid a")  # where to fix it
-    assert "/supply/upgrades/?county=" in page.url
-    waiting = page.url.rsplit("=", 1)[1]
+    assert "/supply/upgrades/?county=" in page.url and "unfinished=1" in page.url
+    waiting = page.url.split("county=", 1)[1].split("&", 1)[0]
     page.goto(f"{live_server.url}/counties/{waiting}/")
     assert "等待电网改造" in page.inner_text(f"[data-testid=energy-{waiting}]")
     yuanping = County.objects.get(short_name="原平市").pk

@@ -135,6 +135,9 @@ def test_progress_export_is_the_printed_layout(
     assert sheet["A21"].value == "总计" and sheet["B21"].value == 209683
     completed = Household.objects.filter(stage__in=[Stage.COMPLETED, Stage.ACCEPTED]).count()
     assert sheet["C21"].value == completed
+    # The rate is a number a spreadsheet computes with, shown as a percentage.
+    assert sheet["D21"].value == pytest.approx(completed / 209683)
+    assert sheet["D21"].number_format == "0.0%"
 
 
 def test_dashboards_need_login(client: Client) -> None:

@@ -222,6 +222,35 @@ def test_a_bad_form_keeps_what_was_typed(
     assert not Household.objects.filter(code="XF-0100").exists()
 
 
+def test_an_empty_id_number_is_asked_for_once_by_name(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    response = login(client, official).post(reverse("household-create"), form_data(id_number=""))
+    assert response.context["form"].errors["id_number"] == ["请填写身份证号"]
+    assert "为0位" not in response.content.decode()
+
+
+def test_the_form_offers_the_paths_own_models_and_says_choose_in_chinese(
+    client: Client, official: User, tender: list[TenderItem]
+) -> None:
+    login(client, official)
+    page = client.get(
+        reverse("household-create") + f"?county={County.objects.get(short_name='忻府区').pk}"
+    )
+    assert "---------" not in page.content.decode() and "请选择" in page.content.decode()
+    electric = client.post(reverse("household-create"), form_data(code="", path="electric"))
+    offered = {str(m) for m in electric.context["form"].fields["equipment"].queryset}
+    assert offered == {"KRS-8P（空气源热泵）", "XR-3000（蓄热式电暖器）"}  # no gas boiler
+    options = client.get(reverse("equipment-options"), {"path": "gas"}).content.decode()
+    assert "BG-20" in options and "KRS-8P" not in options
+    gas_boiler = TenderItem.objects.get(model="BG-20").pk
+    refused = client.post(reverse("household-create"), form_data(equipment=gas_boiler))
+    assert refused.context["form"].errors["equipment"] == [
+        "该型号不是所选取暖路径的中标设备，请重新选择"
+    ]
+    assert client.get(reverse("equipment-options"), {"path": "火星"}).status_code == 400
+
+
 def test_a_skipped_stage_needs_a_reason_kept_in_history(
     client: Client, official: User, households: dict[str, Household]
 ) -> None:

@@ -244,9 +244,29 @@ def test_households_waiting_on_their_grid_are_warned_of_and_counted(
     warnings = client.get(reverse("home")).context["warnings"]
     (grid,) = [w for w in warnings if w.kind == "grid"]
     assert grid.message == "忻府区有 1 户已选型、等待电网改造（奇村镇辛庄村委会）"
-    assert grid.url == reverse("supply-list", args=["upgrades"]) + f"?county={county('忻府区').pk}"
+    assert grid.url == (
+        reverse("supply-list", args=["upgrades"]) + f"?county={county('忻府区').pk}&unfinished=1"
+    )
+    # The link lists the works not yet serving their area, not every upgrade of the county.
+    listed = client.get(grid.url).context["page"].object_list
+    assert all(u.status != GridUpgrade.READY for u in listed)
+    everything = client.get(
+        reverse("supply-list", args=["upgrades"]), {"county": county("忻府区").pk}
+    )
+    assert everything.context["page"].paginator.count > len(listed)
     energy = client.get(reverse("county", args=[county("忻府区").pk])).context["energy"]
     assert (energy.grid.villages, energy.grid.ready, energy.grid.waiting) == (1, 0, 1)
+
+
+def test_the_bureau_compares_the_counties_supply_in_one_table(
+    client: Client, municipal: User, official: User
+) -> None:
+    page = login(client, municipal).get(reverse("supply")).content.decode()
+    table = page.split('data-testid="energy-comparison"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 17  # a header and sixteen counties
+    assert 'data-testid="energy-' not in page.replace('data-testid="energy-comparison"', "")
+    own = login(Client(), official).get(reverse("supply")).content.decode()
+    assert "energy-comparison" not in own and f'data-testid="energy-{county("忻府区").pk}"' in own
 
 
 def test_the_energy_api_is_scoped_like_the_progress_api(

@@ -9,8 +9,9 @@ SUBS = ("任务数", "完工", "完成率")
 
 
 def _values(figures: Figures) -> list[object]:
-    pct = figures.as_dict()["completed_pct"]
-    return [figures.target, figures.completed, f"{pct:.1f}%" if pct is not None else "—"]
+    """Target, completed and the rate, a number (a percentage in the sheet), "—" with no target."""
+    rate = figures.completed / figures.target if figures.target else "—"
+    return [figures.target, figures.completed, rate]
 
 
 def write_progress(report: ProgressReport) -> bytes:

@@ -36,7 +36,7 @@ def group(figures: dict[str, Any], path: str | None) -> tuple[int, int]:
 
 
 def _values(target: int, completed: int) -> list[object]:
-    return [target, completed, f"{100 * completed / target:.1f}%" if target else "—"]
+    return [target, completed, completed / target if target else "—"]
 
 
 def _row(label: str, figure_sets: Iterable[dict[str, Any]]) -> list[object]:

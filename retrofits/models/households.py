@@ -36,6 +36,15 @@ from retrofits import validators
 from retrofits.choices import DONE_STAGES, TENDERED_PATHS, Stage
 
 
+class TenderItemQuerySet(models.QuerySet["TenderItem"]):
+    def for_path(self, path: str) -> TenderItemQuerySet:
+        """The models a household of that path may take: its own path's (none for the paths
+        without a tender, all while no path is chosen)."""
+        if not path:
+            return self.all()
+        return self.filter(path=path)
+
+
 class TenderItem(models.Model):
     """One model on the tender list (中标设备清单)."""
 
@@ -51,6 +60,7 @@ class TenderItem(models.Model):
     unit_price = models.DecimalField("中标单价（元）", max_digits=12, decimal_places=2)
 
     history = History()
+    objects = TenderItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["path", "category", "model"]
@@ -324,7 +334,8 @@ class Household(Versioned):
         """The rules of validators.py, for forms and the admin (the import applies them itself)."""
         errors: dict[str, str] = {}
         self.id_number = validators.normalize_id_number(self.id_number or "")
-        if problem := validators.id_number_problem(self.id_number):
+        # An empty number is the form's "请填写身份证号" alone.
+        if self.id_number and (problem := validators.id_number_problem(self.id_number)):
             errors["id_number"] = problem
         problem, self.phone = validators.phone_problem_and_value(self.phone or "")
         if problem:
