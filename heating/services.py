@@ -6,21 +6,27 @@ import csv
 import datetime as dt
 import enum
 import json
+import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.utils import timezone
 
-from heating import access
+from heating import access, exports
 from heating.access import Action
 from heating.breakdown import CELLS, Breakdown
 from heating.models import (
     BuildingTarget,
     County,
     CountyDeadline,
+    ExportJob,
     PersonalDataAccess,
     PlanYear,
     Role,
@@ -188,13 +194,21 @@ def targets_import(
 def user_create(
     *,
     username: str,
-    password: str,
+    password: str | None,
     role: Role,
     full_name: str = "",
     organisation: str = "",
     county: County | None = None,
     counties: list[County] | None = None,
+    exist_ok: bool = False,
 ) -> User:
+    """Create an account. `password=None`: an account nobody logs in with (the demo's records
+    are written under such accounts): an unusable password, but active all the same, since the
+    access policy gives an inactive account nothing and the services would refuse it.
+    `exist_ok`: an account of that username already there is returned as it is (a demo run
+    again), never changed."""
+    if exist_ok and (existing := User.objects.filter(username=username).first()) is not None:
+        return existing
     bound = access.reach(role)  # to one county, to those assigned, or to none
     user = User(
         username=username,
@@ -205,7 +219,10 @@ def user_create(
         # The administrator's role is Django's superuser: the admin site's every page.
         is_superuser=role == Role.ADMIN,
     )
-    user.set_password(password)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
     user.full_clean()
     user.save()
     if bound is access.Reach.ASSIGNED:
@@ -237,3 +254,86 @@ def personal_access_record(
         PersonalDataAccess.objects.create(
             user=user, kind=kind, households=households, detail=detail[:500]
         )
+
+
+logger = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- files made in the background
+
+
+def export_start(
+    *, kind: str, user: User, title: str, params: dict[str, Any], total: int = 0
+) -> ExportJob:
+    """Record the job and queue it once the transaction commits."""
+    if kind not in exports.EXPORTERS:
+        raise ValueError(f"unknown export kind {kind!r}")
+    job = ExportJob.objects.create(
+        kind=kind, params=params, title=title[:200], created_by=user, total=total
+    )
+    transaction.on_commit(lambda: _queue(job.pk))
+    return job
+
+
+def _queue(job_id: int) -> None:
+    from heating.tasks import run_export
+
+    if settings.EXPORTS_IN_THREAD:
+        # No worker (make run): a thread of this process, so that the page answers at once.
+        def run() -> None:
+            try:
+                export_run(job_id=job_id)
+            finally:
+                connection.close()
+
+        threading.Thread(target=run, name=f"export-{job_id}", daemon=True).start()
+    else:
+        run_export.delay(job_id)
+
+
+def export_run(*, job_id: int) -> None:
+    """Make the job's file, once: a message delivered twice finds the job claimed."""
+    claimed = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.PENDING).update(
+        status=ExportJob.Status.RUNNING
+    )
+    if not claimed:
+        return
+    job = ExportJob.objects.get(pk=job_id)
+
+    def progress(done: int, total: int) -> None:
+        ExportJob.objects.filter(pk=job_id).update(done=done, total=total)
+
+    try:
+        made = exports.EXPORTERS[job.kind](job, progress)
+    except Exception:
+        logger.exception("export %s failed", job_id)
+        _finish(job, ExportJob.Status.FAILED, exports.FAILED)
+        return
+    job.file.save(made.file_name, ContentFile(made.data), save=False)
+    job.file_name = made.file_name
+    job.personal_households = made.personal_households
+    job.done = job.total
+    _finish(job, ExportJob.Status.DONE, "")
+
+
+def _finish(job: ExportJob, status: str, message: str) -> None:
+    job.status, job.message, job.finished_at = status, message, timezone.now()
+    job.save()
+
+
+def exports_sweep(now: dt.datetime | None = None) -> int:
+    """Delete the files of jobs finished more than a day ago; fail the jobs whose worker died.
+    Returns how many jobs it touched."""
+    now = now or timezone.now()
+    touched = 0
+    for job in ExportJob.objects.filter(finished_at__lt=now - exports.KEEP).exclude(file=""):
+        job.file.delete(save=False)
+        job.message = "文件已过期删除，请重新导出。"
+        job.save(update_fields=["file", "message"])
+        touched += 1
+    stuck = ExportJob.objects.filter(
+        status__in=[ExportJob.Status.PENDING, ExportJob.Status.RUNNING],
+        created_at__lt=now - exports.STUCK_AFTER,
+    )
+    touched += stuck.update(status=ExportJob.Status.FAILED, message=exports.FAILED, finished_at=now)
+    return touched

@@ -220,6 +220,11 @@ CACHES = {
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Without a worker (make run) a file made in the background is made by a thread of the web
+# process (heating/exports.py), so that its page answers at once all the same.
+EXPORTS_IN_THREAD = CELERY_TASK_ALWAYS_EAGER
+# An export larger than this many rows is made in the background, with a progress bar.
+EXPORT_INLINE_ROWS = envint("EXPORT_INLINE_ROWS", 5000)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -235,6 +240,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Imports whose worker died are queued again or failed (retrofits/ledger/jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
+    # Exported files a day old are deleted; exports whose worker died are failed.
+    "sweep-exports": {"task": "heating.tasks.sweep_exports", "schedule": 3600},
     # Dispatch (oversight/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
     # season's warnings each morning; the digests of those who chose them each evening.
     "dispatch-checks": {"task": "oversight.dispatch.tasks.dispatch_checks", "schedule": 3600},

@@ -11,6 +11,8 @@ urlpatterns = [
     path("targets/", views.targets, name="targets"),
     path("targets/<int:year>/", views.targets, name="targets-year"),
     path("targets/<int:year>/export.xlsx", views.targets_export, name="targets-export"),
+    path("exports/<int:pk>/", views.export_detail, name="export"),
+    path("exports/<int:pk>/download/", views.export_download, name="export-download"),
     path("accounts/login/", views.PortalLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -15,11 +15,12 @@ from heating import access
 from heating.access import Action
 from heating.breakdown import COLUMNS, GROUPS, SUBS
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import PlanYear
+from heating.models import ExportJob, PersonalDataAccess, PlanYear
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.selectors import (
     target_table,
 )
+from heating.services import personal_access_record
 
 
 class PortalLoginView(LoginView):
@@ -65,3 +66,38 @@ def targets_export(request: HttpRequest, year: int) -> HttpResponse:
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico before they read the page's icon link."""
     return redirect(static("favicon.svg"), permanent=True)
+
+
+def _own_export(request: HttpRequest, pk: int) -> ExportJob:
+    """A file is for the user who asked for it alone: anyone else's is a 404."""
+    return get_object_or_404(ExportJob, pk=pk, created_by=request_user(request))
+
+
+@require_GET
+@login_required
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's page: a progress bar that the page polls (htmx) until the link to the file."""
+    job = _own_export(request, pk)
+    template = (
+        "heating/_export_status.html"
+        if request.headers.get("HX-Request")
+        else "heating/export.html"
+    )
+    return render(request, template, {"job": job})
+
+
+@require_GET
+@login_required
+def export_download(request: HttpRequest, pk: int) -> FileResponse:
+    job = _own_export(request, pk)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404("文件尚未生成或已过期，请重新导出")
+    personal_access_record(
+        user=request_user(request),
+        kind=PersonalDataAccess.Kind.EXPORT,
+        households=job.personal_households,
+        detail=f"{job.title}（{request.path}）",
+    )
+    response = FileResponse(job.file.open("rb"), as_attachment=True, filename=job.file_name)
+    response["Cache-Control"] = "no-store"
+    return response

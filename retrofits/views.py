@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,8 +17,9 @@ from heating.forms import EMPTY_CHOICE, SheetUploadForm, add_service_errors
 from heating.http import bad_request, request_user, search_throttled, xlsx_response
 from heating.models import County, HeatingPath, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
-from heating.services import personal_access_record
+from heating.services import export_start, personal_access_record
 from heating.sheets import TooManyRows, check_exportable
+from retrofits import exports
 from retrofits.choices import Stage
 from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
@@ -221,14 +223,26 @@ def equipment_options(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ledger_export(request: HttpRequest) -> HttpResponse:
+    """The filtered ledger as a file: written at once when small, else made in the background
+    with a progress bar (a whole city's takes a minute)."""
     user = request_user(request)
     filtered = _filtered(request)
     if not filtered.is_valid():
         return _list_page(request, filtered)  # the same message as the list, and no file
+    count = filtered.qs.count()
     try:
-        check_exportable(filtered.qs.count())
+        check_exportable(count)
     except TooManyRows as exc:
         return bad_request(request, str(exc))
+    if count > settings.EXPORT_INLINE_ROWS:
+        job = export_start(
+            kind=exports.KIND,
+            user=user,
+            title=f"导出改造户台账（{count:,} 户）",
+            params={"query": request.GET.urlencode()},
+            total=count,
+        )
+        return redirect("export", pk=job.pk)
     counties = County.objects.visible_to(user)
     data = write_ledger(
         ledger_rows(filtered.qs, user=user),
@@ -240,7 +254,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         households=filtered.qs.filter(PersonalData(user).full.q("county")).count(),
         detail=request.get_full_path(),
     )
-    return xlsx_response(data, "清洁取暖改造户台账.xlsx")
+    return xlsx_response(data, exports.FILE_NAME)
 
 
 @require_GET

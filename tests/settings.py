@@ -8,3 +8,6 @@ os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 
 from heating.settings import *  # noqa: F403
+
+# A test's transaction is not seen from another thread: exports run where they are queued.
+EXPORTS_IN_THREAD = False

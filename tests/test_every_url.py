@@ -48,8 +48,16 @@ from energy_supply.models import (
     KeyProject,
 )
 from energy_supply.views import KINDS
-from heating.models import County, PersonalDataAccess, PlanYear, Role, Township, User
-from heating.services import user_create
+from heating.models import (
+    County,
+    ExportJob,
+    PersonalDataAccess,
+    PlanYear,
+    Role,
+    Township,
+    User,
+)
+from heating.services import export_start, user_create
 from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
 from oversight.dispatch.services import report_save, report_step, round_open
 from retrofits.models import Household, LedgerImport, TenderItem
@@ -126,6 +134,7 @@ class World:
     dispatch_round: DispatchRound
     report: CountyReport
     report_alert: Alert
+    export_job: ExportJob
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
     # The usernames shown where the test's users have no names of their own.
@@ -157,6 +166,8 @@ class World:
             "dispatch-upward-docx": self.dispatch_round,
             "dispatch-report": self.report,
             "alert-open": self.report_alert,
+            "export": self.export_job,
+            "export-download": self.export_job,
         }.get(url_name)
 
 
@@ -243,6 +254,11 @@ def world(
     report_save(report=report, user=their_official, problems="秘密调度问题", help_needed="",
                 next_steps="按计划")  # fmt: skip
     report_step(report=report, user=their_official, step=ReportStep.Action.SUBMIT)
+    # Their official's export of their ledger, with the full numbers: for them alone.
+    with django_capture_on_commit_callbacks(execute=True):
+        export_job = export_start(
+            kind="ledger", user=their_official, title="导出", params={}, total=1
+        )
     return World(
         other=other, own=own, household=household, failed_import=failed_import,
         photo=InspectionPhoto.objects.filter(inspection__household=household).get(),
@@ -250,6 +266,7 @@ def world(
         upgrade=upgrade, network=network, users=users, dispatch_round=dispatch_round,
         report=CountyReport.objects.get(pk=report.pk),
         report_alert=Alert.objects.filter(user=their_official).earliest("pk"),
+        export_job=export_job,
         replayers=[users["administrator"], their_official, their_inspector, users["municipal"]],
     )  # fmt: skip
 

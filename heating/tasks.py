@@ -1,0 +1,17 @@
+"""The core's background work: files made for a user (heating/exports.py)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from heating.services import export_run, exports_sweep
+
+
+@shared_task
+def run_export(job_id: int) -> None:
+    export_run(job_id=job_id)
+
+
+@shared_task
+def sweep_exports() -> int:
+    return exports_sweep()
