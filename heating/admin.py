@@ -178,7 +178,7 @@ class PortalUserAdmin(ChooseSeveral, UserAdmin[User]):
     never deleted: households, visits and reports name who did what (their foreign keys protect
     them), so the admin offers 停用 where it would offer deletion."""
 
-    list_display = ["username", "first_name", "role", "county", "organisation", "is_active"]
+    list_display = ["username", "first_name", "role", "county", "organisation", "active"]
     list_filter = ["role", "county", "is_active"]
     # No groups, per-user permissions, staff or superuser flags: what a user may do follows their
     # role, through the access policy (heating/access.py), and the staff flag follows it too.
@@ -213,6 +213,10 @@ class PortalUserAdmin(ChooseSeveral, UserAdmin[User]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    @admin.display(description="状态", ordering="is_active")
+    def active(self, user: User) -> str:
+        return "启用" if user.is_active else "已停用"  # not the admin's icons, alt="True"
 
     @admin.action(description="停用所选用户（不能再登录，保留其全部记录）")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -57,7 +57,9 @@ class VersionedForm(PortalForm):
     """A form's hidden copy of the version it showed; `expected_version` for the writer."""
 
     # Not "version": a model form may not name the model's own, non-editable field.
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    seen_version = forms.IntegerField(
+        label="版本", widget=forms.HiddenInput, required=False, min_value=0
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

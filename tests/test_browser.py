@@ -402,6 +402,9 @@ def test_the_screenshot_tour_sees_every_main_page_of_every_role(browser, live_se
     assert [
         (t.name, s.url) for t in tours.values() if t.width >= 1000 for s in t.stops if s.clipped
     ] == []
+    # Every chart counts what the cards count; every label is Chinese.
+    assert [(t.name, s.url, s.charts) for t in tours.values() for s in t.stops if s.charts] == []
+    assert [(t.name, s.url, s.latin) for t in tours.values() for s in t.stops if s.latin] == []
     seen = {name: {s.key for s in t.stops} for name, t in tours.items()}
     assert seen["shi"] >= {"dashboard", "county", "dashboard-township", "household-list",
                            "household-detail", "supply", "supply-list-upgrades", "key-project",

@@ -27,6 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.labels import latin_words
+
+# The demo users' usernames, shown where an account has no name (the admin's user list).
+DEMO_NAMES = frozenset({"shi", "xinfu", "yuanping", "yanshou", "admin", "shenhe"})
+
 # Who tours, at which width: an inspector works on a phone in a village, so it tours twice.
 TOURS: tuple[tuple[str, int], ...] = (
     ("shi", 1366),
@@ -59,6 +64,28 @@ ADMIN_PAGES = {
 CHARTS = ("map", "funnel", "by-path", "trend")
 CLIPPED = """Array.from(document.querySelectorAll('.table-wrap'))
   .filter((w) => w.scrollWidth > w.clientWidth + 1).length"""
+# Each chart's figures against the page's cards: the charts must count the cards' households.
+CHARTS_AGAINST_CARDS = """(() => {
+  const source = document.getElementById('dashboard-data');
+  const card = (id) => {
+    const el = document.querySelector(`[data-testid=${id}]`);
+    return el ? Number(el.textContent.replace(/,/g, '')) : null;
+  };
+  if (!source || card('completed') === null) return [];
+  const data = JSON.parse(source.textContent);
+  const wrong = [];
+  const completed = card('completed'), accepted = card('accepted'), target = card('target');
+  const last = data.trend.length ? data.trend[data.trend.length - 1] : [null, 0, 0];
+  if (last[1] !== completed) wrong.push(`完工趋势 ${last[1]} ≠ 已完工 ${completed}`);
+  if (last[2] !== accepted) wrong.push(`验收趋势 ${last[2]} ≠ 已验收 ${accepted}`);
+  const byPath = data.by_path.reduce((n, s) => n + s.data.reduce((a, b) => a + b, 0), 0);
+  if (byPath !== completed) wrong.push(`分路径 ${byPath} ≠ 已完工 ${completed}`);
+  const targets = data.targets.reduce((a, b) => a + b, 0);
+  if (targets !== target) wrong.push(`各县任务 ${targets} ≠ 任务 ${target}`);
+  const accepted_layer = data.funnel[data.funnel.length - 1].value;
+  if (accepted_layer !== accepted) wrong.push(`漏斗已验收 ${accepted_layer} ≠ 已验收 ${accepted}`);
+  return wrong;
+})()"""
 
 
 @dataclass
@@ -72,6 +99,8 @@ class Stop:
     errors: list[str] = field(default_factory=list)
     sideways: bool = False  # wider than the screen: it scrolls sideways
     clipped: int = 0  # tables wider than their box, which scroll sideways inside the page
+    charts: list[str] = field(default_factory=list)  # a chart's figures that differ from the cards
+    latin: list[str] = field(default_factory=list)  # Latin words outside codes and numbers
 
 
 @dataclass
@@ -145,6 +174,8 @@ def take_tour(
                 errors=list(errors),
                 sideways=page.evaluate("document.documentElement.scrollWidth") > width,
                 clipped=page.evaluate(CLIPPED),
+                charts=page.evaluate(CHARTS_AGAINST_CARDS),
+                latin=sorted(latin_words(page.content(), also=DEMO_NAMES)),
             )
         )
         if depth >= MAX_DEPTH:
@@ -261,6 +292,8 @@ def main() -> int:
             # A phone may scroll a wide table inside its box; a desktop shows it whole.
             if stop.clipped and tour.width >= 1000:
                 flags.append(f"{stop.clipped} 个表格需横向滚动")
+            flags += stop.charts
+            flags += [f"非中文标签：{'、'.join(stop.latin)}"] if stop.latin else []
             flags += stop.errors
             problems += bool(flags)
             print(f"{tour.name:14} {stop.url:48} {' '.join(flags) or 'ok'}")
