@@ -27,7 +27,7 @@ from acceptance.services import (
 )
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.http import bad_request, request_user, search_throttled, xlsx_response
+from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
 from heating.models import County, PersonalDataAccess
 from heating.services import personal_access_record
 from retrofits.models import Household
@@ -231,9 +231,9 @@ def acceptance_ledger(request: HttpRequest) -> HttpResponse:
     county_id = request.GET.get("county", "")
     label = "全部县（市、区）" if user.sees_all_counties else "本辖区"
     if county_id:
-        if not county_id.isdigit():
+        if parse_id(county_id) is None:
             return bad_request(request, f"县（市、区）「{county_id}」无效，请从列表中选择")
-        county = get_permitted(County.objects.all(), user, Action.VIEW, pk=county_id)
+        county = get_permitted(County.objects.all(), user, Action.VIEW, pk=parse_id(county_id))
         visits = visits.filter(Q(household__county=county) | Q(project__county=county))
         label = county.short_name
     try:

@@ -9,6 +9,7 @@ from django import forms
 from energy_supply.models import FuelReserve, GasContract, GasNetwork, GridUpgrade, season_label
 from heating import access
 from heating.access import Action
+from heating.http import parse_id
 from heating.models import County, Township, User, Village
 from heating.versions import VersionedForm
 
@@ -41,11 +42,9 @@ class SupplyForm(VersionedForm, forms.ModelForm[Any]):
             townships = Township.objects.filter(county__in=counties).select_related("county")
             self.fields["township"].queryset = townships  # type: ignore[attr-defined]
             self.fields["township"].label_from_instance = lambda t: f"{t.county} {t}"  # type: ignore[attr-defined]
-            chosen = str(self.data.get("township") or self.instance.township_id or "")
+            chosen = parse_id(self.data.get("township") or self.instance.township_id)
             self.fields["village"].queryset = (  # type: ignore[attr-defined]
-                Village.objects.filter(township_id=int(chosen))
-                if chosen.isdigit()
-                else Village.objects.none()
+                Village.objects.filter(township_id=chosen) if chosen else Village.objects.none()
             )
 
     def clean(self) -> dict[str, Any]:

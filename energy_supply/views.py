@@ -48,7 +48,7 @@ from heating import access
 from heating.access import Action, get_permitted
 from heating.forms import SheetUploadForm, add_service_errors
 from heating.history import record_changes
-from heating.http import bad_request, plan_year_or_404, request_user, xlsx_response
+from heating.http import bad_request, parse_id, plan_year_or_404, request_user, xlsx_response
 from heating.models import County, User
 from heating.sheets import SheetFileError
 from retrofits.choices import Stage
@@ -141,9 +141,11 @@ def _county_filter(request: HttpRequest, records: Any) -> tuple[Any, County | No
     chosen = request.GET.get("county", "")
     if not chosen:
         return records, None
-    if not chosen.isdigit():
+    if parse_id(chosen) is None:
         raise _BadQuery(f"县（市、区）「{chosen}」无效，请从列表中选择")
-    county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=chosen)
+    county = get_permitted(
+        County.objects.all(), request_user(request), Action.VIEW, pk=parse_id(chosen)
+    )
     return records.filter(county=county), county
 
 
@@ -385,10 +387,10 @@ def reserves(request: HttpRequest) -> HttpResponse:
     counties = County.objects.visible_to(user)
     chosen = request.GET.get("county", "")
     if chosen:
-        if not chosen.isdigit():
+        if parse_id(chosen) is None:
             return bad_request(request, f"县（市、区）「{chosen}」无效，请从列表中选择")
         counties = counties.filter(
-            pk=get_permitted(County.objects.all(), user, Action.VIEW, pk=chosen).pk
+            pk=get_permitted(County.objects.all(), user, Action.VIEW, pk=parse_id(chosen)).pk
         )
     energy = county_energy(counties=counties, plan_year=plan_year)
     return render(

@@ -15,6 +15,22 @@ from heating.selectors import current_plan_year
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+# The largest id a row has here (PostgreSQL's integer; SQLite's is larger): past it a lookup fails
+# in the database instead of finding nothing.
+MAX_ID = 2**31 - 1
+
+
+def parse_id(value: object) -> int | None:
+    """An id as a query string or a form gives it: ASCII digits in range, else None. The one
+    parser of ids for the whole portal: "²".isdigit() is true in Python, and int() of twenty
+    nines overflows SQLite, each once a 500."""
+    text = str(value if value is not None else "").strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def request_user(request: HttpRequest) -> User:
     """The logged-in user of a view behind login_required."""
     assert isinstance(request.user, User)

@@ -6,6 +6,7 @@ import django_filters
 from django.db.models import F
 from django.urls import reverse
 
+from heating.http import parse_id
 from heating.models import AreaType, County, HeatingPath, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.models import HouseholdQuerySet, TenderItem
@@ -61,16 +62,16 @@ class HouseholdFilter(django_filters.FilterSet):
         counties = County.objects.visible_to(user)
         self.filters["county"].queryset = counties
         townships = Township.objects.filter(county__in=counties)
-        county_id = self.data.get("county")
-        if county_id and str(county_id).isdigit():
+        county_id = parse_id(self.data.get("county"))
+        if county_id:
             townships = townships.filter(county_id=county_id)
         elif counties.count() > 1:
             townships = townships.none()
         self.filters["township"].queryset = townships
-        township_id = self.data.get("township")
+        township_id = parse_id(self.data.get("township"))
         self.filters["village"].queryset = (
             Village.objects.filter(township_id=township_id, township__in=townships)
-            if township_id and str(township_id).isdigit()
+            if township_id
             else Village.objects.none()
         )
         # Choosing a county loads its townships, a township its villages, before 筛选 is pressed.

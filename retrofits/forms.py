@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from heating.forms import add_service_errors
+from heating.http import parse_id
 from heating.models import County, Township, Village
 from heating.versions import VersionedForm
 from retrofits.choices import Stage
@@ -51,11 +52,9 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
         super().__init__(*args, **kwargs)
         self.instance.county = county
         self.fields["township"].queryset = Township.objects.filter(county=county)  # type: ignore[attr-defined]
-        chosen = str(self.data.get("township") or self.instance.township_id or "")
+        chosen = parse_id(self.data.get("township") or self.instance.township_id)
         self.fields["village"].queryset = (  # type: ignore[attr-defined]
-            Village.objects.filter(township_id=int(chosen))
-            if chosen.isdigit()
-            else Village.objects.none()
+            Village.objects.filter(township_id=chosen) if chosen else Village.objects.none()
         )
         # The tender list's models of the household's path (a 煤改电 household is not offered gas
         # boilers); the list follows the path as it is chosen (htmx).

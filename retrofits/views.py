@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
 from heating.forms import EMPTY_CHOICE, SheetUploadForm, add_service_errors
-from heating.http import bad_request, request_user, search_throttled, xlsx_response
+from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
 from heating.models import County, HeatingPath, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window
 from heating.services import export_start, personal_access_record
@@ -138,9 +138,9 @@ def household_create(request: HttpRequest) -> HttpResponse:
     if not chosen:
         counties = County.objects.permitted(user, Action.EDIT)
         return render(request, "retrofits/pick_county.html", {"counties": counties})
-    if not chosen.isdigit():
+    if parse_id(chosen) is None:
         return bad_request(request, f"县（市、区）「{chosen}」无效，请从列表中选择")
-    county = get_permitted(County.objects.all(), user, Action.EDIT, pk=chosen)
+    county = get_permitted(County.objects.all(), user, Action.EDIT, pk=parse_id(chosen))
     return _household_form(request, Household(county=county))
 
 
@@ -184,9 +184,11 @@ def village_options(request: HttpRequest) -> HttpResponse:
     blank = "全部" if request.GET.get("all") else "请选择"
     if not chosen:
         return render(request, "retrofits/_options.html", {"options": [], "blank": blank})
-    if not chosen.isdigit():
+    if parse_id(chosen) is None:
         return bad_request(request, f"乡（镇、街道）「{chosen}」无效，请从列表中选择")
-    township = get_permitted(Township.objects.all(), request_user(request), Action.VIEW, pk=chosen)
+    township = get_permitted(
+        Township.objects.all(), request_user(request), Action.VIEW, pk=parse_id(chosen)
+    )
     villages = Village.objects.filter(township=township)
     return render(request, "retrofits/_options.html", {"options": villages, "blank": blank})
 
@@ -198,9 +200,11 @@ def township_options(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("county", "")
     townships = Township.objects.none()
     if chosen:
-        if not chosen.isdigit():
+        if parse_id(chosen) is None:
             return bad_request(request, f"县（市、区）「{chosen}」无效，请从列表中选择")
-        county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=chosen)
+        county = get_permitted(
+            County.objects.all(), request_user(request), Action.VIEW, pk=parse_id(chosen)
+        )
         townships = Township.objects.filter(county=county)
     return render(
         request,

@@ -611,3 +611,49 @@ def test_the_walk_sees_a_leak_and_a_write(world: World, tmp_path: Path) -> None:
     assert PersonalDataAccess.objects.filter(user=their_official).exists()
     assert Township.objects.filter(pk=world.household.township_id, county=world.other).exists()
     assert HeatingRemoval.objects.count() >= 0 and GasConnection.objects.count() >= 0
+
+
+# Numbers as a hostile or careless hand types them: a superscript digit ("²".isdigit() is true in
+# Python), one too large for the database, a negative one, a decimal.
+MALFORMED = ["²", "99999999999999999999", "-1", "1.5"]
+# The query parameters the portal's pages read.
+PARAMETERS = ["county", "township", "village", "year", "page", "path", "stage", "area", "q",
+              "order", "start", "end", "kind", "all"]  # fmt: skip
+
+
+def malformed(data: dict[str, Any], bad: str) -> dict[str, Any]:
+    """A form's data with every value that is a number, or a choice, replaced by `bad`."""
+    changed: dict[str, Any] = {}
+    for name, value in data.items():
+        if hasattr(value, "read") or name in ("csrfmiddlewaretoken",):
+            changed[name] = value
+        elif isinstance(value, list):
+            changed[name] = [bad for _ in value] or [bad]
+        else:
+            changed[name] = bad if str(value).isdigit() or not value else value
+    return changed
+
+
+@pytest.mark.parametrize("role", ["official", "municipal"])
+def test_malformed_numbers_anywhere_are_a_chinese_answer(
+    role: str, world: World, tmp_path: Path
+) -> None:
+    """Every page's parameters and every form's numbers and choices, malformed: never a 500."""
+    client = Client()
+    client.force_login(world.users[role])
+    problems = []
+    for route, url, _ in urls(world):
+        if route.name.startswith("admin:") or route.pattern.startswith("admin/"):
+            continue
+        for bad in MALFORMED:
+            query = "&".join(f"{name}={bad}" for name in PARAMETERS)
+            response = client.get(f"{url}?{query}")
+            if response.status_code >= 500:
+                problems.append(f"GET {url}?{query} → {response.status_code}")
+            data = replayed(url, world, tmp_path)
+            if data:
+                response = client.post(url, malformed(data, bad))
+                if response.status_code >= 500:
+                    problems.append(f"POST {url} with {bad} → {response.status_code}")
+            client.force_login(world.users[role])  # a POST to logout must not end the walk
+    assert problems == [], "\n".join(problems)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from energy_supply.selectors import county_energy
+from heating.http import parse_id
 from heating.models import County, PlanYear, User
 from oversight.dashboards.progress import progress_report
 
@@ -22,7 +23,8 @@ def _asked(request: HttpRequest) -> tuple[User, PlanYear] | JsonResponse:
     if not isinstance(request.user, User) or not request.user.is_active:
         return _json({"error": "请先登录"}, status=401)
     year = request.GET.get("year", "")
-    plan_year = PlanYear.objects.filter(year=int(year)).first() if year.isdigit() else None
+    number = parse_id(year)
+    plan_year = PlanYear.objects.filter(year=number).first() if number else None
     if plan_year is None:
         return _json({"error": f"没有年度「{year}」的计划，请用 ?year=2023"}, status=404)
     return request.user, plan_year
