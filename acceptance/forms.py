@@ -54,7 +54,9 @@ class VisitForm(VersionedForm):
     longitude = forms.DecimalField(
         required=False, widget=forms.HiddenInput(), max_digits=9, decimal_places=6
     )
-    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        label="说明", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     def __init__(
         self, *args: Any, path: str | None = None, with_efficiency: bool = False, **kwargs: Any
@@ -72,7 +74,7 @@ class VisitForm(VersionedForm):
             self.fields[f"check_{code}"] = forms.BooleanField(label=label, required=False)
         for index in range(DEFECT_ROWS):
             self.fields[f"defect_{index}"] = forms.CharField(
-                label=f"问题{index + 1}", required=False
+                label=f"问题{index + 1}", required=False, max_length=200
             )
             self.fields[f"rectify_by_{index}"] = forms.DateField(
                 label="整改期限",

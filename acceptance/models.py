@@ -97,7 +97,7 @@ class Inspection(Subject):
     supervision_unit = models.CharField("监理单位", max_length=100, blank=True)
     checklist = models.JSONField("检查项", default=dict, blank=True)  # projects have none
     result = models.CharField("验收结果", max_length=8, choices=Result.choices)
-    notes = models.TextField("说明", blank=True)
+    notes = models.TextField("说明", blank=True, max_length=500)
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
@@ -142,7 +142,7 @@ class Defect(Subject):
     inspection = models.ForeignKey(
         Inspection, on_delete=models.CASCADE, related_name="defects", verbose_name="验收记录"
     )
-    description = models.TextField("问题")
+    description = models.TextField("问题", max_length=200)
     rectify_by = models.DateField("整改期限")
     closed_by = models.ForeignKey(
         Inspection,

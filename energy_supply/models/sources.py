@@ -66,7 +66,7 @@ class HeatSource(models.Model):
     )
     status = models.CharField("状态", max_length=16, choices=Status.choices)
     counties = models.ManyToManyField(County, related_name="heat_sources", verbose_name="供热范围")
-    notes = models.TextField("备注", blank=True)
+    notes = models.TextField("备注", blank=True, max_length=1000)
 
     history = History(m2m_fields=[counties])
     objects = HeatSourceQuerySet.as_manager()
@@ -144,7 +144,7 @@ class KeyProject(models.Model):
         verbose_name="服务的乡（镇、街道）",
         help_text="空白表示所选县（市、区）的全部乡镇",
     )
-    notes = models.TextField("备注", blank=True)
+    notes = models.TextField("备注", blank=True, max_length=1000)
 
     history = History()
     objects = KeyProjectQuerySet.as_manager()

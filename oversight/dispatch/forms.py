@@ -20,7 +20,9 @@ class RoundForm(forms.Form):
         label="报送截止",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    notes = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        label="说明", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReportForm(VersionedForm, forms.ModelForm[CountyReport]):
@@ -33,4 +35,4 @@ class ReportForm(VersionedForm, forms.ModelForm[CountyReport]):
 class StepForm(VersionedForm):
     """A step's button: the version the page showed (VersionedForm), and a return's reason."""
 
-    reason = forms.CharField(label="退回原因", required=False, max_length=2000)
+    reason = forms.CharField(label="退回原因", required=False, max_length=500)

@@ -39,7 +39,7 @@ class DispatchRound(models.Model):
         verbose_name="发起人",
         help_text="空白：按计划自动发起",
     )
-    notes = models.TextField("说明", blank=True)
+    notes = models.TextField("说明", blank=True, max_length=1000)
 
     class Meta:
         ordering = ["-opened_at", "-pk"]
@@ -84,9 +84,9 @@ class CountyReport(Versioned):
     # What the county vouched for, frozen at submission (oversight/dispatch/figures.py).
     figures = models.JSONField("报送数据", default=dict, blank=True)
     figures_as_of = models.DateTimeField("数据截至", null=True, blank=True)
-    problems = models.TextField("存在问题", blank=True)
-    help_needed = models.TextField("需市级协调解决的事项", blank=True)
-    next_steps = models.TextField("下步工作安排", blank=True)
+    problems = models.TextField("存在问题", blank=True, max_length=2000)
+    help_needed = models.TextField("需市级协调解决的事项", blank=True, max_length=2000)
+    next_steps = models.TextField("下步工作安排", blank=True, max_length=2000)
 
     submitted_at = models.DateTimeField("报送时间", null=True, blank=True)
     submitted_by = models.ForeignKey(
@@ -103,7 +103,7 @@ class CountyReport(Versioned):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
         related_name="+", verbose_name="市级确认人",
     )  # fmt: skip
-    return_reason = models.TextField("退回原因", blank=True)
+    return_reason = models.TextField("退回原因", blank=True, max_length=500)
 
     history = History()
     objects = CountyScopedQuerySet.as_manager()
@@ -167,7 +167,7 @@ class ReportStep(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="操作人"
     )
     at = models.DateTimeField("时间", default=timezone.now)
-    reason = models.TextField("原因", blank=True)
+    reason = models.TextField("原因", blank=True, max_length=500)
 
     class Meta:
         ordering = ["at", "pk"]

@@ -210,7 +210,7 @@ class Household(Versioned):
     # Set by acceptance alone, with 已验收: the day of the passing visit.
     accepted_on = models.DateField("验收日期", null=True, blank=True, editable=False)
     low_income = models.BooleanField("低收入户", default=False)
-    notes = models.TextField("备注", blank=True)
+    notes = models.TextField("备注", blank=True, max_length=500)
 
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
     created_by = models.ForeignKey(
