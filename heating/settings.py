@@ -82,6 +82,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # What a signed-in user is shown (ID and phone numbers, a county's ledger) stays off shared
+    # office machines' caches and the proxy's: Cache-Control: no-store.
+    "heating.http.no_store_for_users",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -187,6 +190,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # HSTS, and http redirected. Off under DEBUG, and for `make run`, which serves http on 127.0.0.1.
 HTTPS = envbool("HTTPS", "False" if DEBUG else "True")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+# Offices share machines: a session ends when the browser closes, and after a working day idle
+# (each request starts the day again).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "1")
+SESSION_COOKIE_AGE = envint("SESSION_IDLE_HOURS", 8) * 3600
+SESSION_SAVE_EVERY_REQUEST = True
 SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000) if HTTPS else 0
 # The proxy says which scheme the browser used; trust the header only when one is there.
 if envbool("BEHIND_PROXY", "False"):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.test.utils import override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from heating.models import User
-from tests.conftest import PASSWORD
+from retrofits.models import Household, TenderItem
+from tests.conftest import PASSWORD, login
+from tests.ledger_files import row, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +130,30 @@ def test_searches_are_throttled_per_user(
     assert client.get(reverse(page)).status_code == 200  # the page itself, unsearched
     client.force_login(official if user is inspector else inspector)  # another user's own count
     assert client.get(reverse("household-list"), {"q": "张"}).status_code == 200
+
+
+def test_a_session_ends_with_the_browser_and_after_a_working_day_idle(
+    client: Client, official: User, settings: Any
+) -> None:
+    assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE is True
+    assert settings.SESSION_COOKIE_AGE == 8 * 3600 and settings.SESSION_SAVE_EVERY_REQUEST
+    response = client.post(reverse("login"), {"username": official.username, "password": PASSWORD})
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert not cookie["expires"] and not cookie["max-age"]  # a browser-session cookie
+    first = client.session.get_expiry_date()
+    assert dt.timedelta(hours=7, minutes=59) < first - timezone.now() <= dt.timedelta(hours=8)
+
+
+def test_what_a_signed_in_user_sees_is_never_cached(
+    client: Client, official: User, tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    call_command("import_ledger", str(xlsx(tmp_path, [row()])), stdout=io.StringIO())
+    household = Household.objects.get(code="XF-0001")
+    login(client, official)
+    for url in (
+        reverse("household-list"),
+        reverse("household-detail", args=[household.pk]),
+        reverse("ledger-export"),
+        reverse("dashboard"),
+    ):
+        assert client.get(url)["Cache-Control"] == "no-store", url
