@@ -8,8 +8,9 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
@@ -61,6 +62,33 @@ class PlanAdmin(admin.ModelAdmin[Any]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return _manages_plan(request)
+
+
+class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
+    """A record's change record, to read: simple-history's revert would write past the services
+    and their rules (SIMPLE_HISTORY_REVERT_DISABLED hides its button, this refuses its POST)."""
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST":
+            raise PermissionDenied("变更记录只能查看，不能恢复到历史版本。")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+class ChooseSeveral:
+    """A many-to-many field keeps its own help: the admin's added "按住 Control 键或 Mac 上的
+    Command 键" names keys of another world (the boxes are a chooser here)."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None:
+            field.help_text = db_field.help_text
+        return field
 
 
 class ReadOnlyPlanAdmin(PlanAdmin):
@@ -124,7 +152,7 @@ class TargetConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(Target)
-class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
+class TargetAdmin(ImportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
     """Targets are entered as the whole printed table (导入), checked all-or-nothing."""
 
     list_display = ["plan_year", "county", "path", "area", "households"]
@@ -159,17 +187,6 @@ class TargetAdmin(ImportMixin, SimpleHistoryAdmin, PlanAdmin):
             form.add_error("import_file", str(e))
         else:
             super().add_data_read_fail_error_to_form(form, e)
-
-
-class ChooseSeveral:
-    """A many-to-many field keeps its own help: the admin's added "按住 Control 键或 Mac 上的
-    Command 键" names keys of another world (the boxes are a chooser here)."""
-
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_manytomany(db_field, request, **kwargs)  # type: ignore[misc]
-        if field is not None:
-            field.help_text = db_field.help_text
-        return field
 
 
 @admin.register(User)

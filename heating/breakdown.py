@@ -21,6 +21,7 @@ from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 from heating.models import AreaType, County, HeatingPath
+from heating.sheets import neutralise
 
 COUNTY_HEADER = "县（市、区）"
 ROW_HEADER = "行号"
@@ -391,7 +392,7 @@ def write_printed_layout(
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
-    sheet.append([title] + [None] * (width - 1))
+    sheet.append([neutralise(title)] + [None] * (width - 1))
     sheet.merge_cells(f"A1:{last}1")
     sheet["A1"].font = Font(bold=True, size=14)
     sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
@@ -411,7 +412,8 @@ def write_printed_layout(
         )
 
     for record in rows:
-        sheet.append(list(record))
+        # A name people typed (a round's title, a county's label) is never run as a formula.
+        sheet.append([neutralise(v) if isinstance(v, str) else v for v in record])
 
     for row in sheet.iter_rows(min_row=3, max_row=sheet.max_row, max_col=width):
         for cell in row:

@@ -195,6 +195,12 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
 SESSION_EXPIRE_AT_BROWSER_CLOSE = envbool("SESSION_EXPIRE_AT_BROWSER_CLOSE", "1")
 SESSION_COOKIE_AGE = envint("SESSION_IDLE_HOURS", 8) * 3600
 SESSION_SAVE_EVERY_REQUEST = True
+# The admin's exports (django-import-export) write text that a spreadsheet would run as a formula
+# as text, as the portal's own writers do (heating.sheets.neutralise).
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# A change record is read, never "reverted": a revert would write past the services and their
+# rules (households, contracts, targets).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000) if HTTPS else 0
 # The proxy says which scheme the browser used; trust the header only when one is there.
 if envbool("BEHIND_PROXY", "False"):

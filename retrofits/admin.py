@@ -11,11 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import SelectableFieldsExportForm
-from simple_history.admin import SimpleHistoryAdmin
 
 from heating import access
 from heating.access import Action
-from heating.admin import PlanAdmin
+from heating.admin import PlanAdmin, ReadOnlyHistoryAdmin
 from heating.http import request_user
 from heating.models import PersonalDataAccess
 from heating.services import personal_access_record
@@ -35,7 +34,7 @@ class ChineseExportForm(SelectableFieldsExportForm):
 
 
 @admin.register(TenderItem)
-class TenderItemAdmin(ImportExportMixin, SimpleHistoryAdmin, PlanAdmin):
+class TenderItemAdmin(ImportExportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
     """The tender list is the municipal bureau's: imported from its template, all or nothing."""
 
     formats = [XLSX, CSV]
@@ -83,7 +82,7 @@ _REFUSAL = "household_refusal"
 
 
 @admin.register(Household)
-class HouseholdAdmin(CorrectorsOnly, SimpleHistoryAdmin, PlanAdmin):
+class HouseholdAdmin(CorrectorsOnly, ReadOnlyHistoryAdmin, PlanAdmin):
     """Administrators correct a record here, through the one-household service and its rules: the
     only way a household's county changes, with the reason kept in its history."""
 

@@ -75,3 +75,20 @@ def test_the_compiled_chinese_is_the_po_files() -> None:
     """locale/*.mo are made from their .po by `make locale`; a .po changed without it fails here."""
     for po in LOCALE.glob("*/LC_MESSAGES/*.po"):
         assert po.with_suffix(".mo").read_bytes() == compiled(po), po
+
+
+def test_a_change_record_is_read_never_reverted(
+    client: Client, administrator: User, tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """simple-history's revert would write a household past its service and rules."""
+    from retrofits.models import Household
+
+    call_command("import_ledger", str(xlsx(tmp_path, [row()])), stdout=io.StringIO())
+    household = Household.objects.get(code="XF-0001")
+    version = household.history.earliest("history_date").history_id
+    url = f"/admin/retrofits/household/{household.pk}/history/{version}/"
+    login(client, administrator)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"head_name": "改名"}).status_code == 403
+    household.refresh_from_db()
+    assert household.head_name == "张三"

@@ -98,6 +98,9 @@ MARKERS = [
     "秘密调度问题",
 ]
 
+# Text typed where a spreadsheet would run it (a round's title, a household's note, a supplier).
+FORMULA = '=HYPERLINK("http://evil.example","点此核对")'
+
 # Answers that are a refusal (or a redirect to a login page).
 REFUSED = {401, 403, 404, 405}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
@@ -138,7 +141,7 @@ class World:
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
     # The usernames shown where the test's users have no names of their own.
-    own_names: frozenset[str] = frozenset({"shi", "root", "yanshou"})
+    own_names: frozenset[str] = frozenset({"shi", "root", "yanshou", "HYPERLINK"})
 
     def object_for(self, url_name: str, kind: str | None = None) -> models.Model | None:
         if url_name in ("supply-detail", "supply-edit"):
@@ -198,7 +201,7 @@ def world(
     )
     call_command("import_ledger", str(xlsx(tmp_path, [done])), stdout=io.StringIO())
     household = Household.objects.get(code="YP-1")
-    household.id_number, household.phone = ID_NEW, PHONES[1]
+    household.id_number, household.phone, household.notes = ID_NEW, PHONES[1], FORMULA
     household_save(household=household, user=their_official, reason="录入错误")
 
     client = Client()
@@ -246,9 +249,10 @@ def world(
         name="秘密重点项目", county=other, responsible="某人", status="building", path="district"
     )
     key_project.counties.set([other])
+    # A title a spreadsheet would run: every xlsx must write it as text.
     dispatch_round = round_open(
         plan_year=PlanYear.objects.get(year=2023), user=users["municipal"],
-        due_at=timezone.now() + dt.timedelta(days=2),
+        due_at=timezone.now() + dt.timedelta(days=2), title=FORMULA,
     )  # fmt: skip
     report = dispatch_round.reports.get(county=other)
     report_save(report=report, user=their_official, problems="秘密调度问题", help_needed="",
@@ -477,6 +481,12 @@ def text_of(response: Any) -> str:
     return body.decode("utf-8", "replace")
 
 
+def is_xlsx(response: Any) -> bool:
+    return "spreadsheetml" in response.get("Content-Type", "") or response.get(
+        "Content-Disposition", ""
+    ).endswith(".xlsx")
+
+
 def secrets_for(role: str) -> list[str]:
     if role == "administrator":
         return []
@@ -571,6 +581,8 @@ def test_every_url_as_every_role_leaks_nothing(role: str, world: World, tmp_path
                 problems.append(f"{where}: another county's object answered")
             text = text_of(response)
             problems += [f"{where}: shows {secret}" for secret in hidden if secret in text]
+            if is_xlsx(response) and "<f>" in text:
+                problems.append(f"{where}: an xlsx cell is a formula")
             html = status == 200 and "html" in response.get("Content-Type", "")
             if html and (latin := latin_words(text, also=world.own_names)):
                 problems.append(f"{where}: Latin words {sorted(latin)}")
