@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.management import call_command
 
@@ -63,5 +65,11 @@ def test_the_2023_targets_add_up_to_the_plan() -> None:
 
 def test_wutaishan_finishes_acceptance_as_much_earlier() -> None:
     plan = PlanYear.objects.get(year=2023)
-    assert str(plan.acceptance_due_for(County.objects.get(short_name="五台山"))) == "2023-10-17"
+    # The plan moves 五台山's works to 10/1 (五(二)); acceptance is 10/15–10/31 for every unit
+    # (五(三)): its acceptance does not end two weeks early.
+    wutaishan = plan.window_for(County.objects.get(short_name="五台山"))
+    assert (str(wutaishan.works_due), str(wutaishan.acceptance_due)) == ("2023-10-01", "2023-10-31")
+    assert str(wutaishan.acceptance_start) == "2023-10-15" and wutaishan.accepting(
+        dt.date(2023, 10, 25)
+    )
     assert str(plan.acceptance_due_for(County.objects.get(short_name="代县"))) == "2023-10-31"

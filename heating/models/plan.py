@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
@@ -14,6 +15,16 @@ from heating.history import History
 from heating.models.choices import AreaType, BuildingKind, HeatingPath
 from heating.models.divisions import County
 from heating.models.scoping import CountyScopedQuerySet
+
+
+@dataclass(frozen=True)
+class CountyWindow:
+    works_due: dt.date
+    acceptance_start: dt.date
+    acceptance_due: dt.date
+
+    def accepting(self, day: dt.date) -> bool:
+        return self.acceptance_start <= day <= self.acceptance_due
 
 
 class PlanYear(models.Model):
@@ -71,8 +82,18 @@ class PlanYear(models.Model):
         return self._works_due_overrides.get(county.pk, self.works_due)
 
     def acceptance_due_for(self, county: County) -> dt.date:
-        """A county whose works end early (五台山: 10/1) finishes acceptance as much earlier."""
-        return self.acceptance_due - (self.works_due - self.works_due_for(county))
+        """Acceptance runs 10/15–10/31 for every unit (五(三)): only 五台山's *works* end early
+        (五(二), 10/1), not its acceptance."""
+        return self.acceptance_due
+
+    def window_for(self, county: County) -> CountyWindow:
+        """A county's dates, said in one place: the dashboards, the acceptance ledger, alerts,
+        projections and dispatch figures all ask here."""
+        return CountyWindow(
+            works_due=self.works_due_for(county),
+            acceptance_start=self.acceptance_start,
+            acceptance_due=self.acceptance_due_for(county),
+        )
 
     def in_acceptance_window(self, day: dt.date) -> bool:
         return self.acceptance_start <= day <= self.acceptance_due
