@@ -46,7 +46,7 @@ def test_every_county_is_overdue_or_done_after_its_deadline(
     client: Client, municipal: User, rolled_up: None
 ) -> None:
     rows = login(client, municipal).get(reverse("dashboard")).context["rows"]
-    assert {status.label for _, _, status, _, _ in rows} == {"逾期"}  # 2023's works ended long ago
+    assert {standing.status.label for _, _, standing, _, _ in rows} == {"逾期"}  # works ended
     # and every county's 已完工 households are now overdue for acceptance
     overdue = {c.county.short_name: n for c, _, _, n, _ in rows}
     assert sum(overdue.values()) == Household.objects.filter(stage=Stage.COMPLETED).count()
@@ -167,7 +167,7 @@ def test_times_are_shown_in_shanghai_time(client: Client, municipal: User, rolle
 def test_a_countys_status_writes_large_numbers_with_separators() -> None:
     from heating.models import PlanYear
     from oversight.dashboards.progress import CountyProgress, Figures
-    from oversight.dashboards.selectors import county_status
+    from oversight.dashboards.standing import county_status
 
     figures = Figures(target=154898)
     figures.by_stage["completed"] = 850
@@ -182,7 +182,7 @@ def test_a_countys_status_writes_large_numbers_with_separators() -> None:
 
 
 def test_the_projection_is_the_last_14_days_pace_beside_the_countys_deadline() -> None:
-    from oversight.dashboards.selectors import projection
+    from oversight.dashboards.standing import projection
 
     today = dt.date(2023, 9, 1)
     on_time = projection(
@@ -238,31 +238,38 @@ def test_every_chart_counts_the_counties_the_cards_count(
 
 
 def test_a_finished_county_shows_the_day_it_finished(client: Client, municipal: User) -> None:
-    """Not today's date, nor a projection: the day its completions reached its target."""
+    """Not today's date, nor a projection: the day its last cell's completions reached its
+    target."""
     wutaishan = County.objects.get(short_name="五台山")
-    target = sum(wutaishan.targets.filter(plan_year=2023).values_list("households", flat=True))
+    cells = wutaishan.targets.filter(plan_year=2023, households__gt=0)
     now = timezone.now()
-    run = RollupRun.objects.create(started_at=now, finished_at=now, households=target)
-    DailyProgress.objects.create(
-        day=timezone.localdate(now), county=wutaishan, path="electric", area="rural",
-        stage=Stage.COMPLETED, households=target,
-    )  # fmt: skip
-    half = target // 2
-    for day, completed in ((dt.date(2023, 9, 1), half), (dt.date(2023, 9, 24), target - half)):
-        TrendPoint.objects.create(
-            run=run, county=wutaishan, day=day, completed=completed, accepted=0
-        )
+    run = RollupRun.objects.create(started_at=now, finished_at=now)
+    for target in cells:
+        DailyProgress.objects.create(
+            day=timezone.localdate(now), county=wutaishan, path=target.path, area=target.area,
+            stage=Stage.COMPLETED, households=target.households,
+        )  # fmt: skip
+        half = target.households // 2
+        for day, completed in (
+            (dt.date(2023, 9, 1), half),
+            (dt.date(2023, 9, 24), target.households - half),
+        ):
+            TrendPoint.objects.create(
+                run=run, county=wutaishan, path=target.path, area=target.area, day=day,
+                completed=completed, accepted=0,
+            )  # fmt: skip
     login(client, municipal)
     county_page = client.get(reverse("county", args=[wutaishan.pk]))
     assert county_page.context["projection"]["expected_finish"] == "2023-09-24"
     assert "已于 2023年09月24日 全部完工" in county_page.content.decode()
+    assert county_page.context["status"].label == "已完成"
     rows = client.get(reverse("dashboard")).context["rows"]
     finished = next(p for c, _, _, _, p in rows if c.county == wutaishan)
     assert (finished["expected_finish"], finished["on_time"]) == ("2023-09-24", True)
 
 
 def test_the_projection_of_a_finished_county_is_its_finish_day() -> None:
-    from oversight.dashboards.selectors import projection
+    from oversight.dashboards.standing import projection
 
     done = projection(
         target=10, completed=12, pace_per_day=0, today=dt.date(2026, 12, 4),

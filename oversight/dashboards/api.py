@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from energy_supply.selectors import county_energy
 from heating.http import parse_id
 from heating.models import County, PlanYear, User
 from oversight.dashboards.progress import progress_report
+from oversight.dashboards.standing import progress_with_standing
 
 
 def _json(data: dict[str, Any], status: int = 200) -> JsonResponse:
@@ -38,7 +40,7 @@ def progress(request: HttpRequest) -> JsonResponse:
         return asked
     user, plan_year = asked
     report = progress_report(plan_year=plan_year, counties=County.objects.visible_to(user))
-    return _json(report.as_dict())
+    return _json(progress_with_standing(report, today=timezone.localdate()))
 
 
 @require_GET

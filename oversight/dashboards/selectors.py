@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,149 +13,14 @@ from heating.breakdown import GROUPS
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
 from oversight.dashboards.progress import CountyProgress, Figures, ProgressReport
+from oversight.dashboards.standing import PACE_DAYS as PACE_DAYS  # the dispatch demo's
+from oversight.dashboards.standing import Trend
+from oversight.dashboards.standing import projection as projection  # the dispatch demo's
 from retrofits.choices import Stage
-from retrofits.models import ProgressCount, RollupRun, TrendPoint
+from retrofits.models import ProgressCount, RollupRun
 
 # Points for the two units without a polygon of their own (longitude, latitude).
 POINTS = {"忻州城区": (112.734, 38.417), "五台山": (113.593, 38.998)}
-PACE_DAYS = 14
-
-
-@dataclass(frozen=True)
-class Status:
-    label: str  # 正常 / 有风险 / 逾期 / 已完成
-    css: str
-    detail: str
-
-
-def county_status(
-    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, pace_per_day: float
-) -> Status:
-    """Against the county's works deadline: done, overdue, or at risk at its recent pace."""
-    figures = progress.total
-    due = plan_year.works_due_for(progress.county)
-    left = figures.target - figures.completed
-    if left <= 0:
-        return Status("已完成", "done", f"施工截止 {due:%m月%d日}")
-    if today > due:
-        return Status("逾期", "overdue", f"施工截止 {due:%Y年%m月%d日} 已过，尚余 {left:,} 户")
-    days = (due - today).days
-    if pace_per_day * days >= left:
-        return Status(
-            "正常", "ok", f"近{PACE_DAYS}天日均完工 {pace_per_day:,.0f} 户，距截止 {days} 天"
-        )
-    return Status(
-        "有风险",
-        "risk",
-        f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，截止前尚差约 {left - int(pace_per_day * days):,} 户",
-    )
-
-
-def projection(
-    *,
-    target: int,
-    completed: int,
-    pace_per_day: float,
-    today: dt.date,
-    deadline: dt.date,
-    finished_on: dt.date | None = None,
-) -> dict[str, Any]:
-    """When the county finishes its works at its pace of the last PACE_DAYS days; a county that
-    has finished shows the day it did (`finished_on`), not a projection."""
-    left = max(target - completed, 0)
-    finish: dt.date | None
-    if left == 0:
-        finish = finished_on
-        said = f"已于 {finished_on:%Y年%m月%d日} 全部完工" if finished_on else "已全部完工"
-        return {
-            "pace_per_day": round(pace_per_day, 1),
-            "left": 0,
-            "expected_finish": finish.isoformat() if finish else None,
-            "finished": True,
-            "deadline": deadline.isoformat(),
-            "on_time": finish is None or finish <= deadline,
-            "said": said,
-        }
-    if pace_per_day <= 0:
-        finish, said = None, f"近{PACE_DAYS}天无完工，按此进度无法完成"
-    else:
-        finish = today + dt.timedelta(days=math.ceil(left / pace_per_day))
-        said = f"按近{PACE_DAYS}天日均 {pace_per_day:,.0f} 户，预计 {finish:%Y年%m月%d日} 完工"
-    return {
-        "pace_per_day": round(pace_per_day, 1),
-        "left": left,
-        "expected_finish": finish.isoformat() if finish else None,
-        "finished": False,
-        "deadline": deadline.isoformat(),
-        "on_time": finish is not None and finish <= deadline,
-        "said": said,
-    }
-
-
-def county_projection(
-    progress: CountyProgress, *, plan_year: PlanYear, today: dt.date, trend: Trend
-) -> dict[str, Any]:
-    """The county's projected finish beside its works deadline (五台山: 10/1), or the day it
-    finished."""
-    county_id = progress.county.pk
-    return projection(
-        target=progress.total.target,
-        completed=progress.total.completed,
-        pace_per_day=trend.pace(county_id, today),
-        today=today,
-        deadline=plan_year.works_due_for(progress.county),
-        finished_on=trend.reached(county_id, progress.total.target),
-    )
-
-
-class Trend:
-    """The counties' daily completions and acceptances as the latest count found them, from the
-    households' own dates (TrendPoint), read once for a page: its line, each county's recent pace
-    and the day each reached its target."""
-
-    def __init__(self, counties: Iterable[int]) -> None:
-        run = RollupRun.objects.latest_complete()
-        points = TrendPoint.objects.filter(run=run, county__in=list(counties)) if run else None
-        self.days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
-        if points is None:
-            return
-        for county_id, day, completed, accepted in points.order_by("county", "day").values_list(
-            "county", "day", "completed", "accepted"
-        ):
-            self.days[county_id].append((day, completed, accepted))
-
-    def line(self) -> list[tuple[str, int, int]]:
-        """(day, completed, accepted) to date over these counties, for every day some household
-        completed or was accepted: the whole season however late counting began."""
-        by_day: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
-        for rows in self.days.values():
-            for day, completed, accepted in rows:
-                by_day[day][0] += completed
-                by_day[day][1] += accepted
-        completed = accepted = 0
-        line = []
-        for day in sorted(by_day):
-            completed += by_day[day][0]
-            accepted += by_day[day][1]
-            line.append((f"{day:%Y-%m-%d}", completed, accepted))
-        return line
-
-    def pace(self, county_id: int, today: dt.date) -> float:
-        """Households completed per day over the last PACE_DAYS days."""
-        start = today - dt.timedelta(days=PACE_DAYS)
-        done = sum(c for day, c, _ in self.days.get(county_id, []) if start < day <= today)
-        return done / PACE_DAYS
-
-    def reached(self, county_id: int, target: int) -> dt.date | None:
-        """The day the county's completions reached `target` (None: not yet, or no target)."""
-        if target <= 0:
-            return None
-        done = 0
-        for day, completed, _ in self.days.get(county_id, []):
-            done += completed
-            if done >= target:
-                return day
-        return None
 
 
 def next_milestone(stages: list[Milestone], today: dt.date) -> tuple[str, int] | None:

@@ -13,22 +13,20 @@ from energy_supply.selectors import county_energy
 from energy_supply.selectors import warnings as supply_warnings
 from heating import access
 from heating.access import Action, get_permitted
-from heating.breakdown import GROUPS, SUBS
+from heating.breakdown import GROUPS
 from heating.http import plan_year_or_404, request_user, xlsx_response
 from heating.models import BuildingTarget, County, HeatingPath, Township, User
 from heating.selectors import milestones, target_table
 from oversight.dashboards.export import write_progress
 from oversight.dashboards.progress import progress_report
 from oversight.dashboards.selectors import (
-    Trend,
     awaiting_past_deadline,
     charts,
-    county_projection,
-    county_status,
     next_milestone,
     places,
     townships,
 )
+from oversight.dashboards.standing import Trend, county_standing
 
 
 def _single_county(user: User) -> int | None:
@@ -89,18 +87,11 @@ def city(request: HttpRequest) -> HttpResponse:
     trend = Trend(c.county.pk for c in report.counties)
     energy = county_energy(counties=counties, plan_year=plan_year)
     paths = [path for _, path in GROUPS]
-    rows = [
-        (
-            c,
-            [c.group(path) for path in paths],
-            county_status(
-                c, plan_year=plan_year, today=today, pace_per_day=trend.pace(c.county.pk, today)
-            ),
-            awaiting_past_deadline(c, plan_year=plan_year, today=today),
-            county_projection(c, plan_year=plan_year, today=today, trend=trend),
-        )
-        for c in report.counties
-    ]
+    rows = []
+    for c in report.counties:
+        standing = county_standing(c, plan_year=plan_year, today=today, trend=trend)
+        overdue = awaiting_past_deadline(c, plan_year=plan_year, today=today)
+        rows.append((c, [c.group(path) for path in paths], standing, overdue, standing.projection))
     return render(
         request,
         "dashboards/city.html",
@@ -132,8 +123,7 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
     progress = report.counties[0]
     stages = milestones(plan_year=plan_year, county=county, today=today)
     trend = Trend([county.pk])
-    pace = trend.pace(county.pk, today)
-    cells = [(label, [progress.group(path, area) for _, area in SUBS]) for label, path in GROUPS]
+    standing = county_standing(progress, plan_year=plan_year, today=today, trend=trend)
     return render(
         request,
         "dashboards/county.html",
@@ -142,12 +132,9 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             "county": county,
             "report": report,
             "progress": progress,
-            "cells": cells,
-            "subs": [s for s, _ in SUBS],
-            "status": county_status(progress, plan_year=plan_year, today=today, pace_per_day=pace),
-            "projection": county_projection(
-                progress, plan_year=plan_year, today=today, trend=trend
-            ),
+            "standing": standing,
+            "status": standing.status,
+            "projection": standing.projection,
             "overdue_acceptance": awaiting_past_deadline(
                 progress, plan_year=plan_year, today=today
             ),

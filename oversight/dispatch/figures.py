@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from energy_supply.selectors import county_energy
 from heating.models import County, PlanYear
 from oversight.dashboards.progress import progress_report
-from oversight.dashboards.selectors import Trend, projection
+from oversight.dashboards.standing import Trend, county_standing
 
 
 def county_figures(county: County, plan_year: PlanYear, today: dt.date) -> dict[str, Any]:
@@ -25,28 +25,28 @@ def all_figures(
 ) -> dict[int, dict[str, Any]]:
     """Each county's figures, counted together (the city's view shows all sixteen)."""
     counties = counties if counties is not None else County.objects.all()
-    progress = progress_report(plan_year=plan_year, counties=counties).as_dict()
-    by_name = {c["county"]: c for c in progress["counties"]}
+    report = progress_report(plan_year=plan_year, counties=counties)
+    as_of = report.as_dict()["as_of"]
     energy = {
         e.county.pk: e.as_dict() for e in county_energy(counties=counties, plan_year=plan_year)
     }
     trend = Trend(c.pk for c in counties)
     figures = {}
-    for county in counties:
-        mine = by_name.get(county.short_name, {})
-        target = int(mine.get("target", 0))
+    for progress in report.counties:
+        county = progress.county
+        standing = county_standing(progress, plan_year=plan_year, today=today, trend=trend)
         figures[county.pk] = {
-            "as_of": progress["as_of"],
-            "progress": mine,
+            "as_of": as_of,
+            # Each cell with its status and the households beyond its target (超改抢跑).
+            "progress": {
+                "county": county.short_name,
+                "division_code": county.division_code,
+                **progress.total.as_dict(),
+                "cells": [cell.as_dict() for cell in standing.cells],
+            },
+            "standing": standing.as_dict(),
             "energy": energy.get(county.pk, {}),
-            "projection": projection(
-                target=target,
-                completed=int(mine.get("completed", 0)),
-                pace_per_day=trend.pace(county.pk, today),
-                today=today,
-                deadline=plan_year.works_due_for(county),
-                finished_on=trend.reached(county.pk, target),
-            ),
+            "projection": standing.projection,
         }
     return figures
 
@@ -74,6 +74,8 @@ HEADLINES = [
     Headline("用气余量（户）", ("energy", "gas", "left")),
     Headline("电网到位村", ("energy", "grid", "villages_ready")),
     Headline("管网到位村", ("energy", "gas_network", "villages_ready")),
+    Headline("施工状态", ("standing", "status")),
+    Headline("超任务户数", ("standing", "over_target")),
     Headline("预计完工", ("projection", "expected_finish")),
 ]
 

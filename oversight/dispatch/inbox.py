@@ -9,16 +9,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from heating.http import request_user
 from heating.models import User
 from oversight.dispatch.models import Alert
+from oversight.dispatch.services.alerts import alerts_mark_read, user_alert_delivery_set
 
 
 class DeliveryForm(forms.ModelForm[User]):
+    """Validates the choice; `user_alert_delivery_set` writes it."""
+
     class Meta:
         model = User
         fields = ["alert_delivery", "email"]
@@ -40,9 +42,10 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def alert_open(request: HttpRequest, pk: int) -> HttpResponse:
-    alert = get_object_or_404(Alert, pk=pk, user=request_user(request))
+    user = request_user(request)
+    alert = get_object_or_404(Alert, pk=pk, user=user)
     if alert.read_at is None:
-        Alert.objects.filter(pk=alert.pk).update(read_at=timezone.now())
+        alerts_mark_read(user=user, alerts=[alert])
     # Only a path of this site: an alert never sends anyone elsewhere.
     safe = url_has_allowed_host_and_scheme(alert.link, allowed_hosts=None)
     return redirect(alert.link if alert.link.startswith("/") and safe else "inbox")
@@ -51,7 +54,7 @@ def alert_open(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def read_all(request: HttpRequest) -> HttpResponse:
-    Alert.objects.filter(user=request_user(request), read_at=None).update(read_at=timezone.now())
+    alerts_mark_read(user=request_user(request))
     return redirect("inbox")
 
 
@@ -61,7 +64,11 @@ def delivery(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
     form = DeliveryForm(request.POST, instance=user)
     if form.is_valid():
-        form.save()
+        user_alert_delivery_set(
+            user=user,
+            alert_delivery=form.cleaned_data["alert_delivery"],
+            email=form.cleaned_data["email"],
+        )
         messages.success(request, "已保存提醒方式。")
     else:
         messages.error(

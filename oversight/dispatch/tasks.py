@@ -8,10 +8,10 @@ import smtplib
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils import timezone
 
 from heating.models import User
 from oversight.dispatch.models import Alert
+from oversight.dispatch.services.alerts import alerts_mark_emailed
 
 # A send that fails (the mail server down, a network error) is tried again later, up to a day.
 RETRY_ON = (smtplib.SMTPException, OSError)
@@ -31,7 +31,7 @@ def alert_email(alert_id: int) -> None:
         from_email=None,
         recipient_list=[alert.user.email],
     )
-    Alert.objects.filter(pk=alert.pk).update(emailed_at=timezone.now())
+    alerts_mark_emailed(alert_ids=[alert.pk])
 
 
 @shared_task(
@@ -51,7 +51,7 @@ def alert_digest(user_id: int) -> None:
         from_email=None,
         recipient_list=[user.email],
     )
-    Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(emailed_at=timezone.now())
+    alerts_mark_emailed(alert_ids=[a.pk for a in alerts])
 
 
 @shared_task

@@ -60,22 +60,27 @@ class ProgressCount(models.Model):
 
 
 class TrendPoint(models.Model):
-    """Households of a county that completed, and that were accepted, on one day, as of one run:
-    the trend comes from the households' own dates, whenever the counting began."""
+    """Households of a county's target cell (path × area type) that completed, and that were
+    accepted, on one day, as of one run: the trend and each cell's pace come from the households'
+    own dates, whenever the counting began."""
 
     run = models.ForeignKey(RollupRun, on_delete=models.CASCADE, related_name="trend")
     county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=16, choices=HeatingPath.choices)
+    area = models.CharField(max_length=8, choices=AreaType.choices)
     day = models.DateField("日期")
     completed = models.PositiveIntegerField("完工户数")
     accepted = models.PositiveIntegerField("验收户数")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["run", "county", "day"], name="trend_point_unique"),
+            models.UniqueConstraint(
+                fields=["run", "county", "path", "area", "day"], name="trend_point_unique"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.county_id}: {self.completed}/{self.accepted}"
+        return f"{self.day} {self.county_id} {self.path}/{self.area}: {self.completed}/{self.accepted}"
 
 
 class DailyProgress(models.Model):

@@ -45,12 +45,12 @@ def rollup_run() -> RollupRun:
         .values("county_id", "township_id", "village_id", "path", "area", "stage")
         .annotate(households=Count("*"))
     )
-    # Each day's completions and acceptances by county, from the households' own dates: one
-    # pass over the completed (an accepted household has completed), then split by date.
+    # Each day's completions and acceptances by county and target cell, from the households' own
+    # dates: one pass over the completed (an accepted household has completed), split by date.
     pairs = _sql(
         Household.objects.filter(completed_on__isnull=False)
         .order_by()
-        .values("county_id", "completed_on", "accepted_on")
+        .values("county_id", "path", "area", "completed_on", "accepted_on")
         .annotate(n=Count("*"))
     )
     with connection.cursor() as cursor:
@@ -61,11 +61,11 @@ def rollup_run() -> RollupRun:
         )
         cursor.execute(
             f"WITH pairs AS ({pairs[0]}) "
-            f"INSERT INTO {trend} (run_id, county_id, day, completed, accepted) "
-            "SELECT %s, county_id, day, SUM(completed), SUM(accepted) FROM ("
-            "SELECT county_id, completed_on AS day, n AS completed, 0 AS accepted FROM pairs "
-            "UNION ALL SELECT county_id, accepted_on, 0, n FROM pairs WHERE accepted_on IS NOT NULL"
-            ") days GROUP BY county_id, day",
+            f"INSERT INTO {trend} (run_id, county_id, path, area, day, completed, accepted) "
+            "SELECT %s, county_id, path, area, day, SUM(completed), SUM(accepted) FROM ("
+            "SELECT county_id, path, area, completed_on AS day, n AS completed, 0 AS accepted "
+            "FROM pairs UNION ALL SELECT county_id, path, area, accepted_on, 0, n FROM pairs "
+            "WHERE accepted_on IS NOT NULL) days GROUP BY county_id, path, area, day",
             [*pairs[1], run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0

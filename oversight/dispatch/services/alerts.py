@@ -7,11 +7,13 @@ in Celery after the write commits, never inside a request, and a failed send is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from functools import partial
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from heating import access
 from heating.access import Action
@@ -55,3 +57,38 @@ def alert_send(
             if user.alert_delivery == User.Delivery.IMMEDIATE and user.email:
                 transaction.on_commit(partial(_queue_email, alert.pk))
     return made
+
+
+# ---------------------------------------------------------------- the inbox
+
+
+@transaction.atomic
+def alerts_mark_read(*, user: User, alerts: Iterable[Alert] | None = None) -> int:
+    """Mark the user's alerts read: these (opened from the inbox), or every unread one. A user
+    marks only their own: another's alert is refused (the view has answered 404 already)."""
+    unread = Alert.objects.filter(user=user, read_at=None)
+    if alerts is not None:
+        chosen = list(alerts)
+        if any(alert.user_id != user.pk for alert in chosen):
+            raise PermissionDenied("只能标记本人的提醒。")
+        unread = unread.filter(pk__in=[alert.pk for alert in chosen])
+    return unread.update(read_at=timezone.now())
+
+
+@transaction.atomic
+def alerts_mark_emailed(*, alert_ids: Collection[int]) -> int:
+    """Note that these alerts went out by e-mail (the server's own tasks: at once or in the
+    digest), so that a task run again sends none twice."""
+    return Alert.objects.filter(pk__in=list(alert_ids), emailed_at=None).update(
+        emailed_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def user_alert_delivery_set(*, user: User, alert_delivery: str, email: str) -> User:
+    """The user's own choice between e-mail at once and the daily digest, and the address; each
+    user sets only theirs (the inbox's form is of the user who is logged in)."""
+    user.alert_delivery, user.email = alert_delivery, email
+    user.full_clean()
+    user.save(update_fields=["alert_delivery", "email"])
+    return user

@@ -4,9 +4,11 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from heating.models import County, PlanYear
 from oversight.dashboards.progress import progress_report
+from oversight.dashboards.standing import progress_with_standing
 
 
 class Command(BaseCommand):
@@ -22,7 +24,8 @@ class Command(BaseCommand):
             raise CommandError(f"没有 {options['year']} 年度的计划")
         report = progress_report(plan_year=plan_year, counties=County.objects.all())
         if options["json"]:
-            self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+            data = progress_with_standing(report, today=timezone.localdate())
+            self.stdout.write(json.dumps(data, ensure_ascii=False, indent=2))
             return
         as_of = f"{report.as_of:%Y-%m-%d %H:%M}" if report.as_of else "尚未汇总"
         self.stdout.write(f"{plan_year.year}年度进度（汇总于 {as_of}）")
