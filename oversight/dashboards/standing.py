@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from heating.models import AreaType, HeatingPath, PlanYear
+from django.db import connection
+from django.db.models import QuerySet, Sum
+
+from heating.models import AreaType, HeatingPath, PlanYear, Target
 from heating.models.plan import CountyWindow
 from oversight.dashboards.progress import CountyProgress, Figures, ProgressReport
 from retrofits.models import RollupRun, TrendPoint
@@ -185,7 +187,7 @@ def county_standing(
                 cell_projection = projection(
                     target=figures.target, completed=figures.completed, pace_per_day=pace,
                     today=today, deadline=window.works_due,
-                    finished_on=trend.reached(county.pk, figures.target, (path, area)),
+                    finished_on=trend.reached(county.pk, (path, area), plan_year),
                 )  # fmt: skip
             cells.append(CellStanding(path, area, figures, status, cell_projection, over))
     targeted = [c for c in cells if c.status is not None]
@@ -254,58 +256,83 @@ Cell = tuple[str, str]  # (path, area type): a cell of the task table
 
 class Trend:
     """The counties' daily completions and acceptances as the latest count found them, by target
-    cell, from the households' own dates (TrendPoint), read once for a page: its line, each
-    county's and each cell's recent pace, and the day each reached its target."""
+    cell, from the households' own dates (TrendPoint): the page's line, each cell's recent pace
+    and the day each cell reached its target. Each is summed by the database in one query when
+    first asked (a whole season is tens of thousands of points: a page reads a few hundred)."""
 
     def __init__(self, counties: Iterable[int]) -> None:
-        run = RollupRun.objects.latest_complete()
-        points = TrendPoint.objects.filter(run=run, county__in=list(counties)) if run else None
-        # (county, path, area) → (day, completed, accepted) in order of day
-        self.days: dict[tuple[int, str, str], list[tuple[dt.date, int, int]]] = defaultdict(list)
-        if points is None:
-            return
-        rows = points.order_by("county", "path", "area", "day").values_list(
-            "county", "path", "area", "day", "completed", "accepted"
-        )
-        for county_id, path, area, day, completed, accepted in rows:
-            self.days[(county_id, path, area)].append((day, completed, accepted))
+        self.run = RollupRun.objects.latest_complete()
+        self.counties = sorted(set(counties))
+        self._paces: dict[dt.date, dict[tuple[int, str, str], int]] = {}
+        self._reached_by_year: dict[int, dict[tuple[int, str, str], dt.date]] = {}
 
-    def _rows(self, county_id: int, cell: Cell | None) -> list[tuple[dt.date, int, int]]:
-        if cell is not None:
-            return self.days.get((county_id, *cell), [])
-        found = [r for (c, _, _), rows in self.days.items() if c == county_id for r in rows]
-        return sorted(found, key=lambda r: r[0])
+    def _points(self) -> QuerySet[TrendPoint]:
+        return TrendPoint.objects.filter(run=self.run, county__in=self.counties)
 
     def line(self) -> list[tuple[str, int, int]]:
         """(day, completed, accepted) to date over these counties, for every day some household
         completed or was accepted: the whole season however late counting began."""
-        by_day: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])
-        for rows in self.days.values():
-            for day, completed, accepted in rows:
-                by_day[day][0] += completed
-                by_day[day][1] += accepted
+        if self.run is None:
+            return []
+        days = (
+            self._points()
+            .values("day")
+            .annotate(c=Sum("completed"), a=Sum("accepted"))
+            .order_by("day")
+            .values_list("day", "c", "a")
+        )
         completed = accepted = 0
         line = []
-        for day in sorted(by_day):
-            completed += by_day[day][0]
-            accepted += by_day[day][1]
+        for day, c, a in days:
+            completed += c
+            accepted += a
             line.append((f"{day:%Y-%m-%d}", completed, accepted))
         return line
 
     def pace(self, county_id: int, today: dt.date, cell: Cell | None = None) -> float:
         """Households completed per day over the last PACE_DAYS days (in one cell, or all)."""
-        start = today - dt.timedelta(days=PACE_DAYS)
-        done = sum(c for day, c, _ in self._rows(county_id, cell) if start < day <= today)
-        return done / PACE_DAYS
+        if today not in self._paces:
+            start = today - dt.timedelta(days=PACE_DAYS)
+            rows = (
+                self._points().filter(day__gt=start, day__lte=today)
+                .values("county", "path", "area").annotate(n=Sum("completed"))
+                .values_list("county", "path", "area", "n")
+                if self.run is not None
+                else []
+            )  # fmt: skip
+            self._paces[today] = {(c, p, a): n for c, p, a, n in rows}
+        paces = self._paces[today]
+        if cell is not None:
+            return paces.get((county_id, *cell), 0) / PACE_DAYS
+        return sum(n for (c, _, _), n in paces.items() if c == county_id) / PACE_DAYS
 
-    def reached(self, county_id: int, target: int, cell: Cell | None = None) -> dt.date | None:
-        """The day the completions (of one cell, or all) reached `target` (None: not yet, or no
-        target)."""
-        if target <= 0:
+    def reached(self, county_id: int, cell: Cell, plan_year: PlanYear) -> dt.date | None:
+        """The day a cell's completions reached its target (None: not yet, or no target). The
+        database sums each cell's days running (a window function) and keeps, for each cell, the
+        first day at or past its target: one row a cell."""
+        if self.run is None:
             return None
-        done = 0
-        for day, completed, _ in self._rows(county_id, cell):
-            done += completed
-            if done >= target:
-                return day
-        return None
+        if plan_year.year not in self._reached_by_year:
+            point, target = TrendPoint._meta.db_table, Target._meta.db_table
+            counties = ", ".join(["%s"] * len(self.counties)) or "NULL"
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT r.county_id, r.path, r.area, MIN(r.day) FROM ("
+                    "SELECT county_id, path, area, day, SUM(completed) OVER "
+                    "(PARTITION BY county_id, path, area ORDER BY day) AS running "
+                    f"FROM {point} WHERE run_id = %s AND county_id IN ({counties})) r "
+                    f"JOIN {target} t ON t.county_id = r.county_id AND t.path = r.path "
+                    "AND t.area = r.area AND t.plan_year_id = %s "
+                    "WHERE t.households > 0 AND r.running >= t.households "
+                    "GROUP BY r.county_id, r.path, r.area",
+                    [self.run.pk, *self.counties, plan_year.year],
+                )
+                self._reached_by_year[plan_year.year] = {
+                    (c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()
+                }
+        return self._reached_by_year[plan_year.year].get((county_id, *cell))
+
+
+def _as_date(value: Any) -> dt.date:
+    """A date as the database gives it from raw SQL (SQLite: text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
