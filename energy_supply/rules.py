@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from energy_supply.models import AreaWork, GasContract, GasNetwork, GridUpgrade, season_label
 from heating.models import County, HeatingPath
@@ -41,6 +41,13 @@ class GasHeadroom:
     season: int
     covered: int  # households the season's contracts in force cover
     used: int  # 煤改气 households at 已选型 or beyond
+    confirmed: int = 0  # 煤改气 households at 已确户: not yet counted, soon to be
+
+    @property
+    def confirmed_beyond(self) -> int:
+        """已确户 households the contracts could not cover were they all to go on (超改抢跑 in
+        the making: a warning now; from 已选型 on the write is refused)."""
+        return max(self.used + self.confirmed - max(self.covered, self.used), 0)
 
     @property
     def left(self) -> int:
@@ -64,13 +71,19 @@ def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroo
         .values_list("county")
         .annotate(n=Sum("households"))
     )
-    used = dict(
-        Household.objects.filter(county__in=ids, path=HeatingPath.GAS, stage__in=SELECTED_ON)
+    counted = (
+        Household.objects.filter(county__in=ids, path=HeatingPath.GAS)
         .values_list("county")
-        .annotate(n=Count("*"))
+        .annotate(
+            used=Count("pk", filter=Q(stage__in=SELECTED_ON)),
+            confirmed=Count("pk", filter=Q(stage=Stage.CONFIRMED)),
+        )
     )
+    used = {county_id: (u, c) for county_id, u, c in counted}
     return {
-        county.pk: GasHeadroom(county, season, covered.get(county.pk, 0), used.get(county.pk, 0))
+        county.pk: GasHeadroom(
+            county, season, covered.get(county.pk, 0), *used.get(county.pk, (0, 0))
+        )
         for county in County.objects.filter(pk__in=ids)
     }
 

@@ -110,6 +110,8 @@ class CountyEnergy:
             "gas": {
                 "covered": self.gas.covered,
                 "used": self.gas.used,
+                "confirmed": self.gas.confirmed,
+                "confirmed_beyond": self.gas.confirmed_beyond,
                 "left": self.gas.left,
                 "left_pct": self.gas.left_pct,
                 "connected": self.network.completed_served,
@@ -294,6 +296,18 @@ def warnings(
                     county,
                     f"{county.short_name}煤改气用气余量不足：合同可保障 {gas.covered:,} 户，"
                     f"已选型及以后 {gas.used:,} 户，{left}",
+                    reverse("supply-list", args=["contracts"]) + where,
+                )
+            )
+        if gas.confirmed_beyond:
+            # 以气定改 refuses them at 已选型; said now, while the county can still sign for gas.
+            found.append(
+                SupplyWarning(
+                    "gas",
+                    county,
+                    f"{county.short_name}煤改气已确户 {gas.confirmed:,} 户，合同余量 "
+                    f"{max(gas.left, 0):,} 户，超出 {gas.confirmed_beyond:,} 户：超出的户不能进入选型"
+                    "（以气定改），请增补供用气合同或调整改造计划",
                     reverse("supply-list", args=["contracts"]) + where,
                 )
             )

@@ -17,8 +17,9 @@ from django.test import Client
 from django.urls import reverse
 
 from energy_supply.models import GasContract, GasNetwork, GridUpgrade, HeatSource
+from energy_supply.selectors import warnings as supply_warnings
 from energy_supply.services import area_work_save, gas_contract_save
-from heating.models import County, Township, User, Village
+from heating.models import County, PlanYear, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from tests.conftest import login
@@ -80,6 +81,23 @@ def test_a_ledger_beyond_the_gas_contracts_is_refused_naming_the_county_and_both
     # 已确户 is not counted: the equipment is not chosen yet.
     assert imported(tmp_path, gas_rows(1, stage="已确户", start=5), name="more.xlsx") == []
     assert Household.objects.count() == 3
+
+
+def test_confirmed_households_beyond_the_gas_are_a_warning_with_the_numbers(
+    tmp_path: Path, tender: list[TenderItem], municipal: User
+) -> None:
+    """超改抢跑 in the making: 已确户 beyond what the contracts leave is said now (from 已选型 on
+    the write is refused, as above)."""
+    contract(3)
+    rows = gas_rows(2) + gas_rows(4, stage="已确户", start=2)
+    assert imported(tmp_path, rows) == []  # not refused: they have not chosen equipment yet
+    found = supply_warnings(
+        counties=County.objects.filter(short_name="忻府区"),
+        plan_year=PlanYear.objects.get(year=2023),
+        today=dt.date(2023, 6, 1),
+    )
+    messages = [w.message for w in found if w.kind == "gas"]
+    assert "忻府区煤改气已确户 4 户，合同余量 1 户，超出 3 户" in " ".join(messages)
 
 
 @pytest.fixture
