@@ -24,6 +24,9 @@ class Stage(models.TextChoices):
 # Paths whose equipment the municipal energy bureau tenders (市能源局统一招标).
 TENDERED_PATHS = (HeatingPath.ELECTRIC, HeatingPath.GAS)
 DONE_STAGES = (Stage.COMPLETED, Stage.ACCEPTED)
+# Outside the heat network 煤改电 takes air-source heat pumps "原则上" (四.2): other equipment is
+# allowed, counted per county, and its reason kept in the household's 备注.
+HEAT_PUMP_CATEGORY = "空气源热泵"
 
 
 def stages_from(stage: Stage) -> tuple[str, ...]:

@@ -44,6 +44,12 @@ class HouseholdFilter(django_filters.FilterSet):
     equipment = django_filters.ModelChoiceFilter(
         label="设备型号", queryset=TenderItem.objects.all(), empty_label="全部"
     )
+    not_heat_pump = django_filters.ChoiceFilter(
+        label="煤改电设备",
+        choices=[("true", "非空气源热泵")],
+        method="electric_not_heat_pump",
+        empty_label="全部",
+    )
     # Only orders an index serves, so that sorting stays fast at a million households.
     order = django_filters.ChoiceFilter(
         label="排序",
@@ -105,6 +111,11 @@ class HouseholdFilter(django_filters.FilterSet):
                 "hx-push-url": "true",
             }
         )
+
+    def electric_not_heat_pump(
+        self, queryset: HouseholdQuerySet, name: str, value: str
+    ) -> HouseholdQuerySet:
+        return queryset.electric_not_heat_pump() if value == "true" else queryset
 
     def low_income_is(
         self, queryset: HouseholdQuerySet, name: str, value: str

@@ -63,6 +63,9 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
         self.fields["equipment"].error_messages["invalid_choice"] = (
             "该型号不是所选取暖路径的中标设备，请重新选择"
         )
+        self.fields[
+            "equipment"
+        ].help_text = "煤改电原则上选择空气源热泵；选用其他设备的，请在备注中注明原因"
         self.fields["path"].widget.attrs.update(
             {
                 "hx-get": reverse("equipment-options"),

@@ -5,8 +5,11 @@ target is; it stands where its weakest cell stands; households beyond a cell's t
 from __future__ import annotations
 
 import datetime as dt
+import io
+from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,7 +18,8 @@ from heating.models import County, PlanYear, User
 from oversight.dashboards.progress import CountyProgress, Figures
 from oversight.dashboards.standing import Trend, county_standing
 from retrofits.choices import Stage
-from retrofits.models import DailyProgress, RollupRun, TrendPoint
+from retrofits.models import DailyProgress, RollupRun, TenderItem, TrendPoint
+from retrofits.services.rollups import rollup_run
 from tests.conftest import login
 
 pytestmark = pytest.mark.django_db
@@ -104,3 +108,28 @@ def test_a_county_stands_where_its_weakest_cell_stands_before_the_deadline() -> 
     assert slow_cell.projection is not None
     assert standing.projection["expected_finish"] == slow_cell.projection["expected_finish"]
     assert standing.projection["on_time"] is False
+
+
+def test_coal_to_electric_on_other_equipment_is_counted_with_its_reason(
+    client: Client, municipal: User, tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """四.2: outside the heat network 煤改电 takes air-source heat pumps "原则上": other equipment
+    is allowed (not refused), counted per county, the households listed with their reason."""
+    from tests.ledger_files import IDS, row, xlsx
+
+    rows = [
+        row(),  # KRS-8P, an air-source heat pump
+        row(户编号="XF-0002", 身份证号=IDS[1], 设备型号="XR-3000", 备注="房屋结构不适合安装室外机"),
+        row(户编号="XF-0003", 身份证号=IDS[2], 设备型号="XR-3000"),
+    ]
+    call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
+    rollup_run()
+    xinfu = County.objects.get(short_name="忻府区")
+    login(client, municipal)
+    page = client.get(reverse("county", args=[xinfu.pk])).content.decode()
+    line = page.split('data-testid="electric-other"', 1)[1].split("</p>", 1)[0]
+    assert "2 户" in line and "其中 1 户未在备注中注明原因" in line
+    listed = client.get(
+        reverse("household-list"), {"county": xinfu.pk, "path": "electric", "not_heat_pump": "true"}
+    )
+    assert [h.code for h, _, _ in listed.context["rows"]] == ["XF-0002", "XF-0003"]

@@ -301,6 +301,11 @@ def test_the_plan_refuses_these_heat_sources(changes: dict[str, Any], message: s
             "capacity": 5,
             "unit": HeatSource.Unit.MW,
         },
+        # As the plan words it: the 35 t/h ban is of coal *boilers*, not of CHP or waste heat;
+        # flue-gas treatment is asked of biomass *boilers*, not of a biomass CHP plant.
+        {"kind": HeatSource.Kind.CHP, "capacity": 20},
+        {"kind": HeatSource.Kind.WASTE_HEAT, "fuel": HeatSource.Fuel.WASTE_HEAT, "capacity": 10},
+        {"kind": HeatSource.Kind.CHP, "fuel": HeatSource.Fuel.BIOMASS, "flue_gas_treatment": False},
     ],
 )
 def test_the_plan_accepts_these_heat_sources(changes: dict[str, Any]) -> None:

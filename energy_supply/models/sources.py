@@ -25,9 +25,10 @@ class HeatSourceQuerySet(CountyScopedQuerySet["HeatSource"]):
 
 
 class HeatSource(models.Model):
-    """A source of district heat and the counties it serves. The plan (四.1) refuses 35 t/h-and-
-    smaller coal boilers and plants on the closure list, and wants biomass boilers with efficient
-    flue-gas treatment: the database refuses them too."""
+    """A source of district heat and the counties it serves. The plan (四.1) refuses coal
+    *boilers* of 35 t/h and less (not CHP plants, nor waste heat) and plants on the closure list,
+    and wants biomass *boilers* (生物质成型燃料锅炉) with efficient flue-gas treatment: the
+    database refuses them too, as the plan words them."""
 
     class Kind(models.TextChoices):
         CHP = "chp", "热电联产"
@@ -81,7 +82,7 @@ class HeatSource(models.Model):
                 violation_error_message="容量应为正数",
             ),
             models.CheckConstraint(
-                condition=~Q(fuel="coal")
+                condition=~Q(fuel="coal", kind="boiler")
                 | Q(unit="t_h", capacity__gt=SMALL_COAL_T_H)
                 | Q(unit="mw", capacity__gt=SMALL_COAL_MW),
                 name="heat_source_no_small_coal_boiler",
@@ -94,8 +95,7 @@ class HeatSource(models.Model):
                 violation_error_message="列入淘汰关停和产能退出范围的企业不得作为热源（实施方案四.1）",
             ),
             models.CheckConstraint(
-                condition=~(Q(kind="biomass_boiler") | Q(fuel="biomass"))
-                | Q(flue_gas_treatment=True),
+                condition=~Q(kind="biomass_boiler") | Q(flue_gas_treatment=True),
                 name="heat_source_biomass_flue_gas",
                 violation_error_message="生物质成型燃料锅炉须配备高效烟气净化设施（实施方案四.1）",
             ),

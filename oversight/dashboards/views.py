@@ -133,6 +133,11 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "progress": progress,
             "standing": standing,
+            # 煤改电 on other equipment than air-source heat pumps (四.2), as the count found it.
+            "electric_other": (
+                report.run.electric_other.get(str(county.pk)) if report.run else None
+            )
+            or [0, 0],
             "status": standing.status,
             "projection": standing.projection,
             "overdue_acceptance": awaiting_past_deadline(

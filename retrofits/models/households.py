@@ -33,7 +33,7 @@ from heating.models import (
 )
 from heating.versions import Versioned
 from retrofits import validators
-from retrofits.choices import DONE_STAGES, TENDERED_PATHS, Stage
+from retrofits.choices import DONE_STAGES, HEAT_PUMP_CATEGORY, TENDERED_PATHS, Stage
 
 
 class TenderItemQuerySet(models.QuerySet["TenderItem"]):
@@ -117,6 +117,13 @@ class HouseholdQuerySet(CountyScopedQuerySet["Household"]):
 
     def awaiting_acceptance(self) -> HouseholdQuerySet:
         return self.filter(stage=Stage.COMPLETED)
+
+    def electric_not_heat_pump(self) -> HouseholdQuerySet:
+        """煤改电 households whose equipment is not an air-source heat pump: allowed "原则上"
+        (四.2), counted and listed with their reason (the household's 备注)."""
+        return self.filter(path=HeatingPath.ELECTRIC, equipment__isnull=False).exclude(
+            equipment__category=HEAT_PUMP_CATEGORY
+        )
 
     def search(
         self, value: str, *, user: User | AnonymousUser, places: bool = False

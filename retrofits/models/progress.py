@@ -25,6 +25,9 @@ class RollupRun(models.Model):
     started_at = models.DateTimeField("开始时间")
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
     households = models.PositiveIntegerField("户数", default=0)
+    # By county: 煤改电 households on equipment other than air-source heat pumps (四.2), and how
+    # many of them give no reason in their 备注: {county id: [households, without a reason]}.
+    electric_other = models.JSONField("煤改电非空气源热泵", default=dict, blank=True)
 
     objects = RollupRunQuerySet.as_manager()
 
@@ -80,7 +83,9 @@ class TrendPoint(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.county_id} {self.path}/{self.area}: {self.completed}/{self.accepted}"
+        return (
+            f"{self.day} {self.county_id} {self.path}/{self.area}: {self.completed}/{self.accepted}"
+        )
 
 
 class DailyProgress(models.Model):

@@ -69,8 +69,15 @@ def rollup_run() -> RollupRun:
             [*pairs[1], run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
+    run.electric_other = {
+        str(county): [n, unexplained]
+        for county, n, unexplained in Household.objects.electric_not_heat_pump()
+        .order_by()
+        .values_list("county")
+        .annotate(n=Count("pk"), unexplained=Count("pk", filter=Q(notes="")))
+    }
     run.finished_at = timezone.now()
-    run.save(update_fields=["households", "finished_at"])
+    run.save(update_fields=["households", "finished_at", "electric_other"])
     _snapshot_day(run, timezone.localdate(run.finished_at))
     stale = RollupRun.objects.complete().order_by("-finished_at", "-pk")[KEEP_RUNS:]
     RollupRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
