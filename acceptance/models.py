@@ -26,7 +26,17 @@ class Project(models.Model):
     county = models.ForeignKey(
         County, on_delete=models.PROTECT, related_name="projects", verbose_name="县（市、区）"
     )
+
+    class Unit(models.TextChoices):
+        # 忻州经济开发区 has building duties (六.2) but no household targets: its building
+        # retrofits are kept under the county it lies in (忻府区) and counted as its own unit.
+        COUNTY = "", "本县（市、区）"
+        DEVELOPMENT_ZONE = "development_zone", "忻州经济开发区"
+
     kind = models.CharField("类别", max_length=20, choices=Kind.choices)
+    unit = models.CharField(
+        "建筑节能改造单位", max_length=20, choices=Unit.choices, default="", blank=True
+    )
     name = models.CharField("项目名称", max_length=100)
     area_m2 = models.DecimalField(
         "改造面积（平方米）", max_digits=12, decimal_places=2, null=True, blank=True
@@ -46,6 +56,11 @@ class Project(models.Model):
                 condition=~Q(kind__in=["building_town", "building_rural"]) | Q(area_m2__gt=0),
                 name="project_building_has_area",
                 violation_error_message="建筑节能改造项目须填写改造面积",
+            ),
+            models.CheckConstraint(
+                condition=Q(unit="") | Q(kind__in=["building_town", "building_rural"]),
+                name="project_development_zone_buildings_only",
+                violation_error_message="忻州经济开发区只承担建筑节能改造任务",
             ),
         ]
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet, Sum
 
+from acceptance.selectors import building_progress
 from heating.models import AreaType, HeatingPath, PlanYear, Target
 from heating.models.plan import CountyWindow
 from oversight.dashboards.progress import CountyProgress, Figures, ProgressReport
@@ -211,10 +212,15 @@ def progress_with_standing(report: ProgressReport, *, today: dt.date) -> dict[st
     with its status, dates and the households beyond its target."""
     data = report.as_dict()
     trend = Trend(c.county.pk for c in report.counties)
+    buildings = building_progress(
+        plan_year=report.plan_year, counties=[c.county for c in report.counties]
+    )
+    data["building_m2"] = buildings.as_dict()
     for county, shown in zip(report.counties, data["counties"], strict=True):
         standing = county_standing(county, plan_year=report.plan_year, today=today, trend=trend)
         shown.update(standing.as_dict())
         shown["cells"] = [cell.as_dict() for cell in standing.cells]
+        shown["building_m2"] = buildings.of(county.county.short_name)
     return data
 
 

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from acceptance.selectors import building_progress
 from energy_supply.selectors import county_energy
 from energy_supply.selectors import warnings as supply_warnings
 from heating import access
@@ -107,6 +108,9 @@ def city(request: HttpRequest) -> HttpResponse:
                 counties=counties, plan_year=plan_year, today=today, energy=energy
             ),
             "charts": charts(report, trend=trend, energy={e.county.pk: e for e in energy}),
+            "buildings": building_progress(
+                plan_year=plan_year, counties=[c.county for c in report.counties]
+            ),
         },
     )
 
@@ -133,6 +137,9 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
             "report": report,
             "progress": progress,
             "standing": standing,
+            "building_m2": building_progress(plan_year=plan_year, counties=[county]).of(
+                county.short_name
+            ),
             # 煤改电 on other equipment than air-source heat pumps (四.2), as the count found it.
             "electric_other": (
                 report.run.electric_other.get(str(county.pk)) if report.run else None

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from acceptance.selectors import building_progress
 from energy_supply.selectors import county_energy
 from heating.models import County, PlanYear
 from oversight.dashboards.progress import progress_report
@@ -31,6 +32,7 @@ def all_figures(
         e.county.pk: e.as_dict() for e in county_energy(counties=counties, plan_year=plan_year)
     }
     trend = Trend(c.pk for c in counties)
+    buildings = building_progress(plan_year=plan_year, counties=list(counties))
     figures = {}
     for progress in report.counties:
         county = progress.county
@@ -45,6 +47,7 @@ def all_figures(
                 "cells": [cell.as_dict() for cell in standing.cells],
             },
             "standing": standing.as_dict(),
+            "building_m2": buildings.of(county.short_name),
             "energy": energy.get(county.pk, {}),
             "projection": standing.projection,
         }
@@ -75,6 +78,8 @@ HEADLINES = [
     Headline("电网到位村", ("energy", "grid", "villages_ready")),
     Headline("管网到位村", ("energy", "gas_network", "villages_ready")),
     Headline("施工状态", ("standing", "status")),
+    Headline("建筑节能改造·城区/县城（平方米）", ("building_m2", "town")),
+    Headline("建筑节能改造·农村围护（平方米）", ("building_m2", "rural_envelope")),
     Headline("超任务户数", ("standing", "over_target")),
     Headline("预计完工", ("projection", "expected_finish")),
 ]
