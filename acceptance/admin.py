@@ -7,6 +7,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from acceptance.models import Inspection, Project
+from acceptance.rules import CHECKLISTS
 from heating.admin import PlanAdmin
 
 
@@ -25,7 +26,22 @@ class InspectionAdmin(PlanAdmin):
     list_display = ["visited_at", "household", "project", "result", "inspector"]
     list_filter = ["result"]
     list_select_related = ["household", "project", "inspector"]
-    readonly_fields = [f.name for f in Inspection._meta.fields]
+    # The checklist by its items' names, not the JSON's codes and true/false.
+    exclude = ["checklist"]
+    readonly_fields = [
+        *(f.name for f in Inspection._meta.fields if f.name != "checklist"),
+        "checklist_shown",
+    ]
+
+    @admin.display(description="检查项")
+    def checklist_shown(self, inspection: Inspection) -> str:
+        household = inspection.household
+        labels = dict(CHECKLISTS.get(household.path, ())) if household else {}
+        items = [
+            f"{labels.get(code, code)}：{'通过' if passed else '未通过'}"
+            for code, passed in inspection.checklist.items()
+        ]
+        return "；".join(items) or "—"
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

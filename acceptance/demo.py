@@ -11,14 +11,20 @@ import random
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 
-from acceptance.models import Defect, HeatingRemoval, Inspection
+from acceptance.models import Inspection
 from acceptance.rules import CHECKLISTS, removal_allowed_from
+from acceptance.services import DefectInput
+from acceptance.services.bulk import (
+    HouseholdVisit,
+    RemovalInput,
+    heating_removals_record_bulk,
+    inspections_record_bulk,
+)
 from heating.models import County, PlanYear, Role, User
+from heating.services import user_create
 from retrofits.choices import Stage
 from retrofits.demo import DemoCity
-from retrofits.ledger.acceptances import store_acceptances
 from retrofits.models import Household
 
 DEFECTS = {
@@ -35,22 +41,12 @@ REMOVED = 0.4  # of the households allowed, those whose old stove is gone by the
 
 
 def _demo_user(username: str, name: str, role: Role, county: County) -> User:
-    """An account the demo's records are written under, which nobody logs in with."""
-    user, created = User.objects.get_or_create(
-        username=username,
-        defaults={
-            "first_name": name,
-            "role": role,
-            "county": county if role == Role.COUNTY else None,
-            "is_active": False,
-        },
-    )
-    if created:
-        user.set_unusable_password()
-        user.save()
-        if role == Role.INSPECTOR:
-            user.counties.set([county])
-    return user
+    """An account the demo's records are written under, which nobody logs in with (no usable
+    password); active, as the access policy wants of whoever acts."""
+    return user_create(
+        username=username, password=None, role=role, full_name=name,
+        county=county, counties=[county], exist_ok=True,
+    )  # fmt: skip
 
 
 def _window(plan: PlanYear, county: County) -> tuple[dt.date, dt.date]:
@@ -69,10 +65,11 @@ def acceptance_after_households(city: DemoCity) -> None:
         )
         for pk, c in counties.items()
     }
-    visits = Inspection.objects.filter(household__isnull=False)
     failed_before = {
         pk
-        for pk in visits.filter(result=Inspection.Result.FAILED).values_list("household", flat=True)
+        for pk in Inspection.objects.filter(
+            household__isnull=False, result=Inspection.Result.FAILED
+        ).values_list("household", flat=True)
         if pk is not None
     }
     waiting = (
@@ -80,8 +77,7 @@ def acceptance_after_households(city: DemoCity) -> None:
         .values_list("pk", "code", "county_id", "path", "completed_on")
         .order_by("pk")
     )
-    failed: list[tuple[Inspection, str, dt.date]] = []  # (visit, defect, rectify by)
-    passed: list[tuple[Inspection, str, dt.date]] = []  # (visit, household code, day)
+    visits: list[HouseholdVisit] = []
     for pk, code, county_id, path, completed_on in waiting.iterator(chunk_size=10000):
         assert completed_on is not None  # a completed household has its day
         rng = random.Random(f"{city.seed}:{code}")
@@ -96,60 +92,42 @@ def acceptance_after_households(city: DemoCity) -> None:
             continue
         inspector = inspectors[county_id]
         if not fails:
-            passed.append((_visit(pk, path, first, inspector, passed=True), code, first))
+            visits.append(_visit(pk, path, first, inspector))
             continue
         rectify_by = first + dt.timedelta(days=fix_days)
         if pk not in failed_before:  # an earlier day's run recorded it
             defects = DEFECTS[path]
-            visit = _visit(pk, path, first, inspector, passed=False)
-            failed.append((visit, defects[int(defect_at * len(defects))], rectify_by))
+            found = DefectInput(defects[int(defect_at * len(defects))], rectify_by)
+            visits.append(_visit(pk, path, first, inspector, defect=found))
         revisit_on = rectify_by - dt.timedelta(days=rng.randrange(3))
         if drags:  # the household waits for parts, or for spring
             revisit_on += dt.timedelta(days=120 + rng.randrange(120))
         if revisit_on <= day:
-            passed.append((_visit(pk, path, revisit_on, inspector, passed=True), code, revisit_on))
-    Defect.objects.bulk_create(
-        (
-            Defect(inspection=v, household_id=v.household_id, description=text, rectify_by=by)
-            for v, (_, text, by) in zip(
-                Inspection.objects.bulk_create([v for v, _, _ in failed], batch_size=2000),
-                failed,
-                strict=True,
-            )
-        ),
-        batch_size=2000,
-    )
-    Inspection.objects.bulk_create([v for v, _, _ in passed], batch_size=2000)
-    city.say(f"验收：新增 {len(passed) + len(failed):,} 次验收（{len(failed):,} 次不合格）")
-    # A passing revisit closes the household's open defects.
-    revisited = failed_before | {v.household_id for v, _, _ in failed if v.household_id}
-    Defect.objects.filter(closed_by=None, household_id__in=revisited).update(
-        closed_by=Subquery(
-            visits.filter(household=OuterRef("household"), result=Inspection.Result.PASSED)
-            .order_by("visited_at")
-            .values("pk")[:1]
-        )
-    )
-    accepted = [(v.household_id, code, on) for v, code, on in passed if v.household_id]
-    problems = store_acceptances(accepted, user=None, source="验收合格（演示数据）")
-    if problems:
-        raise RuntimeError(f"演示验收未通过规则：{problems[:3]}")
+            visits.append(_visit(pk, path, revisit_on, inspector))
+    # Through the bulk service, the rules of a visit hold for the demo's season as for one visit
+    # recorded on the phone; the revisits close the defects they re-check.
+    recorded = inspections_record_bulk(visits=visits, source="验收合格（演示数据）")
+    city.say(f"验收：新增 {recorded.visits:,} 次验收（{recorded.failed:,} 次不合格）")
     removed = _removals(city, counties)
-    city.say(f"验收：新增 {len(accepted):,} 户已验收，{removed:,} 户拆除原有取暖设施（先立后破）")
+    city.say(
+        f"验收：新增 {recorded.accepted:,} 户已验收，{removed:,} 户拆除原有取暖设施（先立后破）"
+    )
 
 
 def _visit(
-    household_id: int, path: str, on: dt.date, inspector: User, *, passed: bool
-) -> Inspection:
+    household_id: int, path: str, on: dt.date, inspector: User, *, defect: DefectInput | None = None
+) -> HouseholdVisit:
+    """A passing visit, or (with the defect it found) a failing one."""
     items = [code for code, _ in CHECKLISTS[path]]
     # A failed visit fails on its first item; the rest were fine.
-    checklist = {code: passed or index > 0 for index, code in enumerate(items)}
-    return Inspection(
+    checklist = {code: defect is None or index > 0 for index, code in enumerate(items)}
+    return HouseholdVisit(
         household_id=household_id,
-        visited_at=dt.datetime.combine(on, dt.time(10), tzinfo=SHANGHAI),
         inspector=inspector,
+        visited_at=dt.datetime.combine(on, dt.time(10), tzinfo=SHANGHAI),
+        passed=defect is None,
         checklist=checklist,
-        result=Inspection.Result.PASSED if passed else Inspection.Result.FAILED,
+        defects=(defect,) if defect else (),
     )
 
 
@@ -169,10 +147,5 @@ def _removals(city: DemoCity, counties: dict[int, County]) -> int:
         rng = random.Random(f"{city.seed}:removal:{pk}")
         removed_on = removal_allowed_from(accepted_on) + dt.timedelta(days=rng.randrange(45))
         if rng.random() < REMOVED and removed_on <= city.as_of:
-            removals.append(
-                HeatingRemoval(
-                    household_id=pk, removed_on=removed_on, recorded_by=recorders[county_id]
-                )
-            )
-    HeatingRemoval.objects.bulk_create(removals, batch_size=2000)
-    return len(removals)
+            removals.append(RemovalInput(pk, removed_on, recorders[county_id]))
+    return heating_removals_record_bulk(removals=removals)

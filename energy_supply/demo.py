@@ -10,7 +10,6 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, Sum
-from simple_history.utils import bulk_create_with_history
 
 from energy_supply.models import (
     FuelReserve,
@@ -22,7 +21,16 @@ from energy_supply.models import (
     KeyProject,
     Milestone,
 )
-from energy_supply.services import area_work_save, gas_contract_save
+from energy_supply.services import (
+    area_work_save,
+    fuel_reserve_save,
+    gas_connections_record_bulk,
+    gas_contract_save,
+    heat_source_save,
+    key_project_save,
+    milestone_save,
+    supply_records_create_bulk,
+)
 from heating.models import County, HeatingPath, PlanYear, Target, Township, Village
 from retrofits.choices import DONE_STAGES
 from retrofits.demo import WAITING_FOR_GRID, DemoCity
@@ -35,7 +43,8 @@ DEMO = "演示数据"
 def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> None:
     """Ready works in every township and, for each county, a contract covering its 煤改气 target ×
     `scale` (at least `minimum` households). Safe to run again: what exists is left as it is.
-    Each record starts its history, as one entered by hand would."""
+    Each record starts its history, as one entered by hand would, and is checked as one would be
+    (through the bulk service)."""
     ready_on = dt.date(season, 4, 1)
     have = set(GridUpgrade.objects.values_list("code", flat=True)) | set(
         GasNetwork.objects.values_list("code", flat=True)
@@ -85,9 +94,7 @@ def supply_everywhere(*, season: int, scale: float = 1.0, minimum: int = 0) -> N
         for county in County.objects.exclude(pk__in=signed)
         if (households := max(math.ceil(targets.get(county.pk, 0) * scale), minimum)) > 0
     ]
-    for model, rows in ((GridUpgrade, upgrades), (GasNetwork, networks), (GasContract, contracts)):
-        if rows:
-            bulk_create_with_history(rows, model, default_change_reason=DEMO)
+    supply_records_create_bulk(records=[*upgrades, *networks, *contracts], user=None, reason=DEMO)
 
 
 # ---------------------------------------------------------------- the demo city's supply
@@ -165,27 +172,30 @@ MILESTONES = (
 @transaction.atomic
 def _sources(plan_year: PlanYear, as_of: dt.date) -> None:
     counties = {c.short_name: c for c in County.objects.all()}
+    have = set(HeatSource.objects.values_list("name", flat=True))
     for name, operator, kind, fuel, capacity, unit, treated, served in HEAT_SOURCES:
-        source, created = HeatSource.objects.get_or_create(
-            name=name,
-            defaults={
-                "operator": operator, "kind": kind, "fuel": fuel, "capacity": capacity,
-                "unit": unit, "flue_gas_treatment": treated, "status": "running", "notes": DEMO,
-            },
-        )  # fmt: skip
-        if created:
-            source.full_clean()
-            source.counties.set([counties[c] for c in served])
+        if name not in have:
+            source = HeatSource(
+                name=name, operator=operator, kind=kind, fuel=fuel, capacity=capacity, unit=unit,
+                flue_gas_treatment=treated, status=HeatSource.Status.RUNNING, notes=DEMO,
+            )  # fmt: skip
+            heat_source_save(source=source, counties=[counties[c] for c in served], user=None)
     _key_project(plan_year, counties["原平市"], as_of)
+    stored = set(
+        FuelReserve.objects.filter(season=plan_year.year, fuel="clean_coal").values_list(
+            "county__short_name", flat=True
+        )
+    )
     for short_name, households, share in RESERVES:
+        if short_name in stored:
+            continue
         need = households * Decimal("2.5")
-        FuelReserve.objects.get_or_create(
+        reserve = FuelReserve(
             county=counties[short_name], season=plan_year.year, fuel="clean_coal",
-            defaults={
-                "households": households, "contracted_t": need,
-                "stored_t": (need * share).quantize(Decimal(1)), "supplier": "洁净煤配送中心",
-            },
+            households=households, contracted_t=need,
+            stored_t=(need * share).quantize(Decimal(1)), supplier="洁净煤配送中心",
         )  # fmt: skip
+        fuel_reserve_save(reserve=reserve, user=None)
 
 
 @transaction.atomic
@@ -213,38 +223,44 @@ def supply_after_households(city: DemoCity) -> None:
     done = Household.objects.filter(
         path=HeatingPath.GAS, stage__in=DONE_STAGES, gas_connection__isnull=True
     ).order_by("code")
-    for household in done:
-        if household.pk % 5 and household.completed_on:  # four in five have gas so far
-            GasConnection.objects.create(household=household, connected_on=household.completed_on)
+    gas_connections_record_bulk(
+        connections=[
+            (pk, completed_on)
+            for pk, completed_on in done.values_list("pk", "completed_on")
+            if pk % 5 and completed_on  # four in five have gas so far
+        ],
+        user=None,
+    )
     city.say(f"能源保障：登记通气 {GasConnection.objects.count():,} 户")
 
 
 def _key_project(plan_year: PlanYear, yuanping: County, as_of: dt.date) -> None:
     """The key project the plan names, its milestones done as far as the day told."""
     year = plan_year.year
-    project, created = KeyProject.objects.get_or_create(
-        name="原平市同华二期长输管线热电联产",
-        defaults={
-            "county": yuanping, "responsible": "原平市人民政府分管副市长（演示）",
-            "responsible_unit": "原平市住房和城乡建设局", "status": KeyProject.Status.BUILDING,
-            "path": HeatingPath.DISTRICT, "notes": "实施方案七（三）点名推进的重点项目。" + DEMO,
-        },
-    )  # fmt: skip
-    if created:
-        project.counties.set([yuanping])
+    name = "原平市同华二期长输管线热电联产"
+    project = KeyProject.objects.filter(name=name).first()
+    if project is None:
+        project = KeyProject(
+            name=name, county=yuanping, responsible="原平市人民政府分管副市长（演示）",
+            responsible_unit="原平市住房和城乡建设局", status=KeyProject.Status.BUILDING,
+            path=HeatingPath.DISTRICT, notes="实施方案七（三）点名推进的重点项目。" + DEMO,
+        )  # fmt: skip
+        key_project_save(project=project, counties=[yuanping], user=None)
+    milestones = {m.name: m for m in project.milestones.all()}
     for name, due, done in MILESTONES:
-        milestone, _ = Milestone.objects.get_or_create(
-            project=project, name=name, defaults={"due_on": dt.date(year, *due)}
+        milestone = milestones.get(name) or Milestone(
+            project=project, name=name, due_on=dt.date(year, *due)
         )
         done_on = dt.date(year, *done) if dt.date(year, *done) <= as_of else None
-        if milestone.done_on != done_on:  # only a change: a second run writes no history
+        # Only what is new or changed: a second run writes no history.
+        if milestone.pk is None or milestone.done_on != done_on:
             milestone.done_on = done_on
-            milestone.save(update_fields=["done_on"])
+            milestone_save(milestone=milestone, user=None)
     finished = dt.date(year, *MILESTONES[-1][2])
     status = KeyProject.Status.DONE if finished <= as_of else KeyProject.Status.BUILDING
     if project.status != status:
         project.status, project.completed_on = status, finished if finished <= as_of else None
-        project.save(update_fields=["status", "completed_on"])
+        key_project_save(project=project, user=None)
 
 
 def _waiting_for_grid(plan_year: PlanYear) -> None:
@@ -252,23 +268,34 @@ def _waiting_for_grid(plan_year: PlanYear) -> None:
     upgrade in service, the township's as a whole and the village's are still being built."""
     waiting = Village.objects.select_related("township__county").get(code=WAITING_FOR_GRID)
     township = waiting.township
-    for village in Village.objects.filter(township=township).exclude(pk=waiting.pk):
-        GridUpgrade.objects.get_or_create(
+    have = set(GridUpgrade.objects.filter(township=township).values_list("code", flat=True))
+    upgrades = [
+        GridUpgrade(
             code=f"DW-{village.code}",
-            defaults={
-                "county": township.county, "township": township, "village": village,
-                "capacity_kva": 200, "status": GridUpgrade.Status.ENERGIZED,
-                "energized_on": dt.date(plan_year.year, 4, 1),
-            },
-        )  # fmt: skip
+            county=township.county,
+            township=township,
+            village=village,
+            capacity_kva=200,
+            status=GridUpgrade.Status.ENERGIZED,
+            energized_on=dt.date(plan_year.year, 4, 1),
+        )
+        for village in Village.objects.filter(township=township).exclude(pk=waiting.pk)
+    ]
+    upgrades.append(
+        GridUpgrade(
+            code=f"DW-{waiting.code}",
+            county=township.county,
+            township=township,
+            village=waiting,
+            capacity_kva=315,
+            status=GridUpgrade.Status.BUILDING,
+        )
+    )
+    # The villages' own upgrades first, so that the township's taken back leaves none waiting.
+    supply_records_create_bulk(
+        records=[u for u in upgrades if u.code not in have], user=None, reason=DEMO
+    )
     whole = GridUpgrade.objects.get(code=f"DW-{township.code}")
     if whole.status != GridUpgrade.Status.BUILDING:
         whole.status, whole.energized_on = GridUpgrade.Status.BUILDING, None
         area_work_save(work=whole, user=None)
-    GridUpgrade.objects.get_or_create(
-        code=f"DW-{waiting.code}",
-        defaults={
-            "county": township.county, "township": township, "village": waiting,
-            "capacity_kva": 315, "status": GridUpgrade.Status.BUILDING,
-        },
-    )  # fmt: skip

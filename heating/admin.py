@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.models import AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
@@ -14,10 +16,12 @@ from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from heating import access
 from heating.access import Action
 from heating.breakdown import TableLayoutError
+from heating.history import shown
 from heating.http import request_user
 from heating.models import (
     BuildingTarget,
@@ -34,8 +38,11 @@ from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.services import users_deactivate
 
 admin.site.site_header = "忻州市清洁取暖改造台账平台 · 管理后台"
-# Groups grant nothing here: access follows the role (heating/access.py).
+# Groups grant nothing here: access follows the role (heating/access.py). Of django-axes, the
+# lockouts an administrator lifts are kept (登录失败记录); its raw logs stay out of the admin.
 admin.site.unregister(Group)
+admin.site.unregister(AccessLog)
+admin.site.unregister(AccessFailureLog)
 admin.site.site_title = "清洁取暖管理后台"
 admin.site.index_title = "计划与基础数据"
 
@@ -64,6 +71,15 @@ class PlanAdmin(admin.ModelAdmin[Any]):
         return _manages_plan(request)
 
 
+class ChineseHistoryHelper(HistoricalRecordContextHelper):
+    """The admin's change list of a record, each value as the portal shows it (choices by their
+    labels, related rows by their names, empty as （空）): heating/history.py."""
+
+    def prepare_delta_change_value(self, change: Any, value: Any) -> Any:
+        raw = getattr(value, "pk", value)
+        return shown(self.model, change.field, raw)
+
+
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
     """A record's change record, to read: simple-history's revert would write past the services
     and their rules (SIMPLE_HISTORY_REVERT_DISABLED hides its button, this refuses its POST)."""
@@ -78,6 +94,11 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied("变更记录只能查看，不能恢复到历史版本。")
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(
+        self, request: HttpRequest, historical_record: Any
+    ) -> HistoricalRecordContextHelper:
+        return ChineseHistoryHelper(self.model, historical_record)
 
 
 class ChooseSeveral:
@@ -189,6 +210,15 @@ class TargetAdmin(ImportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
             super().add_data_read_fail_error_to_form(form, e)
 
 
+class PasswordForm(AdminPasswordChangeForm):
+    """An administrator sets a new password; no "unusable password" choice (every account here
+    logs in with one, and its help names sign-on systems of another world)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("usable_password", None)
+
+
 @admin.register(User)
 class PortalUserAdmin(ChooseSeveral, UserAdmin[User]):
     """Accounts, for those the access policy lets manage them (ACCOUNTS). Users are deactivated,
@@ -214,6 +244,7 @@ class PortalUserAdmin(ChooseSeveral, UserAdmin[User]):
     )
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = ["counties"]
+    change_password_form = PasswordForm
     actions = ["deactivate"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

@@ -185,6 +185,23 @@ class LedgerImportAdmin(CorrectorsOnly, PlanAdmin):
         "error_count",
     ]
     list_filter = ["status", "county"]
+    # The record as people read it: the errors one a line, not the stored JSON.
+    fields = readonly_fields = (
+        "original_name", "county", "created_by", "created_at", "checked_only", "status",
+        "message", "total_rows", "created_count", "updated_count", "unchanged_count",
+        "error_count", "errors_shown", "file", "error_file", "finished_at",
+    )  # fmt: skip
+
+    @admin.display(description="仅检查")
+    def checked_only(self, job: LedgerImport) -> str:
+        return "是" if job.dry_run else "否"
+
+    @admin.display(description="错误（前 1000 处）")
+    def errors_shown(self, job: LedgerImport) -> str:
+        return "\n".join(
+            f"第{e.get('row')}行「{e.get('column')}」{e.get('value') or ''}：{e.get('message')}"
+            for e in job.errors
+        )
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

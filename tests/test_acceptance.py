@@ -23,11 +23,20 @@ from acceptance.services import (
     inspection_record,
     project_inspection_record,
 )
+from acceptance.services.bulk import (
+    HouseholdVisit,
+    RemovalInput,
+    VisitsRecorded,
+    heating_removals_record_bulk,
+    inspections_record_bulk,
+)
 from heating.models import County, User
 from retrofits.choices import Stage
 from retrofits.models import Household, RollupRun, TenderItem
+from retrofits.rules import PLAN_RULES
+from tests import plan_rules
 from tests.images import JPEG, PNG
-from tests.ledger_files import row, xlsx
+from tests.ledger_files import IDS, row, xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -313,3 +322,241 @@ def test_a_projects_visits_defects_and_photos_belong_to_its_county(
     ):
         assert Defect.objects.visible_to(user).filter(project=grid).exists() is sees, user
         assert Inspection.objects.visible_to(user).filter(pk=visit.pk).exists() is sees, user
+
+
+# ---------------------------------------------------------------- a season at once
+
+
+@pytest.fixture
+def households(tmp_path: Path, tender: list[TenderItem]) -> list[Household]:
+    """Three 煤改电 households of 忻府区: two at 已完工, one at 施工中."""
+    rows = [
+        row(户编号="XF-0001", 实施进度="已完工", 完工日期=dt.date(2023, 10, 10)),
+        row(户编号="XF-0002", 身份证号=IDS[1], 实施进度="已完工", 完工日期=dt.date(2023, 10, 12)),
+        row(户编号="XF-0003", 身份证号=IDS[2], 实施进度="施工中"),
+    ]
+    call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
+    return list(Household.objects.order_by("code"))
+
+
+def bulk_visit(
+    household: Household, inspector: User, day: str, *, passed: bool = True, **changes: Any
+) -> HouseholdVisit:
+    defects = () if passed else (DefectInput("室温不达标", dt.date(2023, 10, 28)),)
+    return HouseholdVisit(
+        **{
+            "household_id": household.pk, "inspector": inspector, "visited_at": at(day),
+            "passed": passed, "checklist": {**ALL_ELECTRIC, "temperature": passed},
+            "defects": defects, **changes,
+        }
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("batch", [2000, 1])  # one batch, or one household a batch
+def test_a_season_of_visits_at_once(
+    households: list[Household], inspector: User, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("acceptance.services.bulk.BATCH", batch)
+    first, second, _ = households
+    recorded = inspections_record_bulk(
+        visits=[
+            bulk_visit(first, inspector, "2023-10-20", passed=False),
+            bulk_visit(first, inspector, "2023-10-27"),
+            bulk_visit(second, inspector, "2023-10-21", passed=False),
+        ],
+        source="验收合格（测试）",
+    )
+    assert recorded == VisitsRecorded(visits=3, failed=2, accepted=1)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.stage, str(first.accepted_on)) == (Stage.ACCEPTED, "2023-10-27")
+    assert (
+        second.stage == Stage.COMPLETED and Defect.objects.filter(household=second).open().exists()
+    )
+    passing = Inspection.objects.get(household=first, result=Inspection.Result.PASSED)
+    assert Defect.objects.get(household=first).closed_by == passing
+    assert first.history.first().history_change_reason == "验收合格（测试）"
+
+    # The failed household's revisit, another day: it closes the defect found before.
+    inspections_record_bulk(visits=[bulk_visit(second, inspector, "2023-10-29")], source="测试")
+    assert not Defect.objects.open().exists()
+    assert Household.objects.filter(stage=Stage.ACCEPTED).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"passed": False, "defects": ()}, "不合格须列出问题和整改期限"),
+        ({"defects": (DefectInput("x", dt.date(2023, 10, 28)),)}, "合格的验收不应有待整改问题"),
+        ({"checklist": {**ALL_ELECTRIC, "wiring": False}}, "合格须全部检查项通过，未通过：线路"),
+        ({"checklist": {**ALL_ELECTRIC, "flue": True}}, "未知的检查项：flue"),
+        (
+            {"passed": False, "defects": (DefectInput("x", dt.date(2023, 10, 1)),)},
+            "整改期限早于验收日期",
+        ),
+        (
+            {"passed": False, "defects": (DefectInput(" ", dt.date(2023, 10, 28)),)},
+            "问题描述不能为空",
+        ),
+    ],
+)
+def test_bulk_visits_follow_the_rules_of_one_visit(
+    households: list[Household], inspector: User, changes: dict[str, Any], message: str
+) -> None:
+    first, second, _ = households
+    good = bulk_visit(first, inspector, "2023-10-20")
+    with pytest.raises(ValidationError, match=rf"{message}.*（户编号：XF-0002）"):
+        inspections_record_bulk(
+            visits=[good, bulk_visit(second, inspector, "2023-10-20", **changes)], source="测试"
+        )
+    assert not Inspection.objects.exists()  # refused whole: the good visit too
+    assert not Household.objects.filter(stage=Stage.ACCEPTED).exists()
+
+
+def test_bulk_visits_are_only_of_households_acceptance_could_take(
+    households: list[Household], inspector: User
+) -> None:
+    first, _, building = households
+    refused = "只有“已完工”的户可以验收"
+    with pytest.raises(ValidationError, match=rf"{refused}（户编号：XF-0003）"):
+        inspections_record_bulk(
+            visits=[bulk_visit(building, inspector, "2023-10-20")], source="测试"
+        )
+    # Nothing follows a passing visit, in the same batch or after it.
+    with pytest.raises(ValidationError, match=rf"“已验收”，{refused}（户编号：XF-0001）"):
+        inspections_record_bulk(
+            visits=[
+                bulk_visit(first, inspector, "2023-10-22", passed=False),
+                bulk_visit(first, inspector, "2023-10-20"),
+            ],
+            source="测试",
+        )
+    inspections_record_bulk(visits=[bulk_visit(first, inspector, "2023-10-20")], source="测试")
+    with pytest.raises(ValidationError, match=rf"“已验收”，{refused}（户编号：XF-0001）"):
+        inspections_record_bulk(visits=[bulk_visit(first, inspector, "2023-10-25")], source="测试")
+    assert Inspection.objects.count() == 1
+
+
+def test_bulk_visits_are_by_the_countys_inspectors(
+    households: list[Household], inspector: User, official: User, other_official: User
+) -> None:
+    first, second, _ = households
+    for user in (official, other_official):  # nobody accepts their own county's work
+        with pytest.raises(PermissionDenied, match="XF-0002"):
+            inspections_record_bulk(
+                visits=[
+                    bulk_visit(first, inspector, "2023-10-20"),
+                    bulk_visit(second, user, "2023-10-20"),
+                ],
+                source="测试",
+            )
+    with pytest.raises(PermissionDenied):  # who records the batch must inspect there too
+        inspections_record_bulk(
+            visits=[bulk_visit(first, inspector, "2023-10-20")], source="测试", user=official
+        )
+    assert not Inspection.objects.exists()
+
+
+def test_bulk_visits_keep_the_plan_rules(
+    households: list[Household], inspector: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, _ = households
+    monkeypatch.setitem(PLAN_RULES, "test-at-most", plan_rules.at_most(Stage.ACCEPTED, 1))
+    with pytest.raises(ValidationError, match="忻府区已验收及以后的户最多 1 户，写入后为 2 户'"):
+        inspections_record_bulk(
+            visits=[bulk_visit(h, inspector, "2023-10-20") for h in (first, second)],
+            source="测试",
+        )
+    assert not Inspection.objects.exists() and not Defect.objects.exists()
+
+
+def test_bulk_visits_and_removals_are_of_households_that_exist(
+    households: list[Household], inspector: User, official: User
+) -> None:
+    gone = Household(pk=max(h.pk for h in households) + 1, code="XF-9999")
+    with pytest.raises(ValidationError, match=f"找不到该户（户编号：#{gone.pk}）"):
+        inspections_record_bulk(visits=[bulk_visit(gone, inspector, "2023-10-20")], source="测试")
+    with pytest.raises(ValidationError, match=f"找不到该户（户编号：#{gone.pk}）"):
+        heating_removals_record_bulk(removals=[removal(gone, official)])
+
+
+@pytest.fixture
+def accepted(households: list[Household], inspector: User) -> list[Household]:
+    """The two completed households, accepted on 2023-10-29: removal allowed from 2024-04-01."""
+    inspections_record_bulk(
+        visits=[bulk_visit(h, inspector, "2023-10-29") for h in households[:2]], source="测试"
+    )
+    return households
+
+
+def removal(household: Household, by: User, on: str = "2024-04-01") -> RemovalInput:
+    return RemovalInput(household.pk, dt.date.fromisoformat(on), by)
+
+
+def test_removals_at_once(accepted: list[Household], official: User) -> None:
+    first, second, _ = accepted
+    assert (
+        heating_removals_record_bulk(removals=[removal(first, official), removal(second, official)])
+        == 2
+    )
+    assert set(HeatingRemoval.objects.values_list("household__code", "recorded_by")) == {
+        ("XF-0001", official.pk),
+        ("XF-0002", official.pk),
+    }
+
+
+def test_bulk_removal_refuses_a_household_with_an_open_defect(
+    accepted: list[Household], official: User
+) -> None:
+    first, second, _ = accepted
+    found = Inspection.objects.get(household=second)
+    Defect.objects.create(
+        inspection=found, household=second, description="炉具未拆", rectify_by=dt.date(2024, 1, 1)
+    )
+    with pytest.raises(
+        ValidationError, match="仍有未整改的问题，不能拆除原有取暖设施（户编号：XF-0002）"
+    ):
+        heating_removals_record_bulk(removals=[removal(first, official), removal(second, official)])
+    assert not HeatingRemoval.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("index", "on", "message"),
+    [
+        (2, "2024-04-01", "该户尚未验收合格，不能拆除原有取暖设施（户编号：XF-0003）"),
+        (
+            1,
+            "2024-03-31",
+            "完整采暖季.*（户编号：XF-0002（2023年10月29日验收，2024年04月01日起方可拆除））",
+        ),
+        (1, "2099-04-01", "拆除日期不能晚于今天（户编号：XF-0002）"),
+    ],
+)
+def test_bulk_removal_keeps_first_build_then_remove(
+    accepted: list[Household], official: User, index: int, on: str, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        heating_removals_record_bulk(
+            removals=[removal(accepted[0], official), removal(accepted[index], official, on)]
+        )
+    assert not HeatingRemoval.objects.exists()
+
+
+def test_bulk_removal_is_recorded_once(accepted: list[Household], official: User) -> None:
+    first, second, _ = accepted
+    with pytest.raises(ValidationError, match="同一户在本次登记中出现多次（户编号：XF-0001）"):
+        heating_removals_record_bulk(removals=[removal(first, official), removal(first, official)])
+    heating_removals_record_bulk(removals=[removal(first, official)])
+    with pytest.raises(ValidationError, match="该户已登记拆除原有取暖设施（户编号：XF-0001）"):
+        heating_removals_record_bulk(removals=[removal(second, official), removal(first, official)])
+    assert HeatingRemoval.objects.count() == 1
+
+
+def test_bulk_removal_is_for_the_households_county(
+    accepted: list[Household], official: User, other_official: User
+) -> None:
+    with pytest.raises(PermissionDenied, match="XF-0002"):
+        heating_removals_record_bulk(
+            removals=[removal(accepted[0], official), removal(accepted[1], other_official)]
+        )
+    assert not HeatingRemoval.objects.exists()

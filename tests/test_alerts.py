@@ -12,6 +12,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +24,7 @@ from oversight.dispatch import tasks
 from oversight.dispatch.checks import open_scheduled_round, report_deadlines, season_warnings
 from oversight.dispatch.models import Alert, DispatchRound, ReportStep
 from oversight.dispatch.services import report_save, report_step, round_open
+from oversight.dispatch.services.alerts import alerts_mark_read
 from tests.conftest import PASSWORD, login
 
 pytestmark = pytest.mark.django_db
@@ -176,3 +178,28 @@ def test_a_supply_warning_reaches_its_county_and_the_bureau(
     assert any("忻府区洁净煤储备不足" in t for t in texts(municipal))
     assert not any("忻府区" in t for t in texts(other_official))
     assert season_warnings(today=dt.date(2023, 10, 1)) == 0  # once a day
+
+
+def test_a_user_marks_only_their_own_alerts_read(
+    client: Client, official: User, other_official: User
+) -> None:
+    mine = Alert.objects.create(user=official, kind="late", text="a", key="a")
+    theirs = Alert.objects.create(user=other_official, kind="late", text="b", key="b")
+    with pytest.raises(PermissionDenied):
+        alerts_mark_read(user=official, alerts=[mine, theirs])
+    assert not Alert.objects.exclude(read_at=None).exists()
+    login(client, official).post(reverse("inbox-read-all"))
+    assert set(Alert.objects.filter(read_at=None).values_list("key", flat=True)) == {"b"}
+
+
+def test_the_delivery_choice_is_the_users_own(client: Client, official: User) -> None:
+    login(client, official)
+    response = client.post(
+        reverse("inbox-delivery"), {"alert_delivery": "digest", "email": "xf@example.cn"}
+    )
+    assert response["Location"] == reverse("inbox")
+    official.refresh_from_db()
+    assert (official.alert_delivery, official.email) == (User.Delivery.DIGEST, "xf@example.cn")
+    client.post(reverse("inbox-delivery"), {"alert_delivery": "never", "email": "x"})
+    official.refresh_from_db()
+    assert (official.alert_delivery, official.email) == (User.Delivery.DIGEST, "xf@example.cn")

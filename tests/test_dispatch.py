@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,8 +20,15 @@ from django.utils import timezone
 from heating.access import Action, may
 from heating.models import County, PlanYear, Role, User
 from heating.services import user_create
-from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
-from oversight.dispatch.services import report_save, report_step, round_open
+from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStatus, ReportStep
+from oversight.dispatch.services import (
+    PastStep,
+    ReportHistory,
+    report_histories_load,
+    report_save,
+    report_step,
+    round_open,
+)
 from oversight.dispatch.upward import upward_xlsx
 from retrofits.models import TenderItem
 from retrofits.services.rollups import rollup_run
@@ -320,3 +328,145 @@ def test_figures_are_printed_as_counts_and_dates() -> None:
     assert [shown(154898), shown(0), shown(None), shown("2023-10-01"), shown(12.5)] == [
         "154,898", "0", "—", "2023-10-01", "12.5",
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- a season's past rounds
+
+
+def past_round() -> DispatchRound:
+    """A weekly round opened a month ago, as the demo opens its season's: it alerts nobody."""
+    opened = timezone.now() - dt.timedelta(days=30)
+    return round_open(
+        plan_year=PlanYear.objects.get(year=2023), kind=DispatchRound.Kind.WEEKLY, now=opened,
+        due_at=opened + dt.timedelta(days=2), title="第1期调度", notify=False,
+    )  # fmt: skip
+
+
+TEXTS = {"problems": "无", "help_needed": "", "next_steps": "按计划推进"}
+
+
+def load(
+    *, report: CountyReport, texts: dict[str, str], steps: list[PastStep] | None = None,
+    figures: dict[str, Any] | None = None,
+) -> CountyReport:  # fmt: skip
+    """One report's past, through the service that loads a season's."""
+    history = ReportHistory(report, texts, steps or [], figures)
+    return report_histories_load(histories=[history])[0]
+
+
+def test_a_past_round_takes_its_history_and_alerts_nobody(
+    municipal: User, official: User, approver: User
+) -> None:
+    dispatch_round = past_round()
+    report = report_of(dispatch_round, "忻府区")
+    at = [dispatch_round.opened_at + dt.timedelta(hours=h) for h in range(1, 7)]
+    figures = {"progress": {"completed": 12}}
+    loaded = load(
+        report=report, texts=TEXTS, figures=figures,
+        steps=[
+            (Step.SUBMIT, official, at[0], ""), (Step.SIGN, approver, at[1], ""),
+            (Step.RETURN, municipal, at[2], "数据待核"), (Step.SUBMIT, official, at[3], ""),
+            (Step.SIGN, approver, at[4], ""), (Step.ACCEPT, municipal, at[5], ""),
+        ],
+    )  # fmt: skip
+    report.refresh_from_db()
+    assert report.status == ReportStatus.ACCEPTED == loaded.status
+    assert (report.submitted_at, report.signed_at, report.accepted_at) == (at[3], at[4], at[5])
+    assert (report.figures, report.figures_as_of, report.problems) == (figures, at[3], "无")
+    assert [(s.action, s.at) for s in report.steps.all()] == [
+        (Step.SUBMIT, at[0]), (Step.SIGN, at[1]), (Step.RETURN, at[2]),
+        (Step.SUBMIT, at[3]), (Step.SIGN, at[4]), (Step.ACCEPT, at[5]),
+    ]  # fmt: skip
+    assert report.history.count() == 1  # written once
+    assert not Alert.objects.exists()
+
+
+def test_a_past_draft_takes_its_texts_alone(official: User) -> None:
+    report = report_of(past_round(), "忻府区")
+    load(report=report, texts=TEXTS, steps=[])
+    report.refresh_from_db()
+    assert (report.status, report.next_steps, report.steps.count()) == (
+        ReportStatus.DRAFT, "按计划推进", 0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("steps", "texts", "refusal"),
+    [
+        ([("sign", "approver", 1, "")], TEXTS, "报告当前未报送，不能县级审核通过。"),
+        ([("submit", "official", 1, "")], {"problems": " ", "next_steps": ""}, "请先填写存在问题"),
+        (
+            [("submit", "official", 1, ""), ("return", "approver", 2, " ")],
+            TEXTS,
+            "退回时请写明原因",
+        ),
+        (
+            [
+                ("submit", "official", 1, ""),
+                ("sign", "approver", 2, ""),
+                ("return", "approver", 3, "x"),
+            ],
+            TEXTS,
+            "该报告不在您的审核环节，不能退回。",
+        ),
+        ([("submit", "official", 2, ""), ("sign", "approver", 1, "")], TEXTS, "早于上一步"),
+        ([("submit", "official", -1, "")], TEXTS, "早于上一步或调度发起的时间"),
+        ([], {"summary": "x"}, "未知的报告内容：summary"),
+    ],
+)
+def test_a_past_step_is_checked_as_a_step_taken_now(
+    official: User, approver: User, municipal: User,
+    steps: list[tuple[str, str, int, str]], texts: dict[str, str], refusal: str,
+) -> None:  # fmt: skip
+    users = {"official": official, "approver": approver, "municipal": municipal}
+    report = report_of(past_round(), "忻府区")
+    opened = report.round.opened_at
+    with pytest.raises(ValidationError, match=refusal):
+        load(
+            report=report, texts=texts,
+            steps=[
+                (Step(s), users[u], opened + dt.timedelta(hours=h), reason)
+                for s, u, h, reason in steps
+            ],
+        )  # fmt: skip
+    report.refresh_from_db()
+    assert (report.status, report.version, report.steps.count()) == (ReportStatus.DRAFT, 0, 0)
+
+
+def test_past_steps_are_taken_by_whom_the_policy_lets(
+    official: User, other_official: User, approver: User, municipal: User
+) -> None:
+    report = report_of(past_round(), "忻府区")
+    at = report.round.opened_at + dt.timedelta(hours=1)
+    for step, user in ((Step.SUBMIT, other_official), (Step.SUBMIT, approver)):
+        with pytest.raises(PermissionDenied):
+            load(report=report, texts=TEXTS, steps=[(step, user, at, "")])
+    with pytest.raises(PermissionDenied):
+        load(
+            report=report, texts=TEXTS,
+            steps=[(Step.SUBMIT, official, at, ""), (Step.SIGN, municipal, at, "")],
+        )  # fmt: skip
+    assert not report.steps.exists()
+
+
+def test_only_a_fresh_draft_takes_a_past(official: User) -> None:
+    report = report_of(past_round(), "忻府区")
+    report_save(report=report, user=official, problems="无", help_needed="", next_steps="按计划")
+    with pytest.raises(ValidationError, match="不能再载入"):
+        load(report=report, texts=TEXTS, steps=[])
+
+
+def test_a_seasons_pasts_are_loaded_whole_or_not_at_all(official: User) -> None:
+    dispatch_round = past_round()
+    xinfu, dingxiang = report_of(dispatch_round, "忻府区"), report_of(dispatch_round, "定襄县")
+    at = dispatch_round.opened_at + dt.timedelta(hours=1)
+    good = ReportHistory(xinfu, TEXTS, [(Step.SUBMIT, official, at, "")])
+    with pytest.raises(PermissionDenied, match="定襄县"):  # 忻府区's official, not 定襄县's
+        report_histories_load(
+            histories=[good, ReportHistory(dingxiang, TEXTS, [(Step.SUBMIT, official, at, "")])]
+        )
+    with pytest.raises(ValidationError, match="同一报告只能载入一次"):
+        report_histories_load(histories=[good, good])
+    assert not ReportStep.objects.exists()
+    xinfu.refresh_from_db()
+    assert (xinfu.status, xinfu.version) == (ReportStatus.DRAFT, 0)

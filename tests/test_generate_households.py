@@ -260,7 +260,7 @@ def test_the_seasons_dispatch_rounds(tender: list[TenderItem]) -> None:
     """Weekly rounds over the season: most reports on time and accepted, 静乐县 often late, one
     of 原平市's returned and submitted again; each report's figures as of its week; the inboxes
     hold the latest round's opening and the return."""
-    from heating.models import County, Role
+    from heating.models import County, Role, User
     from heating.services import user_create
     from oversight.dispatch.models import Alert
 
@@ -271,6 +271,11 @@ def test_the_seasons_dispatch_rounds(tender: list[TenderItem]) -> None:
     generate()
     kinds = set(Alert.objects.filter(user=yuanping).values_list("kind", flat=True))
     assert kinds >= {Alert.Kind.ROUND_OPENED, Alert.Kind.RETURNED}
+    # The demo's steps are taken by accounts the access policy lets act (active), which nobody
+    # logs in with (no usable password).
+    demo = list(User.objects.filter(username__startswith="demo-"))
+    assert len(demo) == 1 + 2 * 16 + 2 * 16  # the bureau, drafters, approvers, inspectors, offices
+    assert all(u.is_active and not u.has_usable_password() for u in demo)
     rounds = list(DispatchRound.objects.order_by("opened_at"))
     assert len(rounds) >= 25 and all(r.opened_by is None for r in rounds)
     reports = CountyReport.objects.select_related("round", "county")

@@ -77,6 +77,8 @@ QUERYSET_WRITES = {
     "update_or_create",
 }  # fmt: skip
 RELATED_WRITES = {"set", "add", "remove", "clear"}
+# simple-history's bulk writes, which save rows and their history in one go.
+HISTORY_WRITES = {"bulk_create_with_history", "bulk_update_with_history"}
 
 
 def product_sources() -> list[Path]:
@@ -144,11 +146,28 @@ def _names(node: ast.AST) -> list[str]:
 
 
 def writes_outside_services(path: Path, owned: set[str], m2m: set[str]) -> list[str]:
-    """The lines of a module that write a county-owned record by the ORM, or save or delete any
-    model instance."""
+    """The lines of a module that write a county-owned record by the ORM, save or delete any
+    model instance, or write rows with their history by simple-history's bulk helpers (whatever
+    name they are imported under)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    history_writes = set(HISTORY_WRITES) | {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name in HISTORY_WRITES and alias.asname
+    }
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func.attr if isinstance(node.func, ast.Attribute) else None
+        if isinstance(node.func, ast.Name):
+            called = node.func.id
+        if called in history_writes:
+            found.append(f"{node.lineno}: {'.'.join(_names(node.func))}()")
+            continue
+        if not isinstance(node.func, ast.Attribute):
             continue
         method, receiver = node.func.attr, node.func.value
         chain = _names(receiver)
@@ -210,12 +229,16 @@ def test_the_writers_check_finds_a_write(tmp_path: Path) -> None:
         "    h.save()\n"
         "    form.save(commit=False)\n"
         "    super().save()\n"
-        "    source.counties.set([])\n",
+        "    source.counties.set([])\n"
+        "    bulk_create_with_history([], GridUpgrade)\n"
+        "    utils.bulk_update_with_history([], GasContract, ['households'])\n"
+        "    from simple_history.utils import bulk_create_with_history as create\n"
+        "    create([], GasNetwork)\n",
         encoding="utf-8",
     )
     owned, m2m = county_owned_models()
     assert [line.split(":")[0] for line in writes_outside_services(module, owned, m2m)] == [
-        "2", "3", "4", "7",
+        "2", "3", "4", "7", "8", "9", "11",
     ]  # fmt: skip
 
 

@@ -79,3 +79,18 @@ def test_demo_users_are_never_made_in_production(settings: Settings) -> None:
     with pytest.raises(CommandError, match="生产环境"):
         call_command("create_demo_users", stdout=io.StringIO())
     assert not User.objects.exists()
+
+
+def test_an_account_nobody_logs_in_with_acts_all_the_same() -> None:
+    """The demo's accounts: no usable password, active, so that the access policy lets them
+    act; made again, the one there is returned as it is."""
+    user = user_create(
+        username="demo-xian-01", password=None, role=Role.COUNTY, county=county("忻府区"),
+        exist_ok=True,
+    )  # fmt: skip
+    assert user.is_active and not user.has_usable_password()
+    assert County.objects.visible_to(user).get() == county("忻府区")
+    again = user_create(username="demo-xian-01", password=None, role=Role.MUNICIPAL, exist_ok=True)
+    assert (again.pk, again.role) == (user.pk, Role.COUNTY)
+    with pytest.raises(ValidationError, match="已存在"):
+        user_create(username="demo-xian-01", password="x-Long-pass-1", role=Role.MUNICIPAL)

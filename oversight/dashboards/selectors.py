@@ -13,9 +13,7 @@ from heating.breakdown import GROUPS
 from heating.models import County, HeatingPath, PlanYear, Township
 from heating.selectors import Milestone
 from oversight.dashboards.progress import CountyProgress, Figures, ProgressReport
-from oversight.dashboards.standing import PACE_DAYS as PACE_DAYS  # the dispatch demo's
 from oversight.dashboards.standing import Trend
-from oversight.dashboards.standing import projection as projection  # the dispatch demo's
 from retrofits.choices import Stage
 from retrofits.models import ProgressCount, RollupRun
 

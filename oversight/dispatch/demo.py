@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from heating.models import County, PlanYear, Role, User
 from heating.services import user_create
-from oversight.dashboards.selectors import PACE_DAYS, projection
+from oversight.dashboards.standing import PACE_DAYS, projection
 from oversight.dispatch.checks import report_deadlines, season_warnings
 from oversight.dispatch.figures import all_figures
 from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep

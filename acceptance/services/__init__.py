@@ -1,4 +1,5 @@
-"""Writes of acceptance: a visit (with its defects and photos), and the removal of old heating."""
+"""Writes of acceptance: a visit (with its defects and photos), and the removal of old heating,
+one at a time; a season's at once by the same rules in bulk.py."""
 
 from __future__ import annotations
 
