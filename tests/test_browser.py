@@ -495,11 +495,17 @@ def test_a_countys_report_form_and_the_citys_round_view(browser, live_server) ->
     page.goto(f"{live_server.url}/dispatch/reports/{report.pk}/")
     page.fill("#id_problems", "个别村入户线路老化")
     page.fill("#id_next_steps", "10月10日前全部完工")
-    page.click("[data-testid=report-form] button[type=submit]")
+    # 报送 straight after typing, without 保存草稿: what was typed is saved and submitted.
+    page.once("dialog", lambda d: d.dismiss())
+    page.click("[data-testid=submit-report]")  # dismissed: nothing is sent
+    report.refresh_from_db()
+    assert report.status == "draft" and page.input_value("#id_problems") == "个别村入户线路老化"
     page.once("dialog", lambda d: d.accept())
     with page.expect_navigation():
-        page.click("[data-testid=report-steps] button")
+        page.click("[data-testid=submit-report]")
     assert "已报送" in page.inner_text("[data-testid=report-status]")
+    report.refresh_from_db()
+    assert (report.problems, report.next_steps) == ("个别村入户线路老化", "10月10日前全部完工")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dispatch-report.png"), full_page=True)
     page.click("form[action$='/accounts/logout/'] button, .who form button")

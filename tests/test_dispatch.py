@@ -470,3 +470,70 @@ def test_a_seasons_pasts_are_loaded_whole_or_not_at_all(official: User) -> None:
     assert not ReportStep.objects.exists()
     xinfu.refresh_from_db()
     assert (xinfu.status, xinfu.version) == (ReportStatus.DRAFT, 0)
+
+
+def test_typing_then_reporting_saves_and_submits_in_one_step(
+    ledger: None, municipal: User, official: User
+) -> None:
+    """报送 is a button of the texts' form: nothing typed is lost on the way."""
+    report = report_of(open_round(municipal), "忻府区")
+    client = login(Client(), official)
+    data = {"problems": "线路老化", "help_needed": "", "next_steps": "按期完工",
+            "seen_version": report.version, "then": "submit"}  # fmt: skip
+    assert client.post(reverse("dispatch-report", args=[report.pk]), data).status_code == 302
+    report.refresh_from_db()
+    assert (report.status, report.problems, report.next_steps) == (
+        ReportStatus.SUBMITTED, "线路老化", "按期完工",
+    )  # fmt: skip
+    # Without the texts the step is refused and nothing is kept half-way.
+    other = report_of(open_round(municipal), "忻府区")
+    empty = {"problems": "", "help_needed": "协调", "next_steps": "", "seen_version": 0,
+             "then": "submit"}  # fmt: skip
+    page = client.post(reverse("dispatch-report", args=[other.pk]), empty)
+    assert page.status_code == 200 and "请先填写存在问题和下步工作安排" in page.content.decode()
+    other.refresh_from_db()
+    assert (other.status, other.help_needed) == (ReportStatus.DRAFT, "")
+
+
+def test_the_bureau_is_told_when_a_report_waits_for_its_confirmation(
+    ledger: None, municipal: User, official: User, approver: User
+) -> None:
+    from oversight.dispatch.models import Alert
+
+    report = report_of(open_round(municipal), "忻府区")
+    report_save(report=report, user=official, problems="无", help_needed="", next_steps="无")
+    report_step(report=report, user=official, step=Step.SUBMIT)
+    assert not Alert.objects.filter(user=municipal, kind=Alert.Kind.SIGNED).exists()
+    report_step(report=report, user=approver, step=Step.SIGN)
+    (signed,) = Alert.objects.filter(user=municipal, kind=Alert.Kind.SIGNED)
+    assert "忻府区" in signed.text and "请市级确认" in signed.text
+
+
+def test_open_rounds_come_first_and_the_big_steps_ask_first(
+    ledger: None, municipal: User, official: User, approver: User
+) -> None:
+    year = PlanYear.objects.get(year=2023)
+    closed = round_open(
+        plan_year=year, user=municipal, due_at=timezone.now() + dt.timedelta(hours=1)
+    )
+    DispatchRound.objects.filter(pk=closed.pk).update(
+        opened_at=timezone.now() - dt.timedelta(days=3),
+        due_at=timezone.now() - dt.timedelta(days=1),
+    )
+    still_open = round_open(
+        plan_year=year, user=municipal, due_at=timezone.now() + dt.timedelta(days=2)
+    )
+    DispatchRound.objects.filter(pk=still_open.pk).update(
+        opened_at=timezone.now() - dt.timedelta(days=9)  # opened before the closed one
+    )
+    page = login(Client(), municipal).get(reverse("dispatch"))
+    assert [r.pk for r, _, _ in page.context["rounds"]][:2] == [still_open.pk, closed.pk]
+    assert "发起后将通知全部 16 个县（市、区）报送" in page.content.decode()
+    report = report_of(still_open, "忻府区")
+    report_save(report=report, user=official, problems="无", help_needed="", next_steps="无")
+    report_step(report=report, user=official, step=Step.SUBMIT)
+    signing = login(Client(), approver).get(reverse("dispatch-report", args=[report.pk]))
+    assert 'data-confirm="确定审核通过并报市级？"' in signing.content.decode()
+    report_step(report=report, user=approver, step=Step.SIGN)
+    accepting = login(Client(), municipal).get(reverse("dispatch-report", args=[report.pk]))
+    assert 'data-confirm="确定市级确认？确认后报告不再更改。"' in accepting.content.decode()

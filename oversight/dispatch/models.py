@@ -183,6 +183,7 @@ class Alert(models.Model):
     class Kind(models.TextChoices):
         ROUND_OPENED = "round_opened", "调度发起"
         SUBMITTED = "submitted", "报告待审核"
+        SIGNED = "signed", "报告待市级确认"
         DUE_SOON = "due_soon", "报送即将截止"
         LATE = "late", "报送逾期"
         RETURNED = "returned", "报告被退回"

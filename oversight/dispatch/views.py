@@ -8,7 +8,8 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Case, Count, Q, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +19,7 @@ from heating import access
 from heating.access import Action, get_permitted
 from heating.forms import add_service_errors
 from heating.http import plan_year_or_404, request_user, xlsx_response
-from heating.models import County
+from heating.models import County, User
 from oversight.dispatch.figures import all_figures, compared, county_figures
 from oversight.dispatch.forms import ReportForm, RoundForm, StepForm
 from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus, ReportStep
@@ -56,15 +57,34 @@ def rounds(request: HttpRequest) -> HttpResponse:
     )
     now = timezone.now()
     accepted = Count("reports", filter=Q(reports__status=ReportStatus.ACCEPTED))
+    # Open rounds first (their due time still ahead), then the closed ones, newest first.
+    still_open = Case(When(due_at__gt=now, then=Value(0)), default=Value(1))
     listed = [
         (r, mine.get(r.pk), r.accepted)
-        for r in DispatchRound.objects.annotate(accepted=accepted)[:60]  # two seasons of weeks
+        for r in DispatchRound.objects.annotate(accepted=accepted, closed=still_open).order_by(
+            "closed", "-opened_at", "-pk"
+        )[:60]  # two seasons of weeks
     ]
     return render(
         request,
         "dispatch/rounds.html",
         {"rounds": listed, "form": form, "now": now, "sees_all": not mine and bool(listed)},
     )
+
+
+@transaction.atomic
+def _save_and_maybe_submit(
+    report: CountyReport, user: User, form: ReportForm, *, submitting: bool
+) -> None:
+    """The texts saved, and submitted with them when asked: both or neither."""
+    saved = report_save(
+        report=report, user=user, expected_version=form.expected_version,
+        **{name: form.cleaned_data[name] for name in ReportForm.Meta.fields},
+    )  # fmt: skip
+    if submitting:
+        report_step(
+            report=saved, user=user, step=ReportStep.Action.SUBMIT, expected_version=saved.version
+        )
 
 
 @require_GET
@@ -104,16 +124,18 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReportForm(request.POST or None, instance=report) if editable else None
     if request.method == "POST":
         access.require(user, Action.REPORT, report.county_id)
+        # 报送 is a button of the texts' own form: what was typed is saved and submitted in one
+        # step (a separate 报送 form once lost every text typed since the last draft).
+        submitting = request.POST.get("then") == "submit"
         if form is not None and form.is_valid():
             try:
-                report_save(
-                    report=report, user=user, expected_version=form.expected_version,
-                    **{name: form.cleaned_data[name] for name in ReportForm.Meta.fields},
-                )  # fmt: skip
+                _save_and_maybe_submit(report, user, form, submitting=submitting)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                messages.success(request, "已保存草稿。")
+                messages.success(
+                    request, "已报送，等待县级审核。" if submitting else "已保存草稿。"
+                )
                 return redirect("dispatch-report", pk=report.pk)
     today = timezone.localdate()
     live = county_figures(report.county, report.round.plan_year, today)

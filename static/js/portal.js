@@ -1,14 +1,17 @@
 // Behaviour every page may ask for by attribute, so that no page needs inline script (the
 // Content-Security-Policy allows scripts from this site's static files only).
-//   <form data-confirm="确定…？">   asks before submitting
+//   <form data-confirm="确定…？">   asks before submitting (a submit button's own data-confirm
+//                                  asks when that button submits)
 //   <button data-print>            prints the page
 //   <select data-navigate>         goes to the chosen option's value (a URL)
 //   <a data-back href="…">         goes back a page, or to href when there is none
 (function () {
   "use strict";
   document.addEventListener("submit", function (event) {
+    var button = event.submitter && event.submitter.dataset.confirm ? event.submitter : null;
     var form = event.target.closest("form[data-confirm]");
-    if (form && !window.confirm(form.dataset.confirm)) {
+    var question = button ? button.dataset.confirm : form && form.dataset.confirm;
+    if (question && !window.confirm(question)) {
       event.preventDefault();
     }
   });

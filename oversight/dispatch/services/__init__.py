@@ -299,8 +299,8 @@ def _load_past(report: CountyReport, history: ReportHistory) -> list[ReportStep]
 
 
 def _alert_step(report: CountyReport, step: ReportStep) -> None:
-    """Who must act next hears of it: the approvers of a submitted report, the county's users of
-    a returned one."""
+    """Who must act next hears of it: the approvers of a submitted report, the bureau of a signed
+    one (it waits for its confirmation), the county's users of a returned one."""
     link = reverse("dispatch-report", args=[report.pk])
     name = f"{report.round}：{report.county.short_name}的调度报告"
     if step.action == ReportStep.Action.SUBMIT:
@@ -308,6 +308,12 @@ def _alert_step(report: CountyReport, step: ReportStep) -> None:
         alert_send(
             approvers, kind=Alert.Kind.SUBMITTED, county=report.county, link=link,
             text=f"{name}已由{step.user}报送，请审核", key=f"step:{step.pk}",
+        )  # fmt: skip
+    elif step.action == ReportStep.Action.SIGN:
+        alert_send(
+            access.holders(Action.DISPATCH, county=report.county_id), kind=Alert.Kind.SIGNED,
+            county=report.county, link=link, key=f"step:{step.pk}",
+            text=f"{name}已经{step.user}审核通过，请市级确认",
         )  # fmt: skip
     elif step.action == ReportStep.Action.RETURN:
         alert_send(
