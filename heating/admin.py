@@ -11,6 +11,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.core.validators import MaxLengthValidator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from import_export.admin import ImportMixin
@@ -214,9 +215,13 @@ class PasswordForm(AdminPasswordChangeForm):
     """An administrator sets a new password; no "unusable password" choice (every account here
     logs in with one, and its help names sign-on systems of another world)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, user: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
         self.fields.pop("usable_password", None)
+        for name in ("password1", "password2"):  # no text without a limit
+            field = self.fields[name]
+            field.max_length = 128
+            field.validators.append(MaxLengthValidator(128))
 
 
 @admin.register(User)

@@ -18,7 +18,7 @@ import datetime as dt
 import io
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ import xlsxwriter
 from django.conf import settings
 from openpyxl.utils import get_column_letter
 
-from heating.sheet_reader import HEADER_ROWS, Limits, Refused, read_xlsx
+from heating.sheet_reader import HEADER_ROWS, Limits, Refused, start_xlsx
 
 # A leading = + - @ would make a spreadsheet run the cell as a formula; exports put ' before it.
 FORMULA_STARTS = ("=", "+", "-", "@")
@@ -77,6 +77,7 @@ def unneutralise(value: str) -> str:
 
 
 Numbered = Iterator[tuple[int, Sequence[object]]]
+Counted = tuple[Numbered, int]  # the rows, and how many the sheet says it has
 
 
 @dataclass
@@ -92,9 +93,38 @@ class SheetFile:
 def read_sheet(data: bytes, name: str, columns: Sequence[Column], *, template: str) -> SheetFile:
     """The file's header and a lazy iterator over its non-blank rows. The header row is the one
     holding the first column's header; `template` names the template in the messages."""
+    return start_sheet(data, name, columns, template=template)()
+
+
+def start_sheet(
+    data: bytes, name: str, columns: Sequence[Column], *, template: str
+) -> Callable[[], SheetFile]:
+    """read_sheet() in two steps: an xlsx starts being parsed now, in its child process, while
+    the caller goes on; the function returned gives read_sheet()'s answer (or raises its
+    SheetFileError) once the sheet is read."""
+    if not data or name.lower().endswith(".csv"):
+        return lambda: _sheet(lambda: _read_csv_or_nothing(data), columns, template=template)
+    started = start_xlsx(data, limits())
+
+    def read() -> Counted:
+        try:
+            return started()
+        except Refused as exc:
+            raise SheetFileError(str(exc)) from exc
+
+    return lambda: _sheet(read, columns, template=template)
+
+
+def _read_csv_or_nothing(data: bytes) -> Counted:
     if not data:
         raise SheetFileError("文件为空。")
-    rows, height = _read_csv(data) if name.lower().endswith(".csv") else _read_xlsx(data)
+    return _read_csv(data)
+
+
+def _sheet(read: Callable[[], Counted], columns: Sequence[Column], *, template: str) -> SheetFile:
+    """What read_sheet() says of the rows `read` gives (read in a child process for an xlsx, after
+    the zip's directory said the file is not too large: heating/sheet_reader.py)."""
+    rows, height = read()
     head = list(itertools.islice(rows, 5))
     key = columns[0].header
     header_at = next(
@@ -108,10 +138,10 @@ def read_sheet(data: bytes, name: str, columns: Sequence[Column], *, template: s
     header_number, header = head[header_at]
     positions = _positions(header, columns, template=template)
     body = (
-        (number, row)
-        for number, row in itertools.chain(head[header_at + 1 :], rows)
+        numbered
+        for numbered in itertools.chain(head[header_at + 1 :], rows)
         # any() alone would also take a row of zeros for blank; the second test keeps it.
-        if any(row) or any(v not in (None, "") for v in row)
+        if any(numbered[1]) or any(v not in (None, "") for v in numbered[1])
     )
     first = next(body, None)
     if first is None:
@@ -161,16 +191,6 @@ def limits() -> Limits:
         uncompressed=settings.MAX_UNCOMPRESSED_MB * 2**20,
         memory=settings.SHEET_READ_MEMORY_MB * 2**20,
     )
-
-
-def _read_xlsx(data: bytes) -> tuple[Numbered, int]:
-    """Rows numbered as the spreadsheet numbers them, and how many there are; read in a child
-    process under a memory ceiling, after the zip's directory said the file is not too large
-    (heating/sheet_reader.py)."""
-    try:
-        return read_xlsx(data, limits())
-    except Refused as exc:
-        raise SheetFileError(str(exc)) from exc
 
 
 def _read_csv(data: bytes) -> tuple[Numbered, int]:

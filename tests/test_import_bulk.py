@@ -40,9 +40,9 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     real = ledger_store.rebuilt_indexes
 
     @contextmanager
-    def recorded(tables: list[str]) -> Iterator[None]:
+    def recorded(tables: list[str], **options: bool) -> Iterator[None]:
         calls.append(tables)
-        with real(tables):
+        with real(tables, **options):
             yield
 
     monkeypatch.setattr(ledger_store, "BULK_MIN", 1)

@@ -130,6 +130,7 @@ def test_coal_to_electric_on_other_equipment_is_counted_with_its_reason(
     line = page.split('data-testid="electric-other"', 1)[1].split("</p>", 1)[0]
     assert "2 户" in line and "其中 1 户未在备注中注明原因" in line
     listed = client.get(
-        reverse("household-list"), {"county": xinfu.pk, "path": "electric", "not_heat_pump": "true"}
+        reverse("household-list"),
+        {"county": str(xinfu.pk), "path": "electric", "not_heat_pump": "true"},
     )
     assert [h.code for h, _, _ in listed.context["rows"]] == ["XF-0002", "XF-0003"]

@@ -83,7 +83,5 @@ def test_a_note_too_long_is_refused_with_what_is_typed_kept(
     note = "备注" * 300  # 600 characters
     response = login(client, official).post(reverse("household-create"), form_data(notes=note))
     assert response.status_code == 200
-    assert response.context["form"].errors["notes"] == [
-        "最多 500 个字，现有 600 个字，请删减。"
-    ]
+    assert response.context["form"].errors["notes"] == ["最多 500 个字，现有 600 个字，请删减。"]
     assert not Household.objects.filter(code="XF-0100").exists()

@@ -21,18 +21,22 @@ temporary staging table, outside any transaction so that the page's progress is 
 one transaction under the locks of the counties the file touches, the database is asked what only
 it knows (ID numbers held by other households; the change rules, once per distinct old and new
 state), and one UPDATE of the changed households and one INSERT of the new ones write them with
-their history rows, the indexes kept up to date row by row. It guarantees: all or nothing; every
+their history rows, the indexes kept up to date row by row. A large file into a ledger that holds
+no household yet is not staged: that one transaction begins with the first chunk, each chunk's
+rows are copied straight into the ledger while the next is checked, and the counties' locks are
+taken as the chunks bring them (`store._streamed`). It guarantees: all or nothing; every
 error listed by sheet row and column; the plan rules (`retrofits/rules.py`) hold after the write,
 checked in the same transaction; other counties' writes go on meanwhile, and readers see the
 ledger as it was until the commit; an unchanged row writes nothing, not even history.
 
 **The first load** (only by an administrator's `import_ledger --first-load`, PostgreSQL, a file of
 at least `store.BULK_MIN` rows with more than twice the rows the ledger holds): the household tables'
-indexes and constraints are dropped (`indexes.py`), the checked chunks are copied straight into the
-ledger while the next ones are checked, and the indexes are built and the constraints checked once
-at the end. It guarantees the same result, the same errors and the same plan rules, all or
-nothing; but it holds the household tables exclusively until it commits, so nobody reads or
-writes households meanwhile: for a city's first upload, not for a county's.
+indexes and constraints are dropped (`indexes.py`; not the foreign keys, where the import checks
+its rows' keys itself: `store.LedgerStore.own_foreign_keys`), the checked chunks are copied
+straight into the ledger while the next ones are checked, and the indexes are built and the
+constraints checked once at the end. It guarantees the same result, the same errors and the same
+plan rules, all or nothing; but it holds the household tables exclusively until it commits, so
+nobody reads or writes households meanwhile: for a city's first upload, not for a county's.
 
 `acceptances.py` is the store's other bulk write: many households made 已验收 at once, with the
 same change rules, plan rules and county locks.

@@ -3,11 +3,11 @@ through the shared template engine (heating/sheets.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from heating.models import AreaType, HeatingPath
-from heating.sheets import NO, YES, Column, SheetFile, read_sheet, write_sheet
+from heating.sheets import NO, YES, Column, SheetFile, read_sheet, start_sheet, write_sheet
 from retrofits.choices import Stage
 
 SHEET_TITLE = "清洁取暖改造户台账"
@@ -66,6 +66,11 @@ STAGE_NAMES: dict[str, str] = {s.label: s.value for s in Stage}
 
 def read_ledger(data: bytes, name: str) -> SheetFile:
     return read_sheet(data, name, COLUMNS, template=TEMPLATE)
+
+
+def start_ledger(data: bytes, name: str) -> Callable[[], SheetFile]:
+    """read_ledger() in two steps (heating.sheets.start_sheet): the sheet is parsed meanwhile."""
+    return start_sheet(data, name, COLUMNS, template=TEMPLATE)
 
 
 @dataclass(frozen=True)

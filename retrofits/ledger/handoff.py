@@ -64,9 +64,10 @@ def _collect(on: bool) -> None:
 # The store thread needs the interpreter back after each round trip to the database, and by default
 # waits up to 5 ms for it while the other thread checks rows: a tenth of the import.
 short_switch_interval = ProcessSetting(sys.getswitchinterval, sys.setswitchinterval, 0.0005)
-# The checked rows are named tuples, which the cyclic collector keeps tracking (it stops tracking
-# plain tuples): its passes over 209,683 of them cost the import a tenth, and an import makes no
-# reference cycles for it to find. It runs again when the import ends.
+# An import allocates tuples by the hundred thousand (the rows read, checked and written), each
+# of which counts towards the cyclic collector's next pass over everything still alive: passes
+# that cost the import a tenth, and an import makes no reference cycles for them to find. It
+# runs again when the import ends.
 collector_paused = ProcessSetting(gc.isenabled, _collect, False)
 
 

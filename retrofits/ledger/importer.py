@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -73,13 +74,18 @@ def import_ledger(
         outcome.errors.extend(checker.finish())
         return bool(outcome.errors)
 
-    write = functools.partial(store_rows, store, first_load=first_load, dry_run=dry_run)
+    large = store.large(ledger_file.total)
+    write = functools.partial(
+        store_rows,
+        store,
+        first_load=first_load,
+        dry_run=dry_run,
+        streamed=large,
+        failing=lambda: bool(outcome.errors),
+    )
     chunks = _checked_chunks(ledger_file, checker, outcome, report)
     with collector_paused.held():
-        if store.large(ledger_file.total):
-            stored = store_in_thread(write, chunks, failed)
-        else:
-            stored = write(chunks, failed)
+        stored = store_in_thread(write, chunks, failed) if large else write(chunks, failed)
     if outcome.errors or stored.errors or stored.breaches:
         outcome.errors.extend(stored.errors)
         outcome.errors.extend(checker.breach_errors(stored.breaches))
@@ -94,21 +100,14 @@ def _checked_chunks(
     ledger_file: SheetFile, checker: RowChecker, outcome: ImportOutcome, report: Progress
 ) -> Iterator[list[CheckedRow]]:
     """The good rows, a chunk between progress reports; errors and the row count go to `outcome`."""
-    chunk: list[CheckedRow] = []
     report("逐行检查", 0, ledger_file.total)
-    for row, values in ledger_file.rows:
-        good, errors = checker.check(row, values)
-        outcome.total += 1
-        if good is None:
-            outcome.errors.extend(errors)
-        else:
-            chunk.append(good)
-        if outcome.total % PROGRESS_EVERY == 0:
-            if chunk:
-                yield chunk
-                chunk = []
-            report("逐行检查", outcome.total, max(ledger_file.total, outcome.total))
-    if chunk:
-        yield chunk
+    rows = ledger_file.rows
+    while numbered := list(itertools.islice(rows, PROGRESS_EVERY)):
+        chunk, errors = checker.check_rows(numbered)
+        outcome.total += len(numbered)
+        outcome.errors += errors
+        if chunk:
+            yield chunk
+        report("逐行检查", outcome.total, max(ledger_file.total, outcome.total))
     # Checking is most of the work the page can count; writing is shown as the last tenth.
     report("写入数据库", outcome.total * 9 // 10, outcome.total)

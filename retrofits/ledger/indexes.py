@@ -10,19 +10,21 @@ from django.db import connection, transaction
 
 
 @contextmanager
-def rebuilt_indexes(tables: list[str]) -> Iterator[None]:
+def rebuilt_indexes(tables: list[str], *, foreign_keys: bool = True) -> Iterator[None]:
     """Drop the tables' secondary indexes, unique and foreign-key constraints, run the block, then
     create them again from their own definitions: each index is built by one sort and each foreign
-    key checked by one join. PostgreSQL only; must run inside the transaction that writes, which
-    the block may mark for rollback instead."""
+    key checked by one join. Without `foreign_keys`, the foreign keys stay (the writer checks its
+    rows' keys itself: store.LedgerStore.own_foreign_keys). PostgreSQL only; must run inside the
+    transaction that writes, which the block may mark for rollback instead."""
+    kinds = ["u", "f"] if foreign_keys else ["u"]
     with connection.cursor() as cursor:
         # Deferred checks still pending on these tables would forbid ALTER TABLE: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(
             "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) "
-            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype IN ('u', 'f') "
+            "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[]) AND contype = ANY(%s) "
             "ORDER BY contype DESC",  # unique constraints first: a foreign key may lean on one
-            [tables],
+            [tables, kinds],
         )
         constraints = cursor.fetchall()
         cursor.execute(

@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
@@ -29,7 +30,7 @@ from heating import access
 from heating.access import Action
 from heating.models import User
 from heating.sheets import SheetFile, SheetFileError, write_annotated
-from retrofits.ledger.file import SHEET_TITLE, read_ledger
+from retrofits.ledger.file import SHEET_TITLE, read_ledger, start_ledger
 from retrofits.ledger.importer import ImportOutcome, Progress, import_ledger
 from retrofits.models import LedgerImport
 
@@ -43,6 +44,7 @@ STUCK_AFTER = dt.timedelta(minutes=2)
 # A queued job nobody claimed for this long lost its message.
 UNCLAIMED_AFTER = dt.timedelta(minutes=30)
 ATTEMPTS = 2  # the first run and one retry
+PROGRESS_SECONDS = 1.0
 INTERRUPTED = "处理中断（服务重启或处理进程异常退出），未写入任何数据。请重新上传；如再次中断，请联系系统管理员。"
 
 
@@ -68,9 +70,15 @@ def ledger_import_file(
     """Keep a file given on the command line and import it now; every error is in the outcome.
     `first_load`: see import_ledger."""
     job = _new_job(name=name, user=user, dry_run=dry_run)
+    # The sheet is parsed (in its child process) while the job and its file are recorded.
+    started: list[Callable[[], SheetFile]] = [start_ledger(data, name)]
     job.file.save(name, ContentFile(data), save=False)
     job.save()
-    return job, _run(job, lambda: read_ledger(data, name), first_load=first_load)
+
+    def read() -> SheetFile:
+        return started.pop()() if started else read_ledger(data, name)
+
+    return job, _run(job, read, first_load=first_load)
 
 
 def ledger_import_rows(
@@ -211,11 +219,18 @@ def _import(
     first_load: bool,
 ) -> ImportOutcome | None:
     job_id = job.pk
+    shown: list[tuple[str, float]] = [("", 0.0)]  # the phase last written, and when
 
     def progress(phase: str, done: int, total: int) -> None:
-        LedgerImport.objects.filter(pk=job_id).update(
-            phase=phase, processed_rows=done, total_rows=total
-        )
+        # The page polls every few seconds: a new phase is written at once, the rows done in it
+        # at most every PROGRESS_SECONDS (each write is a commit the import waits for).
+        now = time.monotonic()
+        last_phase, last_at = shown[0]
+        if phase != last_phase or now - last_at >= PROGRESS_SECONDS or done >= total:
+            shown[0] = (phase, now)
+            LedgerImport.objects.filter(pk=job_id).update(
+                phase=phase, processed_rows=done, total_rows=total
+            )
         if heard is not None and (done % 50000 < 10000 or done >= total):
             heard(phase, done, total)
 

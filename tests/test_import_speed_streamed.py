@@ -1,0 +1,284 @@
+"""A large regular import into a ledger that holds nothing yet is written while it is checked: each
+chunk's households are copied straight into the ledger, in the import's one transaction, under the
+locks of the counties the chunks bring; and the foreign keys of what an import writes are checked
+by the import itself, a statement a key, where PostgreSQL lets it turn the rows' triggers off. The
+result is the staged way's: the same rows, history and errors, all or nothing.
+
+PostgreSQL only (the PostgreSQL pass runs these); transactional, as the store writes from its own
+thread and connection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from heating.access import Scope
+from heating.models import County
+from retrofits.choices import Stage
+from retrofits.ledger import importer
+from retrofits.ledger import store as ledger_store
+from retrofits.ledger.file import read_ledger
+from retrofits.ledger.store import FIELDS
+from retrofits.models import Household, TenderItem
+from retrofits.rules import PLAN_RULES, lock_counties
+from tests import plan_rules
+from tests.ledger_files import row, xlsx, yuanping_row
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture(autouse=True)
+def postgres_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("the streamed write is PostgreSQL's; the PostgreSQL pass runs it")
+
+
+@pytest.fixture
+def copied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Small files count as large ones, in chunks of two rows; the list counts the rows copied
+    straight into the ledger."""
+    rows: list[int] = []
+    real = ledger_store.LedgerStore.copy_new
+
+    def counted(self: ledger_store.LedgerStore, chunk: list[ledger_store.CheckedRow]) -> int:
+        rows.append(len(chunk))
+        return real(self, chunk)
+
+    monkeypatch.setattr(ledger_store, "BULK_MIN", 1)
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(ledger_store.LedgerStore, "copy_new", counted)
+    return rows
+
+
+def id_number(serial: int, area: str = "140902") -> str:
+    """A valid GB 11643 number, born 1980-01-01, one for each serial below 1000."""
+    body = f"{area}19800101{serial:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
+
+
+def households(numbers: range, prefix: str = "XF") -> list[dict[str, object]]:
+    return [row(户编号=f"{prefix}-{i}", 身份证号=id_number(i)) for i in numbers]
+
+
+def load(path: Path) -> importer.ImportOutcome:
+    return importer.import_ledger(
+        read_ledger(path.read_bytes(), path.name),
+        user=None,
+        source=path.name,
+        scope=Scope(everything=True),
+    )
+
+
+def test_a_large_import_into_an_empty_ledger_is_copied_in_as_it_is_checked(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int]
+) -> None:
+    outcome = load(xlsx(tmp_path, households(range(5))))
+    assert (outcome.created, outcome.updated, outcome.errors) == (5, 0, [])
+    assert copied == [2, 2, 1]
+    assert sorted(Household.objects.values_list("code", flat=True)) == [f"XF-{i}" for i in range(5)]
+    history = Household.history.filter(history_type="+")
+    assert sorted(history.values_list("code", "version", "history_change_reason")) == [
+        (f"XF-{i}", 0, "ledger.xlsx") for i in range(5)
+    ]
+    assert {h.id for h in history} == set(Household.objects.values_list("id", flat=True))
+    with connection.cursor() as cursor:  # the triggers are back once the import ends
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+
+    # Then the ledger holds households: staged, compared, written the staged way.
+    copied.clear()
+    rows = households(range(6))
+    rows[1]["备注"] = "改"
+    outcome = load(xlsx(tmp_path, rows, name="again.xlsx"))
+    assert (outcome.created, outcome.updated, outcome.unchanged) == (1, 1, 4)
+    assert copied == []
+    changed = Household.objects.get(code="XF-1")
+    assert (changed.notes, changed.version) == ("改", 1)
+    assert changed.history.count() == 2
+
+
+def test_a_streamed_import_lists_every_error_and_writes_nothing(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int]
+) -> None:
+    """A code and an ID number the file repeats in a later chunk, a wrong cell, and a stage only
+    acceptance gives: each listed as the staged way lists it; no unique index is broken, nothing
+    is kept."""
+    rows = households(range(7))
+    rows[3]["户编号"] = "XF-0"  # the second chunk repeats the first one's code
+    rows[5]["身份证号"] = id_number(1)  # and the third one an ID number
+    rows[4]["联系电话"] = "999"
+    rows[6].update(实施进度="已验收", 完工日期=dt.date(2023, 9, 30))
+    outcome = load(xlsx(tmp_path, rows))
+    assert [str(e) for e in outcome.errors] == [
+        "第5行「户编号」：户编号「XF-0」与第2行重复",
+        "第6行「联系电话」：联系电话「999」应为11位手机号或带区号的固定电话（如 0350-3031234）",
+        "第7行「身份证号」：身份证号与第3行重复（一个身份证号只能登记一户）",
+        "第8行「实施进度」：“已验收”只能由验收记录产生",
+    ]
+    assert outcome.created == 0
+    assert not Household.objects.exists()
+    assert not Household.history.exists()
+
+
+def test_a_streamed_import_that_breaches_a_plan_rule_writes_nothing(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    copied: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan rules run after the copies, in the same transaction, over what was copied; a
+    breach names the rows of the households that count against it."""
+    monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 2))
+    rows = households(range(5))
+    for at in (1, 3, 4):
+        rows[at]["实施进度"] = "施工中"
+    outcome = load(xlsx(tmp_path, rows))
+    message = "忻府区施工中及以后的户最多 2 户，写入后为 3 户"
+    assert [(e.row, e.column, e.message) for e in outcome.errors] == [
+        (3, "实施进度", message),
+        (5, "实施进度", message),
+        (6, "实施进度", message),
+    ]
+    assert copied == [2, 2, 1]
+    assert not Household.objects.exists()
+    assert not Household.history.exists()
+
+
+def test_two_streamed_imports_that_each_fit_alone_do_not_both_pass(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    copied: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both find the ledger empty; the second waits for the county's lock at its first chunk,
+    then finds the first one's households, stages its rows, and its plan rules count both."""
+    monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 3, pause=0.5))
+    files = {}
+    for name, numbers in (("a", range(0, 2)), ("b", range(2, 4))):
+        rows = households(numbers, prefix=name.upper())
+        for r in rows:
+            r["实施进度"] = "施工中"
+        files[name] = xlsx(tmp_path, rows, name=f"{name}.xlsx")
+    start = threading.Barrier(2)
+    outcomes: dict[str, importer.ImportOutcome] = {}
+
+    def run(name: str) -> None:
+        try:
+            start.wait()
+            outcomes[name] = load(files[name])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in files]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [name for name, outcome in outcomes.items() if outcome.errors]
+    assert len(outcomes) == 2 and len(refused) == 1
+    assert (
+        outcomes[refused[0]].errors[0].message == "忻府区施工中及以后的户最多 3 户，写入后为 4 户"
+    )
+    assert Household.objects.count() == 2
+
+
+def test_a_county_found_holding_households_is_staged(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    copied: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another upload wrote a county's households before this one held its lock: from that
+    chunk on, the rows are staged and written the staged way, beside those already copied."""
+    monkeypatch.setattr(ledger_store.LedgerStore, "holds_households", lambda self, c: True)
+    rows = [
+        *households(range(2)),
+        *[yuanping_row(户编号=f"YP-{i}", 身份证号=id_number(i, "140981")) for i in range(3)],
+    ]
+    outcome = load(xlsx(tmp_path, rows))
+    assert (outcome.created, outcome.updated, outcome.errors) == (5, 0, [])
+    assert copied == [2]
+    assert Household.objects.count() == Household.history.count() == 5
+
+
+def test_a_county_held_out_of_order_makes_the_import_wait_the_staged_way(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int]
+) -> None:
+    """The file brings a county after one later in the counties' order, while another writer
+    holds the earlier one: the streamed write does not wait for it (two writers could then wait
+    for each other), but rolls back and stores the file the staged way, which waits."""
+    xinfu, yuanping = (County.objects.get(short_name=n) for n in ("忻府区", "原平市"))
+    later, earlier = sorted([xinfu, yuanping], key=lambda c: c.pk, reverse=True)
+    file_rows = {
+        xinfu.pk: households(range(2)),
+        yuanping.pk: [
+            yuanping_row(户编号=f"YP-{i}", 身份证号=id_number(i, "140981")) for i in range(2)
+        ],
+    }
+    locked, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                lock_counties({earlier.pk})
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        threading.Timer(1.0, release.set).start()
+        outcome = load(xlsx(tmp_path, [*file_rows[later.pk], *file_rows[earlier.pk]]))
+    finally:
+        release.set()
+        thread.join()
+    assert (outcome.created, outcome.errors) == (4, [])
+    assert copied == [2]  # the first chunk, rolled back with the rest
+    assert Household.objects.count() == Household.history.count() == 4
+
+
+@pytest.fixture
+def store() -> Iterator[ledger_store.LedgerStore]:
+    present = [f for f in FIELDS if f != "equipment"]
+    with transaction.atomic():
+        yield ledger_store.LedgerStore(present=present, now=timezone.now(), user=None, source="")
+        transaction.set_rollback(True)
+
+
+def test_the_import_checks_its_foreign_keys_itself_where_it_turns_the_triggers_off(
+    store: ledger_store.LedgerStore,
+) -> None:
+    assert store.own_foreign_keys()
+    county = County.objects.get(short_name="忻府区")
+    checked = (2, "XF-1", county.pk, -1, -1, "张三", id_number(1), "", "rural", "district", None)
+    store.note_references([(*checked, "confirmed", None, False, "")])  # type: ignore[list-item]
+    with pytest.raises(IntegrityError, match="heating_township"):
+        store.hold_references()
+
+
+def test_a_trigger_of_its_own_keeps_the_tables_triggers_on(
+    store: ledger_store.LedgerStore,
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pg_temp.noop() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RETURN NEW; END $$"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER noop BEFORE INSERT ON {store.tables[1]} "
+            "FOR EACH ROW EXECUTE FUNCTION pg_temp.noop()"
+        )
+    assert not store.own_foreign_keys()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
