@@ -220,6 +220,7 @@ class PasswordForm(AdminPasswordChangeForm):
         self.fields.pop("usable_password", None)
         for name in ("password1", "password2"):  # no text without a limit
             field = self.fields[name]
+            assert isinstance(field, forms.CharField)
             field.max_length = 128
             field.validators.append(MaxLengthValidator(128))
 
