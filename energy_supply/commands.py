@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.core.management.base import CommandError
+from django.db import IntegrityError
 
-from energy_supply.services import supply_import
+from energy_supply.services.imports import CONCURRENT, supply_import
 from energy_supply.sheets import Template
 from heating.access import Action
 from heating.commands import SheetImportCommand
@@ -29,6 +30,8 @@ class SupplyImportCommand(SheetImportCommand):
             )
         except SheetFileError as exc:
             raise CommandError(str(exc)) from exc
+        except IntegrityError as exc:  # another writer took a code between the checks and the write
+            raise CommandError(CONCURRENT) from exc
         if outcome.errors:
             for error in outcome.errors:
                 self.stderr.write(str(error))

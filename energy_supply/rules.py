@@ -96,6 +96,22 @@ def gas_message(headroom: GasHeadroom, *, what: str = "写入后") -> str:
     )
 
 
+def contract_problems(
+    pairs: Iterable[tuple[int, int]], *, what: str = "合同变更后"
+) -> dict[tuple[int, int], str]:
+    """For each (county, season) whose contracts changed: do they still cover the households
+    counted on them? One look at the headroom per season, however many counties."""
+    counties: dict[int, set[int]] = defaultdict(set)
+    for county_id, season in pairs:
+        counties[season].add(county_id)
+    problems = {}
+    for season, ids in sorted(counties.items()):
+        for county_id, headroom in gas_headroom(ids, season).items():
+            if headroom.breached:
+                problems[(county_id, season)] = gas_message(headroom, what=what)
+    return problems
+
+
 def gas_within_contracts(touched: Touched) -> list[Breach]:
     """A plan rule: in each county the write touched, the 煤改气 households at 已选型 or beyond
     stay within the households its contracts cover for the plan's heating season."""
@@ -127,6 +143,7 @@ class AreaRule:
 
 GRID = AreaRule(GridUpgrade, HeatingPath.ELECTRIC, "电网改造前置", "已投运的电网改造工程")
 NETWORK = AreaRule(GasNetwork, HeatingPath.GAS, "以供定改", "已通气的燃气管网")
+RULE_OF: dict[type[AreaWork], AreaRule] = {GridUpgrade: GRID, GasNetwork: NETWORK}
 
 
 def waiting(households: HouseholdQuerySet, rule: AreaRule) -> HouseholdQuerySet:
@@ -183,6 +200,38 @@ def dependents_left_waiting(rule: AreaRule, *, county_id: int, places: Iterable[
         else:
             served |= Household.objects.filter(township=work.township_id)
     return waiting(served.filter(county=county_id), rule).count()
+
+
+# A works' area: its township, and its village (None: the whole township).
+Place = tuple[int, int | None]
+
+
+def left_waiting_by_place(rule: AreaRule, places: Iterable[Place]) -> dict[Place, int]:
+    """After works change (taken back from ready, moved): for each area they served before, the
+    households there that no ready works serve any more. One query for all the areas of a file,
+    where dependents_left_waiting asks one for each works."""
+    left: dict[Place, int] = dict.fromkeys(places, 0)
+    if not left:
+        return left
+    villages = sorted({v for _, v in left if v is not None})
+    townships = sorted({t for t, v in left if v is None})
+    served = Household.objects.filter(Q(village__in=villages) | Q(township__in=townships))
+    found = waiting(served, rule).order_by().values_list("township", "village")
+    for township, village, n in found.annotate(n=Count("*")):
+        if (township, village) in left:
+            left[(township, village)] += n
+        if (township, None) in left:
+            left[(township, None)] += n
+    return left
+
+
+def withdrawal_message(rule: AreaRule, *, area: str, left: int, to: str) -> str:
+    """Works taken back while `left` households of their area depend on them: `to` says what
+    the write would do (改为“施工中”, 删除)."""
+    return (
+        f"{area}仍有 {left:,} 户{rule.path.label}户（施工中及以后）依靠该工程的"
+        f"{rule.missing.removeprefix('已投运的').removeprefix('已通气的')}，不能{to}"
+    )
 
 
 def coverage_by_village(rule: AreaRule, county_ids: Iterable[int]) -> dict[int, bool]:

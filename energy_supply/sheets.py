@@ -1,24 +1,44 @@
 """The supply templates of docs/ledger-template.md (供用气合同, 电网改造工程, 燃气管网工程):
-their columns, each row read into a model's values with every error by row and column, and the
-rows of an export in the same layout. Files are small (a row per contract or per works), so rows
-are read into memory and checked one by one against look-ups loaded once."""
+their columns, a file read within the supply's bounds, each row read into a model's values with
+every error by row and column, and the rows of an export in the same layout. Files are small (a
+row per contract or per works, at most MAX_SUPPLY_ROWS), so rows are read into memory and checked
+one by one against look-ups loaded once; what only the database knows is asked for the whole file
+at once (energy_supply/services/imports.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
 from energy_supply.models import GasContract, GasNetwork, GridUpgrade, season_label
 from heating.breakdown import county_labels
-from heating.models import County
-from heating.sheets import Column, SheetError, SheetFile, read_sheet, unneutralise, write_sheet
-from retrofits.validators import DivisionIndex
+from heating.models import County, Township, Village
+from heating.sheet_reader import HEADER_ROWS, Limits, Refused, check_xlsx
+from heating.sheets import (
+    Column,
+    SheetError,
+    SheetFile,
+    SheetFileError,
+    limits,
+    read_sheet,
+    unneutralise,
+    write_sheet,
+)
+from retrofits.validators import DivisionIndex, name_key, village_name_keys
+
+# The largest value of a PositiveIntegerField on every database.
+MAX_INTEGER = 2_147_483_647
+PROGRESS_ROWS = 2000  # rows read between progress reports
 
 
 class Problem(ValueError):
@@ -52,7 +72,9 @@ def parse_date(value: object) -> dt.date:
     raise Problem(f"「{text}」应为日期，如 2023-10-12、2023/10/12 或 2023年10月12日")
 
 
-def parse_positive(value: object, places: int = 2) -> Decimal:
+def parse_positive(value: object, places: int = 2, digits: int = 12) -> Decimal:
+    """A positive number of at most `digits` digits, `places` of them after the point (the
+    column's max_digits and decimal_places: PostgreSQL refuses a larger one)."""
     text = _text(value).replace(",", "")
     try:
         number = Decimal(text)
@@ -60,21 +82,33 @@ def parse_positive(value: object, places: int = 2) -> Decimal:
         raise Problem(f"「{text}」应为数字") from None
     if not number.is_finite() or number <= 0:
         raise Problem(f"「{text}」应为正数")
-    return round(number, places)
+    # Before rounding too: rounding a very large number overflows the decimal context.
+    if number >= 10 ** (digits - places) or (number := round(number, places)) >= 10 ** (
+        digits - places
+    ):
+        raise Problem(f"「{text}」过大，整数部分最多{digits - places}位")
+    return number
 
 
 def parse_whole(value: object) -> int:
-    number = parse_positive(value, places=6)
+    number = parse_positive(value, places=6, digits=16)
     if number != number.to_integral_value():
         raise Problem(f"「{_text(value)}」应为正整数")
+    if number > MAX_INTEGER:
+        raise Problem(f"「{_text(value)}」过大")
     return int(number)
 
 
 def parse_season(value: object) -> int:
-    """2023-2024 (also 2023—2024, 2023/2024, 2023至2024) → 2023."""
+    """2023-2024 (also 2023—2024, 2023/2024, 2023至2024) → 2023; the seasons the database keeps
+    (2000 to 2100)."""
     text = _text(value)
     match = re.fullmatch(r"(\d{4})\s*[-－—~～/至]\s*(\d{4})(?:年?采暖季)?", text)
-    if not match or int(match.group(2)) != int(match.group(1)) + 1:
+    if (
+        not match
+        or int(match.group(2)) != int(match.group(1)) + 1
+        or not 2000 <= int(match.group(1)) <= 2100
+    ):
         raise Problem(f"「{text}」应为采暖季，如 2023-2024")
     return int(match.group(1))
 
@@ -143,48 +177,142 @@ TEMPLATES = {"contracts": CONTRACT, "upgrades": UPGRADE, "networks": NETWORK}
 READY_DATE: dict[type[models.Model], str] = {GridUpgrade: "energized_on", GasNetwork: "supplied_on"}
 
 
+# ---------------------------------------------------------------- a file within the bounds
+
+
+def supply_limits() -> Limits:
+    """The bounds of an uploaded file (heating/sheets.py), with the rows a county's supply file
+    may hold: a city's works are a few thousand, so a larger file is a wrong file."""
+    return dataclasses.replace(limits(), rows=settings.MAX_SUPPLY_ROWS)
+
+
+def too_many_rows(count: int) -> str:
+    return (
+        f"文件有 {count:,} 行，超过每次导入 {settings.MAX_SUPPLY_ROWS:,} 行的上限，"
+        "请分成几个文件上传（例如按县或乡镇分开）。"
+    )
+
+
+def check_supply_file(data: bytes, name: str) -> None:
+    """What the file says of its size before anything is parsed (the zip's directory and the
+    sheet's declared size; a CSV's lines): a file over the bounds is refused at the upload, in
+    milliseconds, and never queued."""
+    if not data:
+        raise SheetFileError("文件为空。")
+    if name.lower().endswith(".csv"):
+        if (lines := data.count(b"\n")) > settings.MAX_SUPPLY_ROWS + HEADER_ROWS:
+            raise SheetFileError(too_many_rows(lines))
+        return
+    try:
+        check_xlsx(data, supply_limits())
+    except Refused as exc:
+        raise SheetFileError(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class SupplySheet:
+    """A supply file read whole: its header, the columns' positions and its non-blank rows,
+    which the import checks and, when it fails, the annotated copy writes again."""
+
+    positions: dict[str, int]
+    header: Sequence[object]
+    rows: list[tuple[int, Sequence[object]]]
+
+    def sheet_file(self) -> SheetFile:
+        """The rows again, as heating/sheets.py's writers take them."""
+        return SheetFile(
+            positions=self.positions, rows=iter(self.rows), total=len(self.rows), header=self.header
+        )
+
+
+def read_supply_file(template: Template, data: bytes, name: str) -> SupplySheet:
+    """The file's rows, refused (SheetFileError, in Chinese) when it is not the template or holds
+    more than MAX_SUPPLY_ROWS rows: an xlsx whose zip does not declare its size is refused once
+    the parser has counted its rows, before any row is converted."""
+    check_supply_file(data, name)
+    sheet = template.read(data, name)
+    bound = settings.MAX_SUPPLY_ROWS
+    if sheet.total > bound + HEADER_ROWS:
+        raise SheetFileError(too_many_rows(sheet.total))
+    rows = list(itertools.islice(sheet.rows, bound + 1))
+    if len(rows) > bound:
+        raise SheetFileError(too_many_rows(len(rows)))
+    return SupplySheet(positions=sheet.positions, header=sheet.header, rows=rows)
+
+
+# ---------------------------------------------------------------- rows
+
+
 @dataclass
 class ReadRow:
     row: int
-    values: dict[str, Any]
+    values: dict[str, Any]  # a field's value; None where blank or wrong
+
+
+ReadProgress = Callable[[int], None]  # rows read so far
 
 
 class RowReader:
-    """Turns a template's rows into model values; look-ups are loaded once per file."""
+    """Turns a template's rows into model values with every problem of each row; look-ups are
+    loaded once per file (the counties, and the townships and villages: one query each)."""
 
-    def __init__(self, template: Template) -> None:
+    def __init__(self, template: Template, *, today: dt.date) -> None:
         self.template = template
+        self.today = today
         self.counties = county_labels(County.objects.all())
-        self.divisions = DivisionIndex() if template is not CONTRACT else None
+        self.divisions: DivisionIndex | None = None
+        if template is not CONTRACT:
+            townships = list(Township.objects.all())
+            villages = list(Village.objects.all())
+            self.divisions = DivisionIndex(townships, villages)
+            # Names anywhere in the city: where the county or township is wrong, a township or
+            # village that is none of the city's is a second error of the row, not a hidden one.
+            self.township_names = {k for t in townships for k in (name_key(t.name), t.code)}
+            self.village_names = {k for v in villages for k in village_name_keys(v.name) | {v.code}}
+        model: Any = template.model
         self.parsers: dict[str, Callable[[object], Any]] = {
             "signed_on": parse_date,
             "season": parse_season,
-            "volume_10k_m3": parse_positive,
             "households": parse_whole,
-            "capacity_kva": lambda v: parse_positive(v, 1),
-            "length_km": parse_positive,
             "energized_on": parse_date,
             "supplied_on": parse_date,
         }
+        for column in template.columns:
+            found = model._meta.get_field(column.field)
+            if isinstance(found, models.DecimalField):
+                self.parsers[column.field] = functools.partial(
+                    parse_positive, places=found.decimal_places, digits=found.max_digits
+                )
+        self.ready_date = READY_DATE.get(model)
+        self.header_of = template.header_of
 
-    def read(self, sheet: SheetFile) -> tuple[list[ReadRow], list[SheetError]]:
-        rows: list[ReadRow] = []
+    def read(
+        self,
+        rows: Iterable[tuple[int, Sequence[object]]],
+        positions: dict[str, int],
+        progress: ReadProgress | None = None,
+    ) -> tuple[list[ReadRow], list[SheetError]]:
+        """Every row, read; and every problem of every row. A code twice in the file is an error
+        of each row after the first."""
+        read: list[ReadRow] = []
         errors: list[SheetError] = []
         codes: dict[str, int] = {}
-        for number, cells in sheet.rows:
-            raw = {f: cells[i] if i < len(cells) else None for f, i in sheet.positions.items()}
+        header_of = self.header_of
+        for count, (number, cells) in enumerate(rows, start=1):
+            width = len(cells)
+            raw = {f: cells[i] if i < width else None for f, i in positions.items()}
             values, problems = self.row(raw)
             code = values.get("code")
             if code and codes.setdefault(code, number) != number:
                 problems.append(("code", f"编号「{code}」与第{codes[code]}行重复"))
-            header_of = self.template.header_of
             errors += [
                 SheetError(number, header_of[f], _text(raw.get(f)), message)
                 for f, message in problems
             ]
-            if not problems:
-                rows.append(ReadRow(number, values))
-        return rows, errors
+            read.append(ReadRow(number, values))
+            if progress is not None and count % PROGRESS_ROWS == 0:
+                progress(count)
+        return read, errors
 
     def row(self, raw: dict[str, object]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         values: dict[str, Any] = {}
@@ -200,15 +328,21 @@ class RowReader:
             try:
                 values[column.field] = self.value(column.field, value, text, values)
             except Problem as exc:
+                values[column.field] = None
                 problems.append((column.field, str(exc)))
-        status = values.get("status")
-        date_field = READY_DATE.get(self.template.model)
-        if status and date_field:
-            ready = status == self.template.model.READY  # type: ignore[attr-defined]
-            if ready and values.get(date_field) is None and date_field not in dict(problems):
-                problems.append((date_field, f"状态为“{raw.get('status')}”时必填"))
-            if not ready and values.get(date_field) is not None:
-                problems.append((date_field, f"状态为“{raw.get('status')}”时不应填写"))
+        status, date_field = values.get("status"), self.ready_date
+        if date_field:
+            day = values.get(date_field)
+            if day is not None and day > self.today:
+                header = self.header_of[date_field]
+                problems.append((date_field, f"{header}{day:%Y-%m-%d}晚于今天"))
+            if status:
+                ready = status == self.template.model.READY  # type: ignore[attr-defined]
+                wrong = date_field in dict(problems)
+                if ready and day is None and not wrong:
+                    problems.append((date_field, f"状态为“{raw.get('status')}”时必填"))
+                if not ready and day is not None:
+                    problems.append((date_field, f"状态为“{raw.get('status')}”时不应填写"))
         return values, problems
 
     def value(self, name: str, value: object, text: str, values: dict[str, Any]) -> Any:
@@ -220,17 +354,25 @@ class RowReader:
                 raise Problem(f"「{text}」不是任务分解表的16个县（市、区）之一")
             return county
         if name == "township":
-            county = values.get("county")
             assert self.divisions is not None
-            township = self.divisions.township(county.pk, text) if county else None
-            if county and township is None:
+            county = values.get("county")
+            if county is None:  # blank or wrong: is it a township of the city at all?
+                if text not in self.township_names and name_key(text) not in self.township_names:
+                    raise Problem(f"「{text}」不是本市的乡（镇、街道）")
+                return None
+            township = self.divisions.township(county.pk, text)
+            if township is None:
                 raise Problem(f"「{text}」不是{county.short_name}的乡（镇、街道）")
             return township
         if name == "village":
-            township = values.get("township")
             assert self.divisions is not None
-            village = self.divisions.village(township, text) if township else None
-            if township and village is None:
+            township = values.get("township")
+            if township is None:
+                if text not in self.village_names and name_key(text) not in self.village_names:
+                    raise Problem(f"「{text}」不是本市的村（社区）")
+                return None
+            village = self.divisions.village(township, text)
+            if village is None:
                 raise Problem(f"「{text}」不是该乡（镇、街道）的村（社区）")
             return village
         if name == "status":

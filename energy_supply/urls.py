@@ -14,6 +14,9 @@ urlpatterns = [
     path("supply/reserves/<int:pk>/edit/", views.reserve_form, name="reserve-edit"),
     path("supply/contracts/<int:pk>/cancel/", views.contract_cancel, name="contract-cancel"),
     path("supply/households/<int:pk>/gas/", views.gas_connection, name="gas-connection"),
+    # Before the kinds' patterns, which would take "imports" for a kind.
+    path("supply/imports/<int:pk>/", views.import_detail, name="supply-import-detail"),
+    path("supply/imports/<int:pk>/errors.xlsx", views.import_errors, name="supply-import-errors"),
     path("supply/<slug:kind>/", views.record_list, name="supply-list"),
     path("supply/<slug:kind>/new/", views.record_form, name="supply-create"),
     path("supply/<slug:kind>/export.xlsx", views.record_export, name="supply-export"),

@@ -14,8 +14,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -34,6 +34,7 @@ from energy_supply.models import (
     GasContract,
     HeatSource,
     KeyProject,
+    SupplyImport,
 )
 from energy_supply.selectors import county_energy
 from energy_supply.services import (
@@ -41,8 +42,8 @@ from energy_supply.services import (
     fuel_reserve_save,
     gas_connection_record,
     gas_contract_save,
-    supply_import,
 )
+from energy_supply.services.jobs import supply_import_start, supply_imports_sweep
 from energy_supply.sheets import CONTRACT, NETWORK, UPGRADE, Template, write_template
 from heating import access
 from heating.access import Action, get_permitted
@@ -311,28 +312,61 @@ def record_template(request: HttpRequest, kind: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def record_import(request: HttpRequest, kind: str) -> HttpResponse:
-    """Upload a file of the template: small files, imported in the request, all or nothing."""
+    """Upload a file of the template: kept and queued at once, imported in the background (all
+    or nothing); the job's page shows the progress and the outcome."""
     spec = _kind(kind)
     user = request_user(request)
     access.require(user, Action.SUPPLY)
     form = SheetUploadForm(request.POST or None, request.FILES or None)
-    outcome = None
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
         try:
-            outcome = supply_import(
-                template=spec.template,
-                data=upload.read(),
-                name=upload.name or "file.xlsx",
+            job = supply_import_start(
+                kind=spec.slug,
+                upload=form.cleaned_data["file"],
                 user=user,
                 dry_run=form.cleaned_data["dry_run"],
             )
         except SheetFileError as exc:
             form.add_error("file", str(exc))
+        else:
+            return redirect("supply-import-detail", pk=job.pk)
+    supply_imports_sweep()  # a job whose worker died shows as interrupted, not 处理中 forever
+    recent = SupplyImport.objects.filter(created_by=user, kind=spec.slug)[:10]
     return render(
-        request,
-        "energy_supply/import.html",
-        {"kind": spec, "form": form, "outcome": outcome, "dry_run": form.data.get("dry_run")},
+        request, "energy_supply/import.html", {"kind": spec, "form": form, "recent": recent}
+    )
+
+
+def _job(request: HttpRequest, pk: int) -> SupplyImport:
+    """The user's own import (404 for anyone else's, another county's included)."""
+    return get_object_or_404(SupplyImport.objects.filter(created_by=request_user(request)), pk=pk)
+
+
+@require_GET
+@login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    if not job.finished and supply_imports_sweep():  # its worker may have died: say so at once
+        job.refresh_from_db()
+    template = (
+        "energy_supply/_import_status.html"
+        if request.headers.get("HX-Request")
+        else "energy_supply/import_detail.html"
+    )
+    return render(request, template, {"job": job, "kind": KINDS[job.kind]})
+
+
+@require_GET
+@login_required
+def import_errors(request: HttpRequest, pk: int) -> FileResponse:
+    """The uploaded rows again, the wrong ones marked and explained, to fix and upload again."""
+    job = _job(request, pk)
+    if not job.error_file:
+        raise Http404("该次导入没有错误文件")
+    return FileResponse(
+        job.error_file.open("rb"),
+        as_attachment=True,
+        filename=f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
     )
 
 

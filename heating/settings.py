@@ -182,6 +182,8 @@ MAX_UPLOAD_MB = envint("MAX_UPLOAD_MB", 50)
 # larger file is split), its size once unzipped, and the memory of the process that parses it.
 MAX_UPLOAD_ROWS = envint("MAX_UPLOAD_ROWS", 300_000)
 MAX_UNCOMPRESSED_MB = envint("MAX_UNCOMPRESSED_MB", 600)
+# Rows of one supply file (contracts, grid or gas works): a city's are a few thousand.
+MAX_SUPPLY_ROWS = envint("MAX_SUPPLY_ROWS", 20_000)
 SHEET_READ_MEMORY_MB = envint("SHEET_READ_MEMORY_MB", 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -254,6 +256,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Imports whose worker died are queued again or failed (retrofits/ledger/jobs.py).
     "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
+    "sweep-stuck-supply-imports": {
+        "task": "energy_supply.tasks.sweep_supply_imports",
+        "schedule": 60,
+    },
     # Exported files a day old are deleted; exports whose worker died are failed.
     "sweep-exports": {"task": "heating.tasks.sweep_exports", "schedule": 3600},
     # Dispatch (oversight/dispatch/tasks.py): the weekly round and its deadlines, every hour; the

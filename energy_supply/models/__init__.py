@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from energy_supply.models.imports import ImportJob, SupplyImport
 from energy_supply.models.sources import (
     Fuel,
     FuelReserve,
@@ -26,8 +27,10 @@ __all__ = [
     "GasNetwork",
     "GridUpgrade",
     "HeatSource",
+    "ImportJob",
     "KeyProject",
     "Milestone",
     "ReserveNorm",
+    "SupplyImport",
     "season_label",
 ]

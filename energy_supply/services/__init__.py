@@ -1,15 +1,15 @@
-"""Writes of supply: a contract, a grid upgrade or a gas network (one by one, a whole file of
-them, or a season's set up at once), the day gas reached a household (or many), and the bureau's
-heat sources, key projects and milestones. Contracts and works take their counties' locks, the
-ones the household writers take, so that a contract cut and an import that needs the gas cannot
-both pass; and each is refused whole where the households already counted on what it takes away."""
+"""Writes of supply: a contract, a grid upgrade or a gas network (one by one, or a season's set up
+at once; a whole file of them in imports.py, run in the background by jobs.py), the day gas
+reached a household (or many), and the bureau's heat sources, key projects and milestones.
+Contracts and works take their counties' locks, the ones the household writers take, so that a
+contract cut and an import that needs the gas cannot both pass; and each is refused whole where
+the households already counted on what it takes away."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,33 +29,19 @@ from energy_supply.models import (
     KeyProject,
     Milestone,
 )
-from energy_supply.sheets import CONTRACT, ReadRow, RowReader, Template
 from heating import access
 from heating.access import Action
 from heating.models import County, HeatingPath, Township, User
-from heating.sheets import SheetError
 from heating.versions import next_version
 from retrofits.choices import DONE_STAGES
 from retrofits.models import Household
 from retrofits.rules import lock_counties
-
-RULES: dict[type[AreaWork], rules.AreaRule] = {GridUpgrade: rules.GRID, GasNetwork: rules.NETWORK}
 
 
 def _check_user(user: User | None, county_ids: Iterable[int]) -> None:
     if user is not None:
         for county_id in set(county_ids):
             access.require(user, Action.SUPPLY, county_id)
-
-
-def _contract_problems(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """For each (county, season) whose contracts changed: cover they still what is counted?"""
-    problems = {}
-    for county_id, season in set(pairs):
-        headroom = rules.gas_headroom([county_id], season)[county_id]
-        if headroom.breached:
-            problems[(county_id, season)] = rules.gas_message(headroom, what="合同变更后")
-    return problems
 
 
 def _withdrawal_problem(old: AreaWork | None, new: AreaWork | None) -> str | None:
@@ -67,15 +53,12 @@ def _withdrawal_problem(old: AreaWork | None, new: AreaWork | None) -> str | Non
         and (new.township_id, new.village_id) == (old.township_id, old.village_id)
     ):
         return None
-    rule = RULES[type(old)]
+    rule = rules.RULE_OF[type(old)]
     left = rules.dependents_left_waiting(rule, county_id=old.county_id, places=[old])
     if not left:
         return None
     to = f"改为“{new.get_status_display()}”" if new is not None else "删除"  # type: ignore[attr-defined]
-    return (
-        f"{old.area}仍有 {left:,} 户{rule.path.label}户（施工中及以后）依靠该工程的"
-        f"{rule.missing.removeprefix('已投运的').removeprefix('已通气的')}，不能{to}"
-    )
+    return rules.withdrawal_message(rule, area=old.area, left=left, to=to)
 
 
 def _stored(instance: Any) -> Any:
@@ -97,7 +80,7 @@ def gas_contract_save(
     contract.full_clean()
     contract.save()
     pairs = [(contract.county_id, contract.season)] + ([(old.county_id, old.season)] if old else [])
-    if problems := _contract_problems(pairs):
+    if problems := rules.contract_problems(pairs):
         raise ValidationError({"households": list(problems.values())})
     return contract
 
@@ -138,108 +121,6 @@ def gas_connection_record(
         household=household, defaults={"connected_on": connected_on, "recorded_by": user}
     )
     return connection
-
-
-# ---------------------------------------------------------------- a whole file
-
-
-@dataclass
-class SupplyImport:
-    total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    errors: list[SheetError] = field(default_factory=list)
-
-
-def supply_import(
-    *, template: Template, data: bytes, name: str, user: User | None, dry_run: bool = False
-) -> SupplyImport:
-    """Import a supply file: all or nothing, every error by row and column. An upsert by code:
-    new codes are created, changed rows updated (in the history), nothing deleted. The supply
-    rules are asked once every row is written, so that a file may move works or contracts around
-    as long as every household keeps what it counts on. A dry run goes the same way and rolls
-    back."""
-    sheet = template.read(data, name)
-    rows, errors = RowReader(template).read(sheet)
-    outcome = SupplyImport(total=len(rows) + len({e.row for e in errors}), errors=errors)
-    allowed = access.Scope(everything=True) if user is None else access.scope(user, Action.SUPPLY)
-    if not errors:
-        with transaction.atomic():
-            _write_rows(template, rows, outcome, allowed)
-            if outcome.errors or dry_run:
-                transaction.set_rollback(True)
-    order = [c.header for c in template.columns]
-    outcome.errors.sort(key=lambda e: (e.row, order.index(e.column)))
-    return outcome
-
-
-def _write_rows(
-    template: Template, rows: list[ReadRow], outcome: SupplyImport, allowed: access.Scope
-) -> None:
-    model: Any = template.model
-    header_of = template.header_of
-    existing = {o.code: o for o in model.objects.filter(code__in=[r.values["code"] for r in rows])}
-    lock_counties({r.values["county"].pk for r in rows} | {o.county_id for o in existing.values()})
-    written: list[tuple[int, Any, Any]] = []  # (sheet row, the record before, after)
-    for row in rows:
-        old = existing.get(row.values["code"])
-        county = row.values["county"]
-        if county.pk not in allowed or (old is not None and old.county_id not in allowed):
-            elsewhere = old is not None and old.county_id not in allowed
-            outcome.errors.append(
-                SheetError(
-                    row.row,
-                    header_of["code" if elsewhere else "county"],
-                    row.values["code"] if elsewhere else county.short_name,
-                    "该编号已登记在其他县（市、区），请联系市能源局"
-                    if elsewhere
-                    else f"只能导入本县（市、区）的{template.name}",
-                )
-            )
-            continue
-        record = model.objects.get(pk=old.pk) if old else model()
-        for name, value in row.values.items():
-            setattr(record, f"{name}_id" if name in ("township", "village") else name, value)
-        if old is not None and not _changed(template, old, record):
-            outcome.unchanged += 1
-            continue
-        try:
-            record.full_clean()
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                column = header_of.get(name, header_of["code"])
-                outcome.errors += [SheetError(row.row, column, "", m) for m in messages]
-            continue
-        record._change_reason = f"导入{template.name}"
-        record.version = old.version + 1 if old else 0  # a form opened before is stale now
-        record.save()
-        written.append((row.row, old, record))
-        outcome.created += old is None
-        outcome.updated += old is not None
-    if outcome.errors:
-        return
-    if template is CONTRACT:
-        touched = {(r.county_id, r.season) for _, _, r in written}
-        touched |= {(o.county_id, o.season) for _, o, _ in written if o}
-        for pair, message in _contract_problems(touched).items():
-            # The rows that put a contract there, or else those that took one away.
-            blamed = [n for n, _, r in written if (r.county_id, r.season) == pair] or [
-                n for n, o, _ in written if o and (o.county_id, o.season) == pair
-            ]
-            outcome.errors += [SheetError(n, header_of["households"], "", message) for n in blamed]
-    else:
-        for number, old, record in written:
-            if problem := _withdrawal_problem(old, record):
-                outcome.errors.append(SheetError(number, header_of["status"], "", problem))
-
-
-def _changed(template: Template, old: Any, new: Any) -> bool:
-    names = [
-        f"{c.field}_id" if c.field in ("county", "township", "village") else c.field
-        for c in template.columns
-    ]
-    return any(getattr(old, n) != getattr(new, n) for n in names)
 
 
 @transaction.atomic
