@@ -7,9 +7,11 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from acceptance.models import IntegrityFlag
 from acceptance.rules import CHECKLISTS
 from acceptance.services import DefectInput, Visit
-from heating.models import User
+from acceptance.services.spot_checks import MAX_SPOT_CHECK
+from heating.models import County, User
 from heating.versions import VersionedForm
 
 DEFECT_ROWS = 3
@@ -57,6 +59,9 @@ class VisitForm(VersionedForm):
     notes = forms.CharField(
         label="说明", required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
+    # The record's own id, given by the phone (static/js/visit.js): the key of its outbox, and
+    # of the visit, so that the same record sent twice is recorded once.
+    client_id = forms.UUIDField(required=False, widget=forms.HiddenInput())
 
     def __init__(
         self, *args: Any, path: str | None = None, with_efficiency: bool = False, **kwargs: Any
@@ -135,3 +140,47 @@ class RemovalForm(forms.Form):
 
 class WorklistSearch(forms.Form):
     q = forms.CharField(required=False, max_length=50)
+    village = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+
+class FlagReviewForm(forms.Form):
+    reason = forms.CharField(
+        label="核实说明",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "请填写核实说明"},
+    )
+
+
+class FlagFilter(forms.Form):
+    STATES = [("open", "待核实"), ("reviewed", "已核实"), ("all", "全部")]
+
+    state = forms.ChoiceField(label="状态", choices=STATES, required=False)
+    kind = forms.ChoiceField(
+        label="类别", choices=[("", "全部"), *IntegrityFlag.Kind.choices], required=False
+    )
+    county = forms.ModelChoiceField(
+        label="县（市、区）", queryset=County.objects.none(), required=False, empty_label="全部"
+    )
+    household = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The counties whose flags the user sees.
+        self.fields["county"].queryset = County.objects.visible_to(user)  # type: ignore[attr-defined]
+
+
+class SpotCheckDrawForm(forms.Form):
+    county = forms.ModelChoiceField(
+        label="县（市、区）",
+        queryset=County.objects.all(),
+        required=False,
+        empty_label="全市",
+    )
+    size = forms.IntegerField(label="抽取户数", min_value=1, max_value=MAX_SPOT_CHECK, initial=20)
+    seed = forms.CharField(
+        label="随机种子",
+        required=False,
+        max_length=40,
+        help_text="留空则自动生成；用同一种子对同一范围重新抽取，结果相同",
+    )

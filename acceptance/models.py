@@ -1,4 +1,5 @@
-"""Acceptance visits (验收), their defects and photos, and the removal of old heating (先立后破)."""
+"""Acceptance visits (验收), their defects and photos, and the removal of old heating (先立后破);
+the integrity flags computed when a visit arrives, and the bureau's risk-weighted spot checks (抽查)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,18 @@ class Inspection(Subject):
         PASSED = "passed", "合格"
         FAILED = "failed", "不合格"
 
+    class Kind(models.TextChoices):
+        ACCEPTANCE = "acceptance", "验收"
+        # The second visit of a household the bureau drew (SpotCheck): it keeps the stage.
+        SPOT_CHECK = "spot_check", "抽查复核"
+
+    kind = models.CharField(
+        "类别",
+        max_length=12,
+        choices=Kind.choices,
+        default=Kind.ACCEPTANCE,
+        db_default="acceptance",
+    )
     visited_at = models.DateTimeField("验收时间")
     inspector = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="验收人"
@@ -116,6 +129,10 @@ class Inspection(Subject):
     latitude = models.DecimalField("纬度", max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField("经度", max_digits=9, decimal_places=6, null=True, blank=True)
     created_at = models.DateTimeField("录入时间", auto_now_add=True)
+    # The phone's own id of the record (its outbox's key): the same id sent again with the same
+    # content is the same visit, answered as the first time; with other content it is refused.
+    client_id = models.UUIDField("客户端编号", null=True, blank=True, unique=True, editable=False)
+    content_digest = models.CharField("内容摘要", max_length=64, blank=True, editable=False)
 
     objects = InspectionQuerySet.as_manager()
 
@@ -137,6 +154,11 @@ class Inspection(Subject):
                     & Q(longitude__gte=-180, longitude__lte=180)
                 ),
                 name="inspection_location_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["acceptance", "spot_check"])
+                & (Q(kind="acceptance") | Q(household__isnull=False)),
+                name="inspection_kind_valid",
             ),
         ]
 
@@ -185,6 +207,23 @@ class InspectionPhoto(models.Model):
     image = models.FileField("照片", upload_to="inspections/%Y/%m/")
     content_type = models.CharField(max_length=40)
     size = models.PositiveIntegerField("大小（字节）")
+    # What the integrity checks compare (acceptance/integrity.py): the bytes, and a perceptual
+    # hash that a resized or re-encoded copy keeps, split in bands so that near copies are found
+    # through an index (blank for a featureless picture, whose hash says nothing).
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    phash = models.CharField("感知哈希", max_length=16, blank=True)
+    phash_band_0 = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    phash_band_1 = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    phash_band_2 = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    phash_band_3 = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    phash_band_4 = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    # Where the camera says it was taken (its EXIF GPS), when it says.
+    latitude = models.DecimalField(
+        "拍摄纬度", max_digits=9, decimal_places=6, null=True, blank=True
+    )
+    longitude = models.DecimalField(
+        "拍摄经度", max_digits=9, decimal_places=6, null=True, blank=True
+    )
 
     class Meta:
         verbose_name = verbose_name_plural = "验收照片"
@@ -210,3 +249,161 @@ class HeatingRemoval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.household} 拆除于 {self.removed_on:%Y-%m-%d}"
+
+
+class IntegrityFlagQuerySet(CountyScopedQuerySet["IntegrityFlag"]):
+    county_lookups = ("inspection__household__county", "inspection__project__county")
+
+    def open(self) -> IntegrityFlagQuerySet:
+        """Not yet reviewed (核实) by the bureau."""
+        return self.filter(reviewed_at__isnull=True)
+
+
+class IntegrityFlag(models.Model):
+    """Something about a visit that evidence should not show, found when it arrived. The visit
+    stays valid; the flag shows beside it until a bureau user records a review with a reason."""
+
+    class Kind(models.TextChoices):
+        OUTSIDE_COUNTY = "outside_county", "位置不在该户所在县"
+        PHOTO_REUSED = "photo_reused", "照片与其他户重复"
+        TOO_FAST = "too_fast", "两次验收间隔过短"
+        OUTSIDE_WINDOW = "outside_window", "验收窗口外"
+
+    inspection = models.ForeignKey(
+        Inspection, on_delete=models.CASCADE, related_name="flags", verbose_name="验收记录"
+    )
+    kind = models.CharField("类别", max_length=16, choices=Kind.choices)
+    detail = models.CharField("说明", max_length=300)
+    # The other visit of a pair (the same photo, an impossible journey); each carries the flag.
+    other = models.ForeignKey(
+        Inspection,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="相关验收记录",
+    )
+    created_at = models.DateTimeField("发现时间", auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="核实人",
+    )
+    reviewed_at = models.DateTimeField("核实时间", null=True, blank=True)
+    review_reason = models.TextField("核实说明", max_length=500, blank=True)
+
+    objects = IntegrityFlagQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = verbose_name_plural = "验收异常提示"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["inspection", "kind"],
+                condition=Q(other__isnull=True),
+                name="integrity_flag_once",
+            ),
+            models.UniqueConstraint(
+                fields=["inspection", "kind", "other"],
+                condition=Q(other__isnull=False),
+                name="integrity_flag_once_per_pair",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(reviewed_at__isnull=True, reviewed_by__isnull=True, review_reason="")
+                    | (
+                        Q(reviewed_at__isnull=False, reviewed_by__isnull=False)
+                        & ~Q(review_reason="")
+                    )
+                ),
+                name="integrity_flag_review_complete",
+                violation_error_message="核实须填写核实人、时间和说明",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.inspection}：{self.get_kind_display()}"
+
+
+class SpotCheckQuerySet(CountyScopedQuerySet["SpotCheck"]):
+    pass
+
+
+class SpotCheck(models.Model):
+    """A draw of accepted households for a second visit (抽查), weighted by their risk; with its
+    seed, the same population draws the same sample again (acceptance/spot_checks.py)."""
+
+    # None: drawn from every county.
+    county = models.ForeignKey(
+        County,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="spot_checks",
+        verbose_name="县（市、区）",
+    )
+    seed = models.CharField("随机种子", max_length=40)
+    size = models.PositiveIntegerField("抽取户数")
+    population = models.PositiveIntegerField("参与抽取的户数")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="抽取人"
+    )
+    created_at = models.DateTimeField("抽取时间", auto_now_add=True)
+
+    objects = SpotCheckQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = verbose_name_plural = "抽查"
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="spot_check_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.county or '全市'} 抽查 {self.created_at:%Y-%m-%d}（种子 {self.seed}）"
+
+
+class SpotCheckItemQuerySet(CountyScopedQuerySet["SpotCheckItem"]):
+    county_lookups = ("household__county",)
+
+    def open(self) -> SpotCheckItemQuerySet:
+        """Drawn and not yet visited."""
+        return self.filter(visit__isnull=True)
+
+
+class SpotCheckItem(models.Model):
+    spot_check = models.ForeignKey(
+        SpotCheck, on_delete=models.CASCADE, related_name="items", verbose_name="抽查"
+    )
+    household = models.ForeignKey(
+        Household, on_delete=models.PROTECT, related_name="spot_check_items", verbose_name="改造户"
+    )
+    rank = models.PositiveIntegerField("抽中顺序")
+    weight = models.DecimalField("风险权重", max_digits=8, decimal_places=2)
+    reasons = models.CharField("风险因素", max_length=200, blank=True)
+    # The second visit, once made (its result is the sample's finding).
+    visit = models.ForeignKey(
+        Inspection,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="抽查复核记录",
+    )
+
+    objects = SpotCheckItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["spot_check", "rank"]
+        verbose_name = verbose_name_plural = "抽查户"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["spot_check", "household"], name="spot_check_household_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.spot_check} #{self.rank} {self.household}"

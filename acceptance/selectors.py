@@ -1,4 +1,5 @@
-"""Reads of acceptance: building energy retrofits accepted against the plan's m² (二(二))."""
+"""Reads of acceptance: building energy retrofits accepted against the plan's m² (二(二)); the
+households a spot check sends inspectors back to."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Q, Sum
 
-from acceptance.models import Project
+from acceptance.models import Defect, Inspection, IntegrityFlag, Project, SpotCheckItem
 from heating.models import BuildingKind, County, PlanYear
+from retrofits.models import Household, HouseholdQuerySet
 
 # A project's kind as the plan's building targets count it.
 KINDS = {
@@ -71,3 +73,29 @@ def building_progress(*, plan_year: PlanYear, counties: list[County]) -> Buildin
         units[name][KINDS[kind]] = units[name].get(KINDS[kind], Decimal(0)) + (m2 or 0)
     progress.by_unit = dict(units)
     return progress
+
+
+def _spot_check_due() -> Q:
+    """Drawn and not yet visited, or failed at its spot check with defects still open."""
+    drawn = SpotCheckItem.objects.open().filter(household=OuterRef("pk"))
+    failed = Defect.objects.open().filter(
+        household=OuterRef("pk"), inspection__kind=Inspection.Kind.SPOT_CHECK
+    )
+    return Q(Exists(drawn)) | Q(Exists(failed))
+
+
+def spot_checks_due(households: HouseholdQuerySet) -> HouseholdQuerySet:
+    """The households of `households` an inspector must visit again for a spot check (抽查)."""
+    return households.filter(_spot_check_due())
+
+
+def spot_check_due(household: Household) -> bool:
+    return Household.objects.filter(_spot_check_due(), pk=household.pk).exists()
+
+
+def flagged_households(households: HouseholdQuerySet) -> HouseholdQuerySet:
+    """The households of `households` with a visit whose integrity flag the bureau has not yet
+    reviewed: their acceptance stands, but its evidence is in doubt (the evaluation's completeness
+    score is to count them apart)."""
+    open_flags = IntegrityFlag.objects.open().filter(inspection__household=OuterRef("pk"))
+    return households.filter(Exists(open_flags))

@@ -1,15 +1,17 @@
-"""Inspectors' pages, phone first: the worklist and the visit form; photos behind access checks."""
+"""Inspectors' pages, phone first: the worklist and the visit form (of an acceptance, or of a spot
+check's second visit), which a phone's outbox also posts to; photos behind access checks."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Q
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.db.models import Count, Exists, OuterRef, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,19 +22,22 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from acceptance.forms import RemovalForm, VisitForm, WorklistSearch
 from acceptance.ledger import write_acceptance_ledger
 from acceptance.models import Defect, Inspection, InspectionPhoto, Project
+from acceptance.selectors import spot_checks_due
 from acceptance.services import (
     heating_removal_record,
-    inspection_record,
     project_inspection_record,
+    visit_submit,
 )
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
 from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
 from heating.models import County, PersonalDataAccess
 from heating.services import personal_access_record
-from retrofits.models import Household
+from retrofits.models import Household, HouseholdQuerySet
 
 PAGE_SIZE = 30
+# The header a phone's outbox (static/js/outbox.js) sends: it is answered in JSON.
+OUTBOX_HEADER = "X-Outbox"
 
 
 @require_GET
@@ -42,10 +47,9 @@ def worklist(request: HttpRequest) -> HttpResponse:
     access.require(user, Action.INSPECT)
     today = timezone.localdate()
     due = Defect.objects.open().filter(household=OuterRef("pk"), rectify_by__lte=today)
+    awaiting = Household.objects.permitted(user, Action.INSPECT).awaiting_acceptance()
     households = (
-        Household.objects.permitted(user, Action.INSPECT)
-        .awaiting_acceptance()
-        .select_related("county", "township", "village")
+        awaiting.select_related("county", "township", "village")
         .annotate(revisit_due=Exists(due))
         .order_by("-revisit_due", "county__order", "township__code", "village__code", "code")
     )
@@ -53,22 +57,61 @@ def worklist(request: HttpRequest) -> HttpResponse:
         return throttled
     search = WorklistSearch(request.GET)
     if not search.is_valid():
-        return bad_request(request, "搜索内容无效：" + "；".join(map(str, search.errors["q"])))
-    query = search.cleaned_data["q"]
+        errors = [str(e) for errors in search.errors.values() for e in errors]
+        return bad_request(request, "搜索内容无效：" + "；".join(errors))
+    query, village = search.cleaned_data["q"], search.cleaned_data["village"]
+    # Households drawn for a spot check (抽查) come first: they are few, and the bureau waits.
+    drawn = spot_checks_due(Household.objects.permitted(user, Action.INSPECT))
+    spot = drawn.select_related("county", "township", "village")
+    take_along = _villages(awaiting, drawn)
+    if village:
+        households, spot = households.filter(village_id=village), spot.filter(village_id=village)
     households = households.search(query, user=user, places=True)
+    spot = spot.search(query, user=user, places=True).order_by("county__order", "code")[:PAGE_SIZE]
     page = Paginator(households, PAGE_SIZE).get_page(request.GET.get("page"))
     projects = (
         Project.objects.permitted(user, Action.INSPECT)
         .filter(accepted_on__isnull=True)
         .select_related("county")
     )
-    shown = list(page)
-    rows = list(zip(shown, _phone_to_call(request, shown), strict=True))
+    shown, spot_shown = list(page), list(spot)
+    phones = _phone_to_call(request, shown + spot_shown)
     return render(
         request,
         "acceptance/worklist.html",
-        {"page": page, "rows": rows, "q": query, "projects": projects},
+        {
+            "page": page,
+            "rows": list(zip(shown, phones[: len(shown)], strict=True)),
+            "spot_rows": list(zip(spot_shown, phones[len(shown) :], strict=True)),
+            "q": query,
+            "village": village,
+            "projects": projects,
+            "take_along": take_along,
+        },
     )
+
+
+@dataclass
+class Village:
+    """A village of the inspector's worklist, which they may take along to work offline."""
+
+    pk: int
+    name: str
+    households: int = 0
+
+
+def _villages(*worklists: HouseholdQuerySet) -> list[Village]:
+    """The villages of the inspector's worklists, with how many of their households are on them."""
+    found: dict[int, Village] = {}
+    for households in worklists:
+        rows = (
+            households.order_by()
+            .values_list("village", "county__short_name", "township__name", "village__name")
+            .annotate(n=Count("pk"))
+        )
+        for pk, county, township, name, n in rows:
+            found.setdefault(pk, Village(pk, f"{county} {township} {name}")).households += n
+    return sorted(found.values(), key=lambda v: v.name)
 
 
 def _phone_to_call(request: HttpRequest, households: list[Household]) -> list[str]:
@@ -89,8 +132,30 @@ def _phone_to_call(request: HttpRequest, households: list[Household]) -> list[st
 @require_http_methods(["GET", "POST"])
 @login_required
 def visit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _visit(request, pk, Inspection.Kind.ACCEPTANCE)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def spot_check_visit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The second visit of a household the bureau drew (抽查): its worklist entry leads here."""
+    return _visit(request, pk, Inspection.Kind.SPOT_CHECK)
+
+
+def _visit(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """The visit form, posted by the page itself or by the phone's outbox (X-Outbox: the answer
+    is JSON, its state accepted or refused with the Chinese reason)."""
     user = request_user(request)
-    household = get_permitted(Household.objects.all(), user, Action.INSPECT, pk=pk)
+    outbox = request.method == "POST" and request.headers.get(OUTBOX_HEADER) == "1"
+    households = Household.objects.all()
+    if kind == Inspection.Kind.SPOT_CHECK:
+        households = spot_checks_due(households)
+    try:
+        household = get_permitted(households, user, Action.INSPECT, pk=pk)
+    except (Http404, PermissionDenied):
+        if not outbox:
+            raise
+        return _outbox_answer(404, "refused", "该户不存在，或已不在您负责验收的范围内")
     form = VisitForm(
         request.POST or None,
         request.FILES or None,
@@ -100,7 +165,9 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         visit = form.visit(user)
         try:
-            inspection_record(
+            submitted = visit_submit(
+                client_id=form.cleaned_data.get("client_id"),
+                kind=kind,
                 household=household,
                 inspector=user,
                 visited_at=visit.visited_at,
@@ -117,21 +184,36 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
+            if outbox:
+                return _outbox_answer(
+                    201 if submitted.created else 200,
+                    "accepted",
+                    id=submitted.inspection.pk,
+                    replayed=not submitted.created,
+                )
             dossier = reverse("household-detail", args=[household.pk])
+            what = "抽查复核" if kind == Inspection.Kind.SPOT_CHECK else "验收"
             messages.success(
                 request,
-                format_html('已记录验收：{}（<a href="{}">查看一户一档</a>）', household, dossier),
+                format_html(
+                    '已记录{}：{}（<a href="{}">查看一户一档</a>）', what, household, dossier
+                ),
             )
             back = _back_to_worklist(request)
             if request.headers.get("X-Visit-Form") == "fetch":  # visit.js goes there itself
                 return HttpResponse(status=204, headers={"X-Location": back})
             return redirect(back)
+    if outbox:
+        return _outbox_answer(422, "refused", _reasons(form))
+    spot = kind == Inspection.Kind.SPOT_CHECK
     return render(
         request,
         "acceptance/visit.html",
         {
             "form": form,
             "h": household,
+            "kind": kind,
+            "spot": spot,
             "phone": _phone_to_call(request, [household])[0],
             "open_defects": Defect.objects.filter(household=household)
             .open()
@@ -139,8 +221,28 @@ def visit(request: HttpRequest, pk: int) -> HttpResponse:
             .order_by("rectify_by"),
             "visits": household.inspections.select_related("inspector").order_by("-visited_at")[:3],
             "back": _back_to_worklist(request),
+            "action": reverse("spot-check-visit" if spot else "visit", args=[household.pk]),
+            "rendered_at": timezone.localtime(),
         },
     )
+
+
+def _outbox_answer(status: int, state: str, reason: str = "", **more: object) -> JsonResponse:
+    return JsonResponse(
+        {"state": state, "reason": reason, **more},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+def _reasons(form: VisitForm) -> str:
+    """Every error of a posted visit form, in one Chinese line (for the outbox to show)."""
+    reasons = [str(e) for e in form.non_field_errors()]
+    for field in form:
+        reasons += [f"{field.label}：{e}" for e in field.errors]
+    for errors in form.section_errors.values():
+        reasons += errors
+    return "；".join(reasons) or "记录无效"
 
 
 def _back_to_worklist(request: HttpRequest) -> str:

@@ -42,6 +42,7 @@ class Action(enum.StrEnum):
     SIGN = "sign"  # sign off a county's report (or send it back to its drafter)
     DISPATCH = "dispatch"  # open dispatch rounds; accept reports or return them
     ACCOUNTS = "accounts"  # create user accounts, set their roles, deactivate them
+    REVIEW = "review"  # review (核实) visits' integrity flags; draw spot checks (抽查)
 
 
 class Reach(enum.Enum):
@@ -57,6 +58,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.SUPPLY: Reach.ALL,
         Action.MANAGE_PLAN: Reach.ALL,
         Action.DISPATCH: Reach.ALL,
+        Action.REVIEW: Reach.ALL,
     },
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
@@ -87,6 +89,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.SIGN: Reach.ALL,
         Action.DISPATCH: Reach.ALL,
         Action.ACCOUNTS: Reach.ALL,
+        Action.REVIEW: Reach.ALL,
     },
 }
 
@@ -105,6 +108,7 @@ REFUSALS: dict[Action, str] = {
     Action.SIGN: "只有本县的县级审核人可以审核本县的调度报告。",
     Action.DISPATCH: "只有市级用户可以发起调度、确认或退回县级报告。",
     Action.ACCOUNTS: "只有系统管理员可以管理用户账号。",
+    Action.REVIEW: "只有市级用户可以核实验收异常提示和组织抽查。",
 }
 
 # The admin site is for those who keep the plan and reference lists, correct records or manage

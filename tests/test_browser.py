@@ -519,3 +519,139 @@ def test_a_countys_report_form_and_the_citys_round_view(browser, live_server) ->
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366 + 20
     page.screenshot(path=str(ARTIFACTS / "dispatch-round.png"), full_page=True)
     assert errors == []
+
+
+def test_an_inspector_records_three_visits_offline_and_syncs_them_once(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
+    """Issue 25: the worklist opened online is kept on the phone (a service worker); offline, the
+    page reloads from that copy and three visits with photos wait in the outbox (IndexedDB);
+    back online, 立即同步 sends them: three visits on the server, and sending the outbox again
+    makes none; a changed copy of one is refused, and the outbox says why."""
+    from acceptance.models import Inspection, InspectionPhoto
+    from tests.ledger_files import IDS, row, xlsx
+    from tests.test_integrity import jpeg, scene
+
+    TenderItem.objects.create(
+        category="热泵", path="electric", model="KRS-8P", vendor="甲", rated_power_kw=8,
+        unit_price=1,
+    )  # fmt: skip
+    names = ["张三", "李四", "王五"]
+    rows = [
+        row(户编号=f"XF-000{n + 1}", 身份证号=IDS[n], 户主姓名=name, 实施进度="已完工",
+            完工日期=dt.date(2023, 10, 10))
+        for n, name in enumerate(names)
+    ]  # fmt: skip
+    call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
+    user_create(
+        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
+        counties=[County.objects.get(short_name="忻府区")],
+    )  # fmt: skip
+    photos = []
+    for n in range(3):
+        path = tmp_path / f"stove-{n}.jpg"
+        path.write_bytes(jpeg(scene(100 + n)))
+        photos.append(str(path))
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
+        geolocation={"latitude": 38.404242, "longitude": 112.746046},
+        permissions=["geolocation"], service_workers="allow",
+    )  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    log_in(page, live_server, "yanshou")
+    page.wait_for_selector("[data-testid=offline-ready][data-ready]", timeout=15000)
+    assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    # The village taken along: its households' dossiers too.
+    page.click("[data-take-village]")
+    page.wait_for_selector("[data-testid=take-status]:has-text('已保存')", timeout=15000)
+    assert "3 户" in page.inner_text("[data-testid=taken]")
+    went_offline = dt.datetime.now(dt.UTC)
+
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#offline-banner")
+    # The copy on the phone, not the server: the page was drawn before going offline.
+    rendered = page.get_attribute("script[data-user]", "data-rendered")
+    assert dt.datetime.fromisoformat(rendered) < went_offline
+    first = Household.objects.get(code="XF-0001")
+    page.goto(f"{live_server.url}/households/{first.pk}/")
+    assert "一户一档：张三" in page.inner_text("h1")
+    page.go_back()
+    page.wait_for_selector("#offline-banner")
+    for n, name in enumerate(names):
+        page.click(f"ul.worklist >> text={name}")
+        page.wait_for_selector("form.visit-form")
+        for item in ("model_matches", "installed", "temperature", "wiring"):
+            page.check(f"#id_check_{item}")
+        page.check("input[name=result][value=passed]")
+        page.set_input_files("#id_photos", photos[n])
+        page.fill("#id_notes", f"离线录入{n + 1}")
+        page.click("button:has-text('保存验收记录')")
+        page.wait_for_selector("[data-testid=outbox-flash]")
+        assert f"已保存在本机，待同步：{name}" in page.inner_text("[data-testid=outbox-flash]")
+    pending = page.locator("[data-testid=outbox-records] li[data-state=pending]")
+    assert pending.count() == 3
+    assert "（3 条待同步）" in page.inner_text("[data-testid=outbox]")
+    page.screenshot(path=str(ARTIFACTS / "phone-outbox-offline.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert Inspection.objects.count() == 0
+
+    context.set_offline(False)
+    page.click("[data-testid=sync]")
+    sent = page.locator("[data-testid=outbox-records] li[data-state=sent]")
+    sent.nth(2).wait_for(timeout=15000)
+    assert Inspection.objects.count() == 3 and InspectionPhoto.objects.count() == 3
+    assert Inspection.objects.filter(client_id__isnull=False, latitude__isnull=False).count() == 3
+    assert set(Inspection.objects.values_list("notes", flat=True)) == {
+        "离线录入1", "离线录入2", "离线录入3",
+    }  # fmt: skip
+    assert "上次同步：尚未同步" not in page.inner_text("[data-testid=last-sync]")
+
+    # The outbox sent again (as a phone that never heard the answers would): nothing new.
+    page.evaluate(
+        """() => heatingOutbox.all().then((records) => Promise.all(records.map((r) => {
+             r.state = "pending"; return heatingOutbox.put(r); })))"""
+    )
+    page.click("[data-testid=sync]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=outbox-records] li[data-state=sent]')"
+        ".length === 3 && document.body.innerText.includes('此前已同步')"
+    )
+    assert Inspection.objects.count() == 3 and InspectionPhoto.objects.count() == 3
+
+    # A changed copy of one: refused, and the outbox shows why.
+    page.evaluate(
+        """() => heatingOutbox.all().then((records) => {
+             const r = records[0];
+             r.fields = r.fields.map(([k, v]) => [k, k === "notes" ? "改过的说明" : v]);
+             r.state = "pending";
+             return heatingOutbox.put(r);
+           })"""
+    )
+    page.click("[data-testid=sync]")
+    refused = page.locator("[data-testid=outbox-records] li[data-state=refused]")
+    refused.wait_for(timeout=15000)
+    assert "本次内容与已同步的不同，未保存" in refused.inner_text()
+    assert "被拒绝" in refused.inner_text()
+    assert Inspection.objects.count() == 3
+    page.screenshot(path=str(ARTIFACTS / "phone-outbox-synced.png"), full_page=True)
+
+    # Logging out with a record not sent asks first; dismissed, nothing happens.
+    asked: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", dismiss)
+    page.click("[data-testid=menu-button]")
+    page.click(".who form[data-logout] button")
+    page.wait_for_timeout(500)
+    assert asked and "1 条验收记录未同步" in asked[0] and "清除浏览器数据" in asked[0]
+    assert page.is_visible("[data-testid=outbox]")
+    assert errors == []
+    context.close()
