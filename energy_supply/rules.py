@@ -15,7 +15,6 @@ from django.db.models import Count, Q, Sum
 
 from energy_supply.models import AreaWork, GasContract, GasNetwork, GridUpgrade, season_label
 from heating.models import County, HeatingPath
-from heating.selectors import current_plan_year
 from retrofits.choices import Stage, stages_from
 from retrofits.models import Household, HouseholdQuerySet
 from retrofits.rules import Breach, Touched
@@ -24,12 +23,6 @@ from retrofits.rules import Breach, Touched
 SELECTED_ON = stages_from(Stage.SELECTED)
 # Works may start only where the supply is ready: 施工中 and every stage after it.
 BUILDING_ON = stages_from(Stage.BUILDING)
-
-
-def plan_season() -> int | None:
-    """The heating season the current plan year prepares: plan 2023 → season 2023-2024."""
-    plan_year = current_plan_year()
-    return plan_year.year if plan_year else None
 
 
 # ---------------------------------------------------------------- 以气定改
@@ -63,7 +56,8 @@ class GasHeadroom:
 
 
 def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroom]:
-    """Covered and used households of these counties: one query each, however many counties."""
+    """Covered and used households of these counties: one query each, however many counties. A
+    season's gas heats every year's retrofits up to its own, not a later plan year's."""
     ids = sorted(set(county_ids))
     covered = dict(
         GasContract.objects.in_force(season)
@@ -72,7 +66,7 @@ def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroo
         .annotate(n=Sum("households"))
     )
     counted = (
-        Household.objects.filter(county__in=ids, path=HeatingPath.GAS)
+        Household.objects.filter(county__in=ids, path=HeatingPath.GAS, plan_year__year__lte=season)
         .values_list("county")
         .annotate(
             used=Count("pk", filter=Q(stage__in=SELECTED_ON)),
@@ -114,19 +108,21 @@ def contract_problems(
 
 def gas_within_contracts(touched: Touched) -> list[Breach]:
     """A plan rule: in each county the write touched, the 煤改气 households at 已选型 or beyond
-    stay within the households its contracts cover for the plan's heating season."""
-    season = plan_season()
-    if season is None:
-        return []
+    stay within the households its contracts cover for the heating season of their plan year."""
     counted = touched.households.filter(path=HeatingPath.GAS, stage__in=SELECTED_ON)
-    counties = set(counted.values_list("county", flat=True).distinct())
+    seasons: dict[int, set[int]] = defaultdict(set)
+    for county_id, season in counted.values_list("county", "plan_year__year").distinct():
+        seasons[season].add(county_id)
     breaches = []
-    for county_id, headroom in gas_headroom(counties, season).items():
-        if headroom.breached:
-            codes = counted.filter(county=county_id).values_list("code", flat=True)
-            breaches.append(
-                Breach("stage", gas_message(headroom), county_id=county_id, codes=tuple(codes))
-            )
+    for season, counties in sorted(seasons.items()):
+        for county_id, headroom in gas_headroom(counties, season).items():
+            if headroom.breached:
+                codes = counted.filter(county=county_id, plan_year__year=season).values_list(
+                    "code", flat=True
+                )
+                breaches.append(
+                    Breach("stage", gas_message(headroom), county_id=county_id, codes=tuple(codes))
+                )
     return breaches
 
 

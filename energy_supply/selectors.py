@@ -149,22 +149,24 @@ def _coverage_dict(coverage: Coverage, served: str) -> dict[str, Any]:
 
 
 def _coverage(
-    run: RollupRun | None, rule: rules.AreaRule, counties: list[int]
+    run: RollupRun | None, rule: rules.AreaRule, counties: list[int], plan_year: PlanYear
 ) -> dict[int, Coverage]:
-    """Per county, from the latest rollup's village counts and the ready works: one aggregate
-    query, and one for the few villages where households wait."""
+    """Per county, from the latest rollup's village counts of the year's households and the ready
+    works: one aggregate query, and one for the few villages where households wait."""
     found: dict[int, Coverage] = defaultdict(Coverage)
     if run is None:
         return found
     # The figures change only with a new count or a change of works: kept until then (a page
     # view at a million households would otherwise spend half its time here).
     changed = rule.works.history.aggregate(last=Max("history_id"))["last"]
-    key = f"coverage:{run.pk}:{rule.path}:{changed}:{','.join(map(str, sorted(counties)))}"
+    key = f"coverage:{run.pk}:{plan_year.pk}:{rule.path}:{changed}:{','.join(map(str, sorted(counties)))}"
     cached: dict[int, Coverage] | None = cache.get(key)
     if cached is not None:
         return defaultdict(Coverage, cached)
     served = rule.works.objects.ready().filter(county__in=counties).covering()
-    counts = ProgressCount.objects.filter(run=run, county__in=counties, path=rule.path)
+    counts = ProgressCount.objects.filter(
+        run=run, plan_year=plan_year, county__in=counties, path=rule.path
+    )
     done = Q(stage__in=DONE_STAGES)
     waiting = Q(stage=Stage.SELECTED) & ~served
     totals = (
@@ -203,8 +205,8 @@ def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[Co
     season = plan_year.year
     run = RollupRun.objects.latest_complete()
     gas = rules.gas_headroom(ids, season)
-    grid = _coverage(run, rules.GRID, ids)
-    network = _coverage(run, rules.NETWORK, ids)
+    grid = _coverage(run, rules.GRID, ids, plan_year)
+    network = _coverage(run, rules.NETWORK, ids, plan_year)
     connected = dict(
         GasConnection.objects.filter(
             household__county__in=ids,

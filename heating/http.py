@@ -74,6 +74,12 @@ def plan_year_or_404(year: int | None = None) -> PlanYear:
     return plan_year
 
 
+def plan_year_of(request: HttpRequest) -> PlanYear:
+    """The plan year a page shows: its `?year=` (the year switch), else the current one. A year
+    that is not a number is the current one; a number with no plan is a Chinese 404."""
+    return plan_year_or_404(parse_id(request.GET.get("year")))
+
+
 def search_throttled(request: HttpRequest) -> HttpResponse | None:
     """Each search (a `q` of the list or the worklist) counts against the user's searches per
     minute; past SEARCHES_PER_MINUTE, a Chinese 429 instead of results. Typing is well under it; a

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from heating.breakdown import CELLS, COLUMNS, Counts, row_values
 from heating.models import County, HeatingPath, PlanYear, Target, User
@@ -29,8 +30,33 @@ def targets_of_year(
     return counts
 
 
-def current_plan_year() -> PlanYear | None:
-    return PlanYear.objects.order_by("-year").first()
+def current_plan_year(today: dt.date | None = None) -> PlanYear | None:
+    """The year the pages, rules and figures show by default: the one whose season (its works'
+    start to the end of its evaluation) holds today, the later where two do; else the latest that
+    has started; else the first planned. Importing next year's table does not switch to it."""
+    day = today or timezone.localdate()
+    years = list(PlanYear.objects.order_by("year"))
+    running = [p for p in years if p.works_start <= day <= p.evaluation_due]
+    return _latest_started(running or years, day) or (years[0] if years else None)
+
+
+def upload_plan_year(today: dt.date | None = None) -> PlanYear | None:
+    """The 任务年度 of a new household whose upload or form names none: the year whose works
+    window holds the day; else the latest that has started; else the first planned."""
+    day = today or timezone.localdate()
+    years = list(PlanYear.objects.order_by("year"))
+    working = [p for p in years if p.works_start <= day <= p.works_due]
+    return _latest_started(working or years, day) or (years[0] if years else None)
+
+
+def plan_year_numbers() -> list[str]:
+    """The years a ledger's 任务年度 may name, for its drop-down."""
+    return [str(y) for y in PlanYear.objects.order_by("year").values_list("year", flat=True)]
+
+
+def _latest_started(years: list[PlanYear], day: dt.date) -> PlanYear | None:
+    started = [p for p in years if p.works_start <= day]
+    return started[-1] if started else None
 
 
 @dataclass(frozen=True)

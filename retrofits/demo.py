@@ -187,6 +187,7 @@ def household_rows(
                 "completed_on": timeline.completed if stage == Stage.COMPLETED else None,
                 "low_income": YES if low_income else "",
                 "notes": "",
+                "plan_year": year,
             }
             yield [row[c.field] for c in COLUMNS]
 

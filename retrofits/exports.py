@@ -11,6 +11,7 @@ from django.http import QueryDict
 from heating.access import PersonalData
 from heating.exports import Made, Progress
 from heating.models import County, ExportJob
+from heating.selectors import plan_year_numbers
 from heating.sheets import check_exportable
 from retrofits.filters import HouseholdFilter
 from retrofits.ledger.file import ChoiceLists, write_ledger
@@ -50,6 +51,6 @@ def ledger_file(job: ExportJob, progress: Progress) -> Made:
     check_exportable(total)
     rows = counted(ledger_rows(found, user=user), progress, total)
     counties = [c.short_name for c in County.objects.visible_to(user)]
-    data = write_ledger(rows, ChoiceLists(counties=counties))
+    data = write_ledger(rows, ChoiceLists(counties=counties, years=plan_year_numbers()))
     personal = found.filter(PersonalData(user).full.q("county")).count()
     return Made(data, FILE_NAME, personal_households=personal)

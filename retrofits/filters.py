@@ -7,7 +7,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from heating.http import parse_id
-from heating.models import AreaType, County, HeatingPath, Township, User, Village
+from heating.models import AreaType, County, HeatingPath, PlanYear, Township, User, Village
 from retrofits.choices import Stage
 from retrofits.models import HouseholdQuerySet, TenderItem
 
@@ -34,6 +34,12 @@ class HouseholdFilter(django_filters.FilterSet):
         label="城乡类型", choices=AreaType.choices, empty_label="全部"
     )
     stage = django_filters.ChoiceFilter(label="实施进度", choices=Stage.choices, empty_label="全部")
+    plan_year = django_filters.ModelChoiceFilter(
+        label="任务年度",
+        queryset=PlanYear.objects.order_by("-year"),
+        to_field_name="year",
+        empty_label="全部",
+    )
     # A choice, not a BooleanFilter: that one reads any unknown value as "all" and ignores it.
     low_income = django_filters.ChoiceFilter(
         label="低收入户",

@@ -27,6 +27,7 @@ EXPORT_FIELDS = (
     "completed_on",
     "low_income",
     "notes",
+    "plan_year__year",
     "county_id",
 )
 
@@ -46,7 +47,8 @@ def ledger_rows(
     for values in rows.iterator(chunk_size=5000):
         (
             code, county, township, village, name, id_number, phone,
-            area_value, path_value, model, stage_value, completed_on, low_income, notes, county_id,
+            area_value, path_value, model, stage_value, completed_on, low_income, notes, year,
+            county_id,
         ) = values  # fmt: skip
         id_number, phone = personal.shown(county_id, id_number, phone)
         yield [
@@ -64,4 +66,5 @@ def ledger_rows(
             completed_on,
             YES if low_income else NO,
             notes,
+            year,
         ]

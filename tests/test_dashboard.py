@@ -246,7 +246,7 @@ def test_a_finished_county_shows_the_day_it_finished(client: Client, municipal: 
     run = RollupRun.objects.create(started_at=now, finished_at=now)
     for target in cells:
         DailyProgress.objects.create(
-            day=timezone.localdate(now), county=wutaishan, path=target.path, area=target.area,
+            day=timezone.localdate(now), plan_year_id=2023, county=wutaishan, path=target.path, area=target.area,
             stage=Stage.COMPLETED, households=target.households,
         )  # fmt: skip
         half = target.households // 2
@@ -255,7 +255,7 @@ def test_a_finished_county_shows_the_day_it_finished(client: Client, municipal: 
             (dt.date(2023, 9, 24), target.households - half),
         ):
             TrendPoint.objects.create(
-                run=run, county=wutaishan, path=target.path, area=target.area, day=day,
+                run=run, plan_year_id=2023, county=wutaishan, path=target.path, area=target.area, day=day,
                 completed=completed, accepted=0,
             )  # fmt: skip
     login(client, municipal)

@@ -199,7 +199,9 @@ def test_an_earlier_day_is_the_same_city_earlier(tender: list[TenderItem]) -> No
 def test_the_trend_comes_from_the_households_own_dates(tender: list[TenderItem]) -> None:
     generate()
     rollup_run()  # after commit in the product; a test's transaction never commits
-    line = Trend(County.objects.values_list("pk", flat=True)).line()
+    line = Trend(
+        County.objects.values_list("pk", flat=True), PlanYear.objects.get(year=2023)
+    ).line()
     days = [dt.date.fromisoformat(day) for day, _, _ in line]
     assert days == sorted(days) and len(days) > 100  # one point a day over the season
     assert days[0] < dt.date(2023, 5, 15)
@@ -207,7 +209,7 @@ def test_the_trend_comes_from_the_households_own_dates(tender: list[TenderItem])
     assert line[-1][2] == Household.objects.filter(stage=Stage.ACCEPTED).count()
     xinfu = County.objects.get(short_name="忻府区")
     assert (
-        Trend([xinfu.pk]).line()[-1][1]
+        Trend([xinfu.pk], PlanYear.objects.get(year=2023)).line()[-1][1]
         == Household.objects.filter(county=xinfu).exclude(completed_on=None).count()
     )
 

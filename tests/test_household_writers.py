@@ -75,6 +75,7 @@ class Attempt:
             "head_name": h.head_name, "id_number": h.id_number, "phone": h.phone,
             "area": h.area, "path": h.path, "equipment": h.equipment_id or "", "stage": stage,
             "completed_on": "2023-10-01" if stage in DONE_STAGES else "", "notes": h.notes,
+            "plan_year": h.plan_year_id,
             "reason": reason, "county": County.objects.get(short_name=county).pk,
         }  # fmt: skip
         response = self.client("official").post(reverse("household-edit", args=[h.pk]), data)

@@ -265,7 +265,8 @@ def test_the_export_reimports_with_no_change(tmp_path: Path, tender: list[Tender
     exported = tmp_path / "export.xlsx"
     call_command("export_ledger", str(exported), stdout=io.StringIO())
     sheet = load_workbook(exported).active
-    assert [c.value for c in sheet[1]] == HEADERS
+    assert [c.value for c in sheet[1]] == [*HEADERS, "任务年度"]  # the export writes the year
+    assert sheet["O2"].value == 2023
     assert sheet["N2"].value == '\'=HYPERLINK("http://x")'  # neutralised, never run
     assert sheet["E2"].value == "'@张三"
     assert sheet["N2"].data_type == "s"

@@ -57,6 +57,8 @@ CELLS: dict[str, list[Any]] = {
                      dt.date(2025, 1, 1), 45000.0, True],
     "low_income": ["", "", "否", "是", " 是 ", "也许", True, False, None, 0.0, 1.0],
     "notes": ["", "", "备注", "'-1", "  空格  ", 7.5],
+    "plan_year": ["", "", 2023, "2023", 2023.0, "2023年", " 2023 ", "2025", "二〇二三", 2023.5,
+                  True, None],
 }  # fmt: skip
 
 
@@ -86,7 +88,7 @@ def both_ways(
     rows: list[list[Any]], scope: Scope, chunk: int
 ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     numbered = [(n + 2, tuple(r)) for n, r in enumerate(rows)]
-    by_row = RowChecker(positions=POSITIONS, scope=scope, today=TODAY)
+    by_row = RowChecker(positions=POSITIONS, scope=scope, today=TODAY, default_year=2023)
     good, errors = [], []
     for number, values in numbered:
         one, found = by_row.check(number, values)
@@ -95,7 +97,7 @@ def both_ways(
             good.append(tuple(one))
     expected = (good, errors, by_row.keys, by_row.finish())
 
-    by_column = RowChecker(positions=POSITIONS, scope=scope, today=TODAY)
+    by_column = RowChecker(positions=POSITIONS, scope=scope, today=TODAY, default_year=2023)
     good, errors = [], []
     for start in range(0, len(numbered), chunk):
         some, found = by_column.check_rows(numbered[start : start + chunk])
@@ -151,6 +153,7 @@ VALID: dict[str, list[Any]] = {
     "completed_on": [None, ""],
     "low_income": [" 是 ", "否", "", "是"],
     "notes": [" 备注 ", "'=1+1", 7.5],
+    "plan_year": ["", None, 2023, "2023", 2023.0, " 2023年 "],
 }
 
 
@@ -177,7 +180,9 @@ def test_check_rows_takes_every_good_row_without_check(
                 value = value.format(n=n, id=id_number(n), id_lower=id_number(n).lower())
             row[POSITIONS[column.field]] = value
             rows.append(row)
-    checker = RowChecker(positions=POSITIONS, scope=Scope(everything=True), today=TODAY)
+    checker = RowChecker(
+        positions=POSITIONS, scope=Scope(everything=True), today=TODAY, default_year=2023
+    )
     good, errors = checker.check_rows([(n + 2, tuple(r)) for n, r in enumerate(rows)])
     assert (len(good), errors, checker.finish(), calls) == (len(rows), [], [], [])
     calls.clear()

@@ -261,7 +261,7 @@ def test_the_import_checks_its_foreign_keys_itself_where_it_turns_the_triggers_o
     assert store.own_foreign_keys()
     county = County.objects.get(short_name="忻府区")
     checked = (2, "XF-1", county.pk, -1, -1, "张三", id_number(1), "", "rural", "district", None)
-    store.note_references([(*checked, "confirmed", None, False, "")])  # type: ignore[list-item]
+    store.note_references([(*checked, "confirmed", None, False, "", None)])  # type: ignore[list-item]
     with pytest.raises(IntegrityError, match="heating_township"):
         store.hold_references()
 

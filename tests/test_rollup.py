@@ -191,6 +191,7 @@ def test_a_form_save_reaches_the_dashboards(
         "code": h.code, "township": h.township_id, "village": h.village_id, "head_name": h.head_name,
         "id_number": h.id_number, "phone": h.phone, "area": h.area, "path": h.path,
         "equipment": h.equipment_id, "stage": "completed", "completed_on": "2023-10-01", "notes": "",
+        "plan_year": 2023,
         "reason": "",
     }  # fmt: skip
     login(client, official)

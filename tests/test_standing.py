@@ -31,11 +31,18 @@ def counted(county: County, cells: dict[tuple[str, str], int], *, on: dt.date) -
     run = RollupRun.objects.create(started_at=now, finished_at=now)
     for (path, area), n in cells.items():
         DailyProgress.objects.create(
-            day=timezone.localdate(now), county=county, path=path, area=area,
+            day=timezone.localdate(now), plan_year_id=2023, county=county, path=path, area=area,
             stage=Stage.COMPLETED, households=n,
         )  # fmt: skip
         TrendPoint.objects.create(
-            run=run, county=county, path=path, area=area, day=on, completed=n, accepted=0
+            run=run,
+            plan_year_id=2023,
+            county=county,
+            path=path,
+            area=area,
+            day=on,
+            completed=n,
+            accepted=0,
         )
 
 
@@ -78,7 +85,7 @@ def test_a_zero_target_cell_with_households_is_over_target_not_done(municipal: U
     )  # fmt: skip
     standing = county_standing(
         progress, plan_year=PlanYear.objects.get(year=2023), today=dt.date(2023, 6, 1),
-        trend=Trend([]),
+        trend=Trend([], PlanYear.objects.get(year=2023)),
     )  # fmt: skip
     (cell,) = standing.cells
     assert (cell.over_target, cell.status) == (5, None)
@@ -99,7 +106,7 @@ def test_a_county_stands_where_its_weakest_cell_stands_before_the_deadline() -> 
     )
     standing = county_standing(
         progress, plan_year=PlanYear.objects.get(year=2023), today=dt.date(2023, 9, 1),
-        trend=Trend([county.pk]),
+        trend=Trend([county.pk], PlanYear.objects.get(year=2023)),
     )  # fmt: skip
     statuses = {c.label: c.status.label for c in standing.cells if c.status}
     assert statuses == {"煤改电·农村": "正常", "集中供热·城区/县城": "有风险"}

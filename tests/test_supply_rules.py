@@ -115,7 +115,7 @@ def test_a_form_save_beyond_the_gas_is_refused_and_keeps_what_was_typed(
     data = {
         "code": h.code, "township": h.township_id, "village": h.village_id, "head_name": "新名字",
         "id_number": h.id_number, "phone": h.phone, "area": h.area, "path": h.path,
-        "equipment": h.equipment_id, "stage": Stage.SELECTED, "completed_on": "", "notes": "",
+        "equipment": h.equipment_id, "stage": Stage.SELECTED, "completed_on": "", "notes": "", "plan_year": 2023,
         "reason": "",
     }  # fmt: skip
     response = login(client, official).post(reverse("household-edit", args=[h.pk]), data)
@@ -220,7 +220,7 @@ def test_the_form_and_the_admin_meet_the_grid_rule(
     data = {
         "code": h.code, "township": h.township_id, "village": h.village_id, "head_name": h.head_name,
         "id_number": h.id_number, "phone": h.phone, "area": h.area, "path": h.path,
-        "equipment": h.equipment_id, "stage": Stage.BUILDING, "completed_on": "", "notes": "",
+        "equipment": h.equipment_id, "stage": Stage.BUILDING, "completed_on": "", "notes": "", "plan_year": 2023,
         "reason": "",
     }  # fmt: skip
     response = login(client, official).post(reverse("household-edit", args=[h.pk]), data)

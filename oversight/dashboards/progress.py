@@ -130,7 +130,7 @@ def progress_report(*, plan_year: PlanYear, counties: QuerySet[County]) -> Progr
         # The run wrote its day's county-level grid in its own transaction: 640 rows to read
         # instead of regrouping tens of thousands of village rows.
         counted = DailyProgress.objects.filter(
-            day=timezone.localdate(run.finished_at), county__in=chosen
+            day=timezone.localdate(run.finished_at), plan_year=plan_year, county__in=chosen
         ).values_list("county_id", "path", "area", "stage", "households")
         for county_id, path, area, stage, households in counted:
             cells[county_id][(path, area)].by_stage[stage] += households

@@ -105,13 +105,15 @@ class PlaceRow:
     villages: int = 0  # of a township
 
 
-def places(*, county: County | None = None, township: Township | None = None) -> list[PlaceRow]:
-    """Households by stage per township of a county, or per village of a township (those with
-    households)."""
+def places(
+    *, plan_year: PlanYear, county: County | None = None, township: Township | None = None
+) -> list[PlaceRow]:
+    """The year's households by stage per township of a county, or per village of a township
+    (those with households)."""
     run = RollupRun.objects.latest_complete()
     if run is None:
         return []
-    counts = ProgressCount.objects.filter(run=run)
+    counts = ProgressCount.objects.filter(run=run, plan_year=plan_year)
     if township is not None:
         key, name = "village", "village__name"
         counts = counts.filter(township=township)
@@ -125,9 +127,9 @@ def places(*, county: County | None = None, township: Township | None = None) ->
     return list(rows.values())
 
 
-def townships(*, county: County) -> list[PlaceRow]:
-    """Every township of the county, with its villages and its households by stage."""
-    counted = {p.pk: p.figures for p in places(county=county)}
+def townships(*, county: County, plan_year: PlanYear) -> list[PlaceRow]:
+    """Every township of the county, with its villages and the year's households by stage."""
+    counted = {p.pk: p.figures for p in places(county=county, plan_year=plan_year)}
     listed = (
         county.townships.annotate(villages_count=Count("villages"))
         .order_by("code")

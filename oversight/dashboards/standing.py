@@ -211,7 +211,7 @@ def progress_with_standing(report: ProgressReport, *, today: dt.date) -> dict[st
     """The report as /api/progress and `progress --json` give it: each county and each cell
     with its status, dates and the households beyond its target."""
     data = report.as_dict()
-    trend = Trend(c.county.pk for c in report.counties)
+    trend = Trend((c.county.pk for c in report.counties), report.plan_year)
     buildings = building_progress(
         plan_year=report.plan_year, counties=[c.county for c in report.counties]
     )
@@ -266,14 +266,17 @@ class Trend:
     and the day each cell reached its target. Each is summed by the database in one query when
     first asked (a whole season is tens of thousands of points: a page reads a few hundred)."""
 
-    def __init__(self, counties: Iterable[int]) -> None:
+    def __init__(self, counties: Iterable[int], plan_year: PlanYear) -> None:
         self.run = RollupRun.objects.latest_complete()
+        self.plan_year = plan_year  # its households only
         self.counties = sorted(set(counties))
         self._paces: dict[dt.date, dict[tuple[int, str, str], int]] = {}
         self._reached_by_year: dict[int, dict[tuple[int, str, str], dt.date]] = {}
 
     def _points(self) -> QuerySet[TrendPoint]:
-        return TrendPoint.objects.filter(run=self.run, county__in=self.counties)
+        return TrendPoint.objects.filter(
+            run=self.run, plan_year=self.plan_year, county__in=self.counties
+        )
 
     def line(self) -> list[tuple[str, int, int]]:
         """(day, completed, accepted) to date over these counties, for every day some household
@@ -326,12 +329,13 @@ class Trend:
                     "SELECT r.county_id, r.path, r.area, MIN(r.day) FROM ("
                     "SELECT county_id, path, area, day, SUM(completed) OVER "
                     "(PARTITION BY county_id, path, area ORDER BY day) AS running "
-                    f"FROM {point} WHERE run_id = %s AND county_id IN ({counties})) r "
+                    f"FROM {point} WHERE run_id = %s AND plan_year_id = %s "
+                    f"AND county_id IN ({counties})) r "
                     f"JOIN {target} t ON t.county_id = r.county_id AND t.path = r.path "
                     "AND t.area = r.area AND t.plan_year_id = %s "
                     "WHERE t.households > 0 AND r.running >= t.households "
                     "GROUP BY r.county_id, r.path, r.area",
-                    [self.run.pk, *self.counties, plan_year.year],
+                    [self.run.pk, self.plan_year.pk, *self.counties, plan_year.year],
                 )
                 self._reached_by_year[plan_year.year] = {
                     (c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()

@@ -15,7 +15,7 @@ from energy_supply.selectors import warnings as supply_warnings
 from heating import access
 from heating.access import Action, get_permitted
 from heating.breakdown import GROUPS
-from heating.http import plan_year_or_404, request_user, xlsx_response
+from heating.http import plan_year_of, request_user, xlsx_response
 from heating.models import BuildingTarget, County, HeatingPath, Township, User
 from heating.selectors import milestones, target_table
 from oversight.dashboards.export import write_progress
@@ -42,7 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
     single = _single_county(user)
     if single is not None:  # one county's 首页 is its own page: the table would be one bar
         return redirect("county", pk=single)
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     today = timezone.localdate()
     table = target_table(user=user, plan_year=plan_year)
     own_county = user.county if user.county_id else None
@@ -81,11 +81,11 @@ def city(request: HttpRequest) -> HttpResponse:
         return redirect("county", pk=single)
     if not counties.exists():
         raise Http404("没有可查看的县（市、区）")
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     today = timezone.localdate()
     report = progress_report(plan_year=plan_year, counties=counties)
     stages = milestones(plan_year=plan_year, today=today)
-    trend = Trend(c.county.pk for c in report.counties)
+    trend = Trend((c.county.pk for c in report.counties), plan_year)
     energy = county_energy(counties=counties, plan_year=plan_year)
     paths = [path for _, path in GROUPS]
     rows = []
@@ -119,14 +119,14 @@ def city(request: HttpRequest) -> HttpResponse:
 @login_required
 def county(request: HttpRequest, pk: int) -> HttpResponse:
     county = get_permitted(County.objects.all(), request_user(request), Action.VIEW, pk=pk)
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     today = timezone.localdate()
     only = County.objects.filter(pk=county.pk)
     report = progress_report(plan_year=plan_year, counties=only)
     energy = county_energy(counties=only, plan_year=plan_year)
     progress = report.counties[0]
     stages = milestones(plan_year=plan_year, county=county, today=today)
-    trend = Trend([county.pk])
+    trend = Trend([county.pk], plan_year)
     standing = county_standing(progress, plan_year=plan_year, today=today, trend=trend)
     return render(
         request,
@@ -151,7 +151,7 @@ def county(request: HttpRequest, pk: int) -> HttpResponse:
                 progress, plan_year=plan_year, today=today
             ),
             "acceptance_due": plan_year.acceptance_due_for(county),
-            "townships": townships(county=county),
+            "townships": townships(county=county, plan_year=plan_year),
             "energy": energy[0],
             "warnings": supply_warnings(
                 counties=only, plan_year=plan_year, today=today, energy=energy
@@ -169,17 +169,22 @@ def township(request: HttpRequest, pk: int) -> HttpResponse:
     township = get_permitted(
         Township.objects.select_related("county"), request_user(request), Action.VIEW, pk=pk
     )
+    plan_year = plan_year_of(request)
     return render(
         request,
         "dashboards/township.html",
-        {"township": township, "places": places(township=township)},
+        {
+            "township": township,
+            "plan_year": plan_year,
+            "places": places(township=township, plan_year=plan_year),
+        },
     )
 
 
 @require_GET
 @login_required
 def progress_export(request: HttpRequest) -> HttpResponse:
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     report = progress_report(
         plan_year=plan_year, counties=County.objects.visible_to(request_user(request))
     )

@@ -74,10 +74,10 @@ def _fresh_count() -> RollupRun:
 class _Counts:
     """A county's completions and acceptances up to any day, from the latest count."""
 
-    def __init__(self, run: RollupRun) -> None:
+    def __init__(self, run: RollupRun, plan_year: PlanYear) -> None:
         days: dict[int, list[tuple[dt.date, int, int]]] = defaultdict(list)
         for county, day, completed, accepted in (
-            TrendPoint.objects.filter(run=run)
+            TrendPoint.objects.filter(run=run, plan_year=plan_year)
             .order_by("county", "day")
             .values_list("county", "day", "completed", "accepted")
         ):
@@ -163,7 +163,7 @@ def dispatch_after_households(city: DemoCity) -> None:
     if DispatchRound.objects.filter(plan_year=plan_year).exists():
         city.say("演示调度已有，跳过。")
         return
-    counts = _Counts(_fresh_count())
+    counts = _Counts(_fresh_count(), plan_year)
     rng = random.Random(city.seed)
     bureau = _person("demo-shi", "市能源局调度（演示）", Role.MUNICIPAL, None)
     counties = list(County.objects.order_by("order"))

@@ -31,7 +31,7 @@ def all_figures(
     energy = {
         e.county.pk: e.as_dict() for e in county_energy(counties=counties, plan_year=plan_year)
     }
-    trend = Trend(c.pk for c in counties)
+    trend = Trend((c.pk for c in counties), plan_year)
     buildings = building_progress(plan_year=plan_year, counties=list(counties))
     figures = {}
     for progress in report.counties:

@@ -52,6 +52,13 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("low_income", "低收入户", False, "是 或 否（空白为否）"),
     Column("notes", "备注", False, "", width=30),
+    # Optional, and last: a file without it still imports (blank: importer.default_year()).
+    Column(
+        "plan_year",
+        "任务年度",
+        False,
+        "计入哪一年度的任务，如 2023；空白：新户为上传当日所在施工期的年度，已有的户不变",
+    ),
 )
 HEADERS: tuple[str, ...] = tuple(c.header for c in COLUMNS)
 BY_HEADER = {c.header: c for c in COLUMNS}
@@ -80,6 +87,7 @@ class ChoiceLists:
     counties: Sequence[str]
     townships: Sequence[str] = ()
     equipment: Sequence[str] = ()
+    years: Sequence[str] = ()
 
 
 def write_ledger(rows: Iterable[Sequence[object]], choices: ChoiceLists) -> bytes:
@@ -96,6 +104,7 @@ def write_ledger(rows: Iterable[Sequence[object]], choices: ChoiceLists) -> byte
             "equipment": list(choices.equipment),
             "stage": [s.label for s in Stage if s != Stage.ACCEPTED],
             "low_income": [YES, NO],
+            "plan_year": list(choices.years),
         },
         # Free-text columns keep a drop-down as a help, without refusing other values.
         strict=("county", "area", "path", "low_income"),

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from heating.access import Scope
 from heating.models import User
+from heating.selectors import upload_plan_year
 from heating.sheets import SheetError, SheetFile
 from retrofits.ledger.checks import RowChecker
 from retrofits.ledger.file import BY_HEADER
@@ -59,14 +60,19 @@ def import_ledger(
     tables are held for the whole import, so no county's upload may ask for it."""
     report = progress or (lambda phase, done, total: None)
     now = timezone.now()
+    today = timezone.localdate(now)
+    default = upload_plan_year(today)
+    default_year = default.pk if default else None
     checker = RowChecker(
-        positions=ledger_file.positions, scope=scope, today=timezone.localdate(now)
+        positions=ledger_file.positions, scope=scope, today=today, default_year=default_year
     )
     outcome = ImportOutcome()
     present = [
         f for f in FIELDS if f in ledger_file.positions or f in ("county", "township", "village")
     ]
-    store = LedgerStore(present=present, now=now, user=user, source=source)
+    store = LedgerStore(
+        present=present, now=now, user=user, source=source, default_year=default_year
+    )
     first_load = first_load and not dry_run and store.first_load(ledger_file.total)
 
     def failed() -> bool:

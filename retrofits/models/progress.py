@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from heating.models import AreaType, County, HeatingPath, Township, Village
+from heating.models import AreaType, County, HeatingPath, PlanYear, Township, Village
 from retrofits.choices import Stage
 
 
@@ -43,6 +43,7 @@ class ProgressCount(models.Model):
     """Households of one village by path, area type and stage, as of one run."""
 
     run = models.ForeignKey(RollupRun, on_delete=models.CASCADE, related_name="counts")
+    plan_year = models.ForeignKey(PlanYear, on_delete=models.CASCADE, related_name="+")
     county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
     township = models.ForeignKey(Township, on_delete=models.CASCADE, related_name="+")
     village = models.ForeignKey(Village, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -54,7 +55,8 @@ class ProgressCount(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "village", "path", "area", "stage"], name="progress_count_unique"
+                fields=["run", "plan_year", "village", "path", "area", "stage"],
+                name="progress_count_unique",
             ),
         ]
 
@@ -68,6 +70,7 @@ class TrendPoint(models.Model):
     own dates, whenever the counting began."""
 
     run = models.ForeignKey(RollupRun, on_delete=models.CASCADE, related_name="trend")
+    plan_year = models.ForeignKey(PlanYear, on_delete=models.CASCADE, related_name="+")
     county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
     path = models.CharField(max_length=16, choices=HeatingPath.choices)
     area = models.CharField(max_length=8, choices=AreaType.choices)
@@ -78,7 +81,8 @@ class TrendPoint(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "county", "path", "area", "day"], name="trend_point_unique"
+                fields=["run", "plan_year", "county", "path", "area", "day"],
+                name="trend_point_unique",
             ),
         ]
 
@@ -89,9 +93,11 @@ class TrendPoint(models.Model):
 
 
 class DailyProgress(models.Model):
-    """The day's last figures by county, path, area and stage: the trend line's points."""
+    """The day's last figures by plan year, county, path, area and stage: the trend line's
+    points."""
 
     day = models.DateField("日期")
+    plan_year = models.ForeignKey(PlanYear, on_delete=models.CASCADE, related_name="+")
     county = models.ForeignKey(County, on_delete=models.CASCADE, related_name="+")
     path = models.CharField(max_length=16, choices=HeatingPath.choices)
     area = models.CharField(max_length=8, choices=AreaType.choices)
@@ -103,7 +109,7 @@ class DailyProgress(models.Model):
         verbose_name = verbose_name_plural = "每日进度"
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "county", "path", "area", "stage"],
+                fields=["day", "plan_year", "county", "path", "area", "stage"],
                 name="daily_progress_unique",
             ),
             models.CheckConstraint(

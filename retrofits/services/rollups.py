@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from heating.models import AreaType, County, HeatingPath
+from heating.models import AreaType, County, HeatingPath, PlanYear
 from retrofits.choices import Stage
 from retrofits.models import (
     DailyProgress,
@@ -42,7 +42,7 @@ def rollup_run() -> RollupRun:
     # stage)-led indexes without visiting the table.
     cells = _sql(
         Household.objects.order_by()
-        .values("county_id", "township_id", "village_id", "path", "area", "stage")
+        .values("plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage")
         .annotate(households=Count("*"))
     )
     # Each day's completions and acceptances by county and target cell, from the households' own
@@ -50,22 +50,23 @@ def rollup_run() -> RollupRun:
     pairs = _sql(
         Household.objects.filter(completed_on__isnull=False)
         .order_by()
-        .values("county_id", "path", "area", "completed_on", "accepted_on")
+        .values("plan_year_id", "county_id", "path", "area", "completed_on", "accepted_on")
         .annotate(n=Count("*"))
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {count} (run_id, county_id, township_id, village_id, path, area, stage, "
-            f"households) SELECT %s, cells.* FROM ({cells[0]}) cells",
+            f"INSERT INTO {count} (run_id, plan_year_id, county_id, township_id, village_id, "
+            f"path, area, stage, households) SELECT %s, cells.* FROM ({cells[0]}) cells",
             [run.pk, *cells[1]],
         )
         cursor.execute(
             f"WITH pairs AS ({pairs[0]}) "
-            f"INSERT INTO {trend} (run_id, county_id, path, area, day, completed, accepted) "
-            "SELECT %s, county_id, path, area, day, SUM(completed), SUM(accepted) FROM ("
-            "SELECT county_id, path, area, completed_on AS day, n AS completed, 0 AS accepted "
-            "FROM pairs UNION ALL SELECT county_id, path, area, accepted_on, 0, n FROM pairs "
-            "WHERE accepted_on IS NOT NULL) days GROUP BY county_id, path, area, day",
+            f"INSERT INTO {trend} (run_id, plan_year_id, county_id, path, area, day, completed, "
+            "accepted) SELECT %s, plan_year_id, county_id, path, area, day, SUM(completed), "
+            "SUM(accepted) FROM (SELECT plan_year_id, county_id, path, area, completed_on AS day, "
+            "n AS completed, 0 AS accepted FROM pairs UNION ALL SELECT plan_year_id, county_id, "
+            "path, area, accepted_on, 0, n FROM pairs WHERE accepted_on IS NOT NULL) days "
+            "GROUP BY plan_year_id, county_id, path, area, day",
             [*pairs[1], run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
@@ -90,23 +91,26 @@ def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
 
 
 def _snapshot_day(run: RollupRun, day: dt.date) -> None:
-    """The whole county × path × area × stage grid for the day, zeros included, so that a later run
-    the same day overwrites every cell (an upsert: two runs at once wait for each other)."""
+    """The whole plan year × county × path × area × stage grid for the day, zeros included, so
+    that a later run the same day overwrites every cell (an upsert: two runs at once wait for
+    each other)."""
     found = {
-        (r["county"], r["path"], r["area"], r["stage"]): r["n"]
+        (r["plan_year"], r["county"], r["path"], r["area"], r["stage"]): r["n"]
         for r in ProgressCount.objects.filter(run=run)
-        .values("county", "path", "area", "stage")
+        .values("plan_year", "county", "path", "area", "stage")
         .annotate(n=Sum("households"))
     }
     rows = [
         DailyProgress(
             day=day,
+            plan_year_id=year,
             county_id=county_id,
             path=path,
             area=area,
             stage=stage,
-            households=found.get((county_id, path, area, stage), 0),
+            households=found.get((year, county_id, path, area, stage), 0),
         )
+        for year in PlanYear.objects.values_list("pk", flat=True)
         for county_id in County.objects.values_list("pk", flat=True)
         for path in HeatingPath.values
         for area in AreaType.values
@@ -115,7 +119,7 @@ def _snapshot_day(run: RollupRun, day: dt.date) -> None:
     DailyProgress.objects.bulk_create(
         rows,
         update_conflicts=True,
-        unique_fields=["day", "county", "path", "area", "stage"],
+        unique_fields=["day", "plan_year", "county", "path", "area", "stage"],
         update_fields=["households"],
     )
 
