@@ -24,4 +24,5 @@ urlpatterns = [
     path("supply/<slug:kind>/import/", views.record_import, name="supply-import"),
     path("supply/<slug:kind>/<int:pk>/", views.record_detail, name="supply-detail"),
     path("supply/<slug:kind>/<int:pk>/edit/", views.record_form, name="supply-edit"),
+    path("supply/imports/<int:pk>/confirm/", views.import_confirm, name="supply-import-confirm"),
 ]

@@ -43,16 +43,21 @@ from energy_supply.services import (
     gas_connection_record,
     gas_contract_save,
 )
-from energy_supply.services.jobs import supply_import_start, supply_imports_sweep
+from energy_supply.services.jobs import (
+    supply_import_confirm,
+    supply_import_start,
+    supply_imports_sweep,
+)
 from energy_supply.sheets import CONTRACT, NETWORK, UPGRADE, Template, write_template
 from heating import access
 from heating.access import Action, get_permitted
 from heating.forms import SheetUploadForm, add_service_errors
 from heating.history import record_changes
-from heating.http import bad_request, parse_id, plan_year_or_404, request_user, xlsx_response
+from heating.http import bad_request, parse_id, plan_year_of, request_user, xlsx_response
 from heating.models import County, User
 from heating.sheets import SheetFileError
 from retrofits.choices import Stage
+from retrofits.ledger.jobs import ConfirmRefused
 from retrofits.models import Household
 
 PAGE_SIZE = 50
@@ -159,7 +164,7 @@ class _BadQuery(Exception):
 def index(request: HttpRequest) -> HttpResponse:
     """Every visible county's supply at a glance, and the ways to the ledgers."""
     user = request_user(request)
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     energy = county_energy(counties=County.objects.visible_to(user), plan_year=plan_year)
     return render(
         request,
@@ -356,6 +361,21 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"job": job, "kind": KINDS[job.kind]})
 
 
+@require_POST
+@login_required
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """确认导入: import the file a passed 仅检查 kept, without choosing it again."""
+    checked = _job(request, pk)
+    try:
+        job, started = supply_import_confirm(checked=checked, user=request_user(request))
+    except ConfirmRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("supply-import-detail", pk=checked.pk)
+    if not started:
+        messages.info(request, "这次检查已确认导入，未重复导入。")
+    return redirect("supply-import-detail", pk=job.pk)
+
+
 @require_GET
 @login_required
 def import_errors(request: HttpRequest, pk: int) -> FileResponse:
@@ -394,7 +414,7 @@ def key_project(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     project = get_permitted(KeyProject.objects.select_related("county"), user, Action.VIEW, pk=pk)
     today = timezone.localdate()
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     counted = dict(project.households().values_list("stage").annotate(n=models.Count("*")))
     stages = [(s.label, counted[s.value]) for s in Stage if counted.get(s.value)]
     return render(
@@ -417,7 +437,7 @@ def key_project(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def reserves(request: HttpRequest) -> HttpResponse:
     user = request_user(request)
-    plan_year = plan_year_or_404()
+    plan_year = plan_year_of(request)
     counties = County.objects.visible_to(user)
     chosen = request.GET.get("county", "")
     if chosen:

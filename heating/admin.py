@@ -6,11 +6,13 @@ from typing import Any
 
 from axes.models import AccessFailureLog, AccessLog
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import MaxLengthValidator
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -37,6 +39,7 @@ from heating.models import (
 )
 from heating.resources import TargetBreakdownResource, TaskBreakdownXLSX
 from heating.services import users_deactivate
+from heating.sheet_reader import Refused
 
 admin.site.site_header = "忻州市清洁取暖改造台账平台 · 管理后台"
 # Groups grant nothing here: access follows the role (heating/access.py). Of django-axes, the
@@ -164,7 +167,61 @@ class PlanYearAdmin(PlanAdmin):
     inlines = [CountyDeadlineInline, BuildingTargetInline]
 
 
-class TargetImportForm(ImportForm):
+class BoundedImportForm(ImportForm):
+    """django-import-export's upload, checked for size as the portal's own upload forms check it
+    (heating/forms.py), and against its format's own bound (`max_mb`: a tender list or a task
+    table is small), before the admin reads it into memory; its contents are read by the bounded
+    reader (heating/resources.py)."""
+
+    def __init__(self, formats: list[type[Any]], resources: list[Any], **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        self.file_formats = formats
+
+    def clean_import_file(self) -> UploadedFile:
+        upload: UploadedFile = self.cleaned_data["import_file"]
+        if (upload.size or 0) > settings.MAX_UPLOAD_MB * 2**20:
+            raise forms.ValidationError(f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限。")
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        upload, chosen = cleaned.get("import_file"), cleaned.get("format")
+        if upload is not None and chosen not in (None, ""):
+            bound = getattr(self.file_formats[int(chosen)], "max_mb", None)
+            if bound and (upload.size or 0) > bound * 2**20:
+                self.add_error(
+                    "import_file",
+                    f"文件有 {(upload.size or 0) / 2**20:,.0f} MB，超过此处导入 {bound} MB 的上限，"
+                    "请检查是否选错了文件。",
+                )
+        return cleaned
+
+
+class BoundedImportMixin(ImportMixin):
+    """An admin import page whose upload goes through the bounded reader: the formats are
+    heating/resources.py's (or read_printed's), this says their refusal on the form, in Chinese."""
+
+    import_form_class = BoundedImportForm
+
+    def write_to_tmp_storage(self, import_file: Any, input_format: Any) -> Any:
+        # The library joins the chunks one `+=` at a time: a copy of all so far for each chunk.
+        storage_class = self.get_tmp_storage_class()
+        storage = storage_class(
+            encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(),
+            **self.get_tmp_storage_class_kwargs(),
+        )
+        storage.save(b"".join(import_file.chunks()))
+        return storage
+
+    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
+        if isinstance(e, Refused | TableLayoutError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+
+class TargetImportForm(BoundedImportForm):
     plan_year = forms.ModelChoiceField(PlanYear.objects.all(), label="计划年度", empty_label=None)
     field_order = ["plan_year", "resource", "import_file", "format"]
 
@@ -174,7 +231,7 @@ class TargetConfirmImportForm(ConfirmImportForm):
 
 
 @admin.register(Target)
-class TargetAdmin(ImportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
+class TargetAdmin(BoundedImportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
     """Targets are entered as the whole printed table (导入), checked all-or-nothing."""
 
     list_display = ["plan_year", "county", "path", "area", "households"]
@@ -203,12 +260,6 @@ class TargetAdmin(ImportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
         if import_form is not None:
             initial["plan_year"] = import_form.cleaned_data["plan_year"].pk
         return initial
-
-    def add_data_read_fail_error_to_form(self, form: forms.Form, e: Exception) -> None:
-        if isinstance(e, TableLayoutError):
-            form.add_error("import_file", str(e))
-        else:
-            super().add_data_read_fail_error_to_form(form, e)
 
 
 class PasswordForm(AdminPasswordChangeForm):

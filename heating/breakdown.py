@@ -9,19 +9,22 @@ checks and one writer.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import tablib
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, Side
 from openpyxl.utils import get_column_letter
 
 from heating.models import AreaType, County, HeatingPath
-from heating.sheets import neutralise
+from heating.sheet_reader import UNREADABLE, Limits, Refused, read_xlsx
+from heating.sheets import limits, neutralise
 
 COUNTY_HEADER = "县（市、区）"
 ROW_HEADER = "行号"
@@ -121,21 +124,38 @@ def _clean_text(value: object) -> str:
 
 # ---------------------------------------------------------------- reading the printed sheet
 
+NOT_A_WORKBOOK = "文件不是有效的 Excel 工作簿（.xlsx），请上传任务分解表原表。"
+# The table is 16 counties and 总计 under four rows of title and header, perhaps with notes and
+# signatures below: a sheet far larger, or a workbook of megabytes, is not the table.
+TABLE_ROWS = 1000
+TABLE_MB = 20
+
+
+def table_limits() -> Limits:
+    """The bounds of an uploaded task table, read like every other upload (heating/sheet_reader.py)."""
+    return dataclasses.replace(
+        limits(),
+        rows=TABLE_ROWS,
+        uncompressed=TABLE_MB * 2**20,
+        advice="任务分解表只有各县（市、区）和总计行，请上传任务分解表原表（可在本系统下载）。",
+    )
+
 
 def read_printed(data: bytes) -> tablib.Dataset:
     """The printed sheet as a flat Dataset: ROW_HEADER (the sheet's row number), then FLAT_HEADERS.
 
-    Rows below 总计 (notes, signatures) are not part of the table and are left out.
+    The first visible sheet is read by the bounded reader (the admin's upload included: parsed
+    here, a 1.6 KB sheet declaring cell XFD1048576 took the web process to 5.9 GB). Rows below 总计
+    (notes, signatures) are not part of the table and are left out.
     """
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise TableLayoutError(NOT_A_WORKBOOK)
     try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:
-        raise TableLayoutError(
-            "文件不是有效的 Excel 工作簿（.xlsx），请上传任务分解表原表。"
-        ) from exc
-    sheet = book.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    book.close()
+        numbered, _ = read_xlsx(data, table_limits())
+        # The reader numbers every row from the first: a row's index + 1 is its sheet row.
+        rows = [[_whole(v) for v in row] for _, row in numbered]
+    except Refused as exc:
+        raise TableLayoutError(NOT_A_WORKBOOK if str(exc) == UNREADABLE else str(exc)) from exc
 
     header_at = next(
         (i for i, r in enumerate(rows[:15]) if r and _clean_text(r[0]) == COUNTY_HEADER), None
@@ -159,6 +179,12 @@ def read_printed(data: bytes) -> tablib.Dataset:
         if _clean_text(cells[0]) == TOTAL_LABEL:
             break
     return dataset
+
+
+def _whole(value: object) -> object:
+    """A number as the sheet shows it: the parser gives every number as a float (5370.0), and a
+    message names the cell's value (「-3」为负数)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _check_headers(rows: Sequence[Sequence[object]], header_at: int) -> None:

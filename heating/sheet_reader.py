@@ -12,6 +12,10 @@ which reads the file from its stdin and writes pickled messages to its stdout: a
 chunks of rows, then an end; or a refusal. The pipe holds little, so the child waits for the
 import to ask for more.
 
+A CSV goes the same way: the child decodes it (UTF-8, else GB18030 as Chinese Excel saves it) and
+parses it twice, once to count and check its records (a refusal comes before any row, as an xlsx's
+does) and once to stream them; the parent never holds more than a chunk of its rows.
+
 A chunk goes column by column: a column of text only as one string, its cells joined by a character
 none of them holds, split again by the parent in one call; any other column (dates, numbers) as its
 values. Unpickling a city's 209,683 rows cell by cell cost the import more than its checks.
@@ -20,7 +24,9 @@ values. Unpickling a city's 209,683 rows cell by cell cost the import more than 
 from __future__ import annotations
 
 import array
+import codecs
 import contextlib
+import csv
 import gc
 import io
 import itertools
@@ -38,6 +44,13 @@ CHUNK = 5000  # rows a message; the pipe holds few, so the child waits for the i
 SEPARATOR = "\x00"  # between the cells of a text column (none may hold it: see _pack)
 HEADER_ROWS = 5  # the header is found among the first five rows
 PEEK = 64 * 1024  # how much of a sheet's XML is inflated to find its declared size
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # tried in this order, over the whole file
+# A CSV line longer than this is no template's row (a row of the ledger is some 200 bytes); the
+# csv module would build all of it, its cells included, before saying anything.
+CSV_LINE = 2**20
+# What a file of too many rows is told to do: the ledger's words unless the caller says others.
+SPLIT = "请分成几个文件上传（例如按乡镇分开）。"
+UNREADABLE = "无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。"  # not a workbook the parser knows
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class Limits:
     sheets: int = 50
     columns: int = 100
     parts: int = 1000
+    advice: str = SPLIT  # the end of the too-many-rows message
 
 
 class Refused(ValueError):
@@ -68,8 +82,27 @@ def start_xlsx(data: bytes, limits: Limits) -> Callable[[], Read]:
     """read_xlsx() in two steps: this one checks the zip and starts the child, which parses the
     sheet meanwhile (seconds, for a city's ledger); the function it returns waits for the child
     and gives what read_xlsx() gives, or raises what it raises (a refusal of the zip's too)."""
+    return _start("xlsx", data, limits, check_xlsx)
+
+
+def read_csv(data: bytes, limits: Limits) -> Read:
+    """A CSV's records, numbered from 1, read lazily as read_xlsx() reads a sheet, and how many
+    there are. Refused before parsing when it has too many lines or bytes, and before the first
+    record when it is in neither encoding, has a record wider than the columns allow, a cell
+    longer than the csv module takes, or makes the parser run out of its memory."""
+    return start_csv(data, limits)()
+
+
+def start_csv(data: bytes, limits: Limits) -> Callable[[], Read]:
+    """read_csv() in two steps, as start_xlsx()."""
+    return _start("csv", data, limits, check_csv)
+
+
+def _start(
+    file_type: str, data: bytes, limits: Limits, check: Callable[[bytes, Limits], None]
+) -> Callable[[], Read]:
     try:
-        check_xlsx(data, limits)
+        check(data, limits)
     except Refused as exc:
         refusal = exc
 
@@ -77,8 +110,9 @@ def start_xlsx(data: bytes, limits: Limits) -> Callable[[], Read]:
             raise refusal
 
         return refused
+    bounds = (limits.rows, limits.columns, limits.memory)
     child = subprocess.Popen(
-        [sys.executable, "-I", __file__, *map(str, (limits.rows, limits.columns, limits.memory))],
+        [sys.executable, "-I", __file__, file_type, *map(str, bounds), limits.advice],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,  # an abort's backtrace says nothing the message does not
@@ -108,7 +142,7 @@ def check_xlsx(data: bytes, limits: Limits) -> None:
         book = zipfile.ZipFile(io.BytesIO(data))
         parts = book.infolist()
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise Refused("无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。") from exc
+        raise Refused(UNREADABLE) from exc
     if len(parts) > limits.parts:
         raise Refused(f"文件包含 {len(parts):,} 个部件，不是正常的 Excel 台账文件。")
     inflated = sum(p.file_size for p in parts)
@@ -129,11 +163,31 @@ def check_xlsx(data: bytes, limits: Limits) -> None:
             _check_size(_column_number(found.group(1)), int(found.group(2)), limits)
 
 
+def check_csv(data: bytes, limits: Limits) -> None:
+    """What a CSV's bytes tell without decoding them: its size, its lines (a record may span
+    lines, so lines are at least its records) and whether a line is too long to be a row."""
+    if len(data) > limits.uncompressed:
+        raise Refused(
+            f"文件有 {len(data) / 2**20:,.0f} MB，超过 {limits.uncompressed / 2**20:,.0f} MB "
+            "的上限。请检查文件，或分成几个文件上传。"
+        )
+    _check_size(0, data.count(b"\n"), limits)
+    # A block of CSV_LINE bytes without a line break lies within a line longer than CSV_LINE; a
+    # line of twice that holds a whole block. Checked a block at a time: dozens of calls, not a
+    # loop over the lines.
+    for start in range(0, len(data) - CSV_LINE + 1, CSV_LINE):
+        if data.find(b"\n", start, start + CSV_LINE) == -1:
+            line = data.count(b"\n", 0, start) + 1
+            raise Refused(
+                f"文件第{line:,}行超过 {CSV_LINE // 2**20} MB，不是按模板填写的表格。"
+                "请用 Excel 打开检查后另存。"
+            )
+
+
 def _check_size(width: int, height: int, limits: Limits) -> None:
     if height > limits.rows + HEADER_ROWS:
         raise Refused(
-            f"文件有 {height:,} 行，超过每次导入 {limits.rows:,} 行的上限，请分成几个文件上传"
-            "（例如按乡镇分开）。"
+            f"文件有 {height:,} 行，超过每次导入 {limits.rows:,} 行的上限，{limits.advice}"
         )
     if width > limits.columns:
         raise Refused(f"文件有 {width:,} 列，远多于模板的列，请使用模板填写。")
@@ -223,14 +277,27 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
         child.stdout.close()
 
 
-def _read_in_child(out: IO[bytes], data: bytes, limits: Limits) -> None:
+def _read_in_child(out: IO[bytes], file_type: str, data: bytes, limits: Limits) -> None:
     """In the child: parse under the ceiling, send the height, then the rows in chunks, then None
     for the end."""
-    from python_calamine import CalamineError, SheetVisibleEnum, load_workbook
 
     def send(kind: str, payload: object) -> None:
         pickle.dump((kind, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
+
+    try:
+        if file_type == "csv":
+            _csv_in_child(send, data, limits)
+        else:
+            _xlsx_in_child(send, data, limits)
+    except Refused as exc:
+        send("refused", str(exc))
+    except MemoryError:
+        send("refused", _memory_message(limits))
+
+
+def _xlsx_in_child(send: Callable[[str, object], None], data: bytes, limits: Limits) -> None:
+    from python_calamine import CalamineError, SheetVisibleEnum, load_workbook
 
     try:
         book = load_workbook(io.BytesIO(data))
@@ -244,35 +311,81 @@ def _read_in_child(out: IO[bytes], data: bytes, limits: Limits) -> None:
         height, width = (sheet.end[0] + 1, sheet.end[1] + 1) if sheet.end else (0, 0)
         _check_size(width, height, limits)
         send("height", height)
-        rows = sheet.iter_rows()
-        number = 1
-        while chunk := list(itertools.islice(rows, CHUNK)):
-            # A sheet's rows are all as wide as the sheet: the chunk goes as its columns (a tuple).
-            if len({len(row) for row in chunk}) == 1:
-                packed: tuple[Any, ...] | list[Any] = tuple(map(_pack, zip(*chunk, strict=True)))
-            else:
-                packed = chunk
-            send("rows", (number, len(chunk), packed))
-            number += len(chunk)
-        send("rows", None)
-    except Refused as exc:
-        send("refused", str(exc))
-    except MemoryError:
-        send("refused", _memory_message(limits))
+        rows: Iterator[list[Any]] = sheet.iter_rows()
+        # calamine's rows start at the sheet's first row but at its first used column: empty
+        # columns before it are put back, so that a cell keeps its column (its letter in a message).
+        if sheet.start and sheet.start[1]:
+            rows = ([""] * sheet.start[1] + row for row in rows)
+        _send_rows(send, rows)
+    except Refused:
+        raise
     except (CalamineError, ValueError, IndexError, zipfile.BadZipFile):
-        send("refused", "无法读取文件：请上传 Excel（.xlsx）或 CSV 文件。")
+        send("refused", UNREADABLE)
+
+
+def _send_rows(send: Callable[[str, object], None], rows: Iterator[Sequence[Any]]) -> None:
+    number = 1
+    while chunk := list(itertools.islice(rows, CHUNK)):
+        # A sheet's rows are all as wide as the sheet: the chunk goes as its columns (a tuple).
+        if len({len(row) for row in chunk}) == 1:
+            packed: tuple[Any, ...] | list[Any] = tuple(map(_pack, zip(*chunk, strict=True)))
+        else:
+            packed = chunk
+        send("rows", (number, len(chunk), packed))
+        number += len(chunk)
+    send("rows", None)
+
+
+def _csv_in_child(send: Callable[[str, object], None], data: bytes, limits: Limits) -> None:
+    encoding = _csv_encoding(data)
+    height = 0
+    reader = csv.reader(_csv_text(data, encoding))
+    try:
+        # The first pass keeps no row: it counts them and refuses what the second would stop at.
+        for row in reader:
+            height += 1
+            _check_size(len(row), height, limits)
+    except csv.Error:
+        raise Refused(
+            f"CSV 文件第{reader.line_num:,}行无法读取：单元格过长（超过 {csv.field_size_limit():,} "
+            "个字符）或含有无法识别的字符。请用 Excel 打开检查后另存。"
+        ) from None
+    send("height", height)
+    _send_rows(send, csv.reader(_csv_text(data, encoding)))
+
+
+def _csv_encoding(data: bytes) -> str:
+    """The first of CSV_ENCODINGS the whole file decodes in, decoded a megabyte at a time and
+    thrown away: a file is never held decoded."""
+    view = memoryview(data)
+    for encoding in CSV_ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            for start in range(0, len(view), 2**20):
+                decoder.decode(view[start : start + 2**20])
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise Refused("无法识别 CSV 文件的编码，请保存为 UTF-8 或 GBK 编码。")
+
+
+def _csv_text(data: bytes, encoding: str) -> io.TextIOWrapper:
+    # newline="" as the csv module asks: a line break inside a quoted cell stays in the cell.
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
 
 
 def main() -> None:
     # The rows made and sent by the million hold no reference cycles; the cyclic collector's
     # passes over them took a third of the time the child spends after parsing.
     gc.disable()
-    rows, columns, memory = map(int, sys.argv[1:4])
-    limits = Limits(rows=rows, uncompressed=0, memory=memory, columns=columns)
+    file_type, advice = sys.argv[1], sys.argv[5]
+    rows, columns, memory = map(int, sys.argv[2:5])
+    limits = Limits(rows=rows, uncompressed=0, memory=memory, columns=columns, advice=advice)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     data = sys.stdin.buffer.read()
     with contextlib.suppress(BrokenPipeError):  # the import stopped reading
-        _read_in_child(sys.stdout.buffer, data, limits)
+        _read_in_child(sys.stdout.buffer, file_type, data, limits)
 
 
 if __name__ == "__main__":

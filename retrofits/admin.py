@@ -14,13 +14,13 @@ from import_export.forms import SelectableFieldsExportForm
 
 from heating import access
 from heating.access import Action
-from heating.admin import PlanAdmin, ReadOnlyHistoryAdmin
+from heating.admin import BoundedImportMixin, PlanAdmin, ReadOnlyHistoryAdmin
 from heating.http import request_user
 from heating.models import PersonalDataAccess
 from heating.services import personal_access_record
 from retrofits.forms import HouseholdCorrectionForm
 from retrofits.models import Household, LedgerImport, TenderItem
-from retrofits.resources import TenderItemResource
+from retrofits.resources import TenderCSV, TenderItemResource, TenderXLSX
 from retrofits.rules import Via
 from retrofits.services import household_save
 
@@ -34,10 +34,12 @@ class ChineseExportForm(SelectableFieldsExportForm):
 
 
 @admin.register(TenderItem)
-class TenderItemAdmin(ImportExportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
-    """The tender list is the municipal bureau's: imported from its template, all or nothing."""
+class TenderItemAdmin(BoundedImportMixin, ImportExportMixin, ReadOnlyHistoryAdmin, PlanAdmin):
+    """The tender list is the municipal bureau's: imported from its template, all or nothing,
+    each upload read by the bounded reader."""
 
-    formats = [XLSX, CSV]
+    formats = [XLSX, CSV]  # for the export
+    import_formats = [TenderXLSX, TenderCSV]
     export_form_class = ChineseExportForm
 
     list_display = ["model", "category", "path", "vendor", "rated_power_kw", "unit_price"]

@@ -11,6 +11,7 @@ from django.urls import reverse
 from heating.forms import add_service_errors
 from heating.http import parse_id
 from heating.models import County, Township, Village
+from heating.selectors import upload_plan_year
 from heating.versions import VersionedForm
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
@@ -42,6 +43,7 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
             "completed_on",
             "low_income",
             "notes",
+            "plan_year",
         ]
         widgets = {
             "completed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -73,6 +75,9 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
                 "hx-trigger": "change",
             }
         )
+        if self.instance.pk is None:
+            self.fields["plan_year"].initial = upload_plan_year()
+        self.fields["plan_year"].help_text = "计入哪一年度的任务（任务分解表的年度）"
         # 已验收 comes from acceptance records only; keep it on the form only to show it.
         if self.instance.stage != Stage.ACCEPTED:
             self.fields["stage"].choices = [c for c in Stage.choices if c[0] != Stage.ACCEPTED]  # type: ignore[attr-defined]
@@ -97,6 +102,12 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
 
     def clean_id_number(self) -> str:
         return normalize_id_number(self.cleaned_data["id_number"])
+
+    def _get_validation_exclusions(self) -> set[str]:
+        """The ID number's uniqueness is the service's to answer, not the form's: another county's
+        number counts against the user's daily budget (retrofits/services/conflicts.py). The
+        model's own checks of the number (Household.clean) still run."""
+        return {*super()._get_validation_exclusions(), "id_number"}  # type: ignore[misc]
 
     def clean_phone(self) -> str:
         problem, value = phone_problem_and_value(self.cleaned_data.get("phone", ""))

@@ -1,5 +1,6 @@
 """The tender list (中标设备清单) through django-import-export: small files, so the library's own
-row-by-row import (with its preview in the admin) serves, wrapped all-or-nothing."""
+row-by-row import (with its preview in the admin) serves, wrapped all-or-nothing. The files are
+read by the portal's bounded reader (heating/resources.py), within the bounds of a tender list."""
 
 from __future__ import annotations
 
@@ -9,8 +10,22 @@ from typing import Any
 from import_export import fields, resources, widgets
 
 from heating.models import HeatingPath
+from heating.resources import BoundedCSV, BoundedXLSX
 from retrofits.choices import TENDERED_PATHS
 from retrofits.models import TenderItem
+
+# A city's tender list is dozens of models: a file far longer, or of megabytes, is another file.
+TENDER_ROWS = 2000
+TENDER_MB = 20
+TENDER_ADVICE = "中标设备清单每个型号一行，请检查是否选错了文件。"
+
+
+class TenderXLSX(BoundedXLSX):
+    max_rows, max_mb, advice = TENDER_ROWS, TENDER_MB, TENDER_ADVICE
+
+
+class TenderCSV(BoundedCSV):
+    max_rows, max_mb, advice = TENDER_ROWS, TENDER_MB, TENDER_ADVICE
 
 
 class PathWidget(widgets.Widget):

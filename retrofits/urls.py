@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from retrofits import views
+from retrofits import conflict_views, views
 
 urlpatterns = [
     path("households/", views.household_list, name="household-list"),
@@ -20,5 +20,21 @@ urlpatterns = [
         "ledger/imports/<int:pk>/errors.xlsx",
         views.ledger_import_errors,
         name="ledger-import-errors",
+    ),
+    path(
+        "ledger/imports/<int:pk>/confirm/",
+        views.ledger_import_confirm_view,
+        name="ledger-import-confirm",
+    ),
+]
+
+# ID numbers registered in another county: the bureau's page (retrofits/conflict_views.py).
+urlpatterns += [
+    path("ledger/conflicts/", conflict_views.id_conflicts, name="id-conflicts"),
+    path("ledger/conflicts/<int:pk>/", conflict_views.id_conflict_detail, name="id-conflict"),
+    path(
+        "ledger/conflicts/<int:pk>/resolve/",
+        conflict_views.id_conflict_resolve_view,
+        name="id-conflict-resolve",
     ),
 ]

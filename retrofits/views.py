@@ -9,14 +9,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
 from heating.forms import EMPTY_CHOICE, SheetUploadForm, add_service_errors
 from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
 from heating.models import County, HeatingPath, PersonalDataAccess, PlanYear, Township, Village
-from heating.selectors import outside_acceptance_window
+from heating.selectors import outside_acceptance_window, plan_year_numbers
 from heating.services import export_start, personal_access_record
 from heating.sheets import TooManyRows, check_exportable
 from retrofits import exports
@@ -25,7 +25,12 @@ from retrofits.filters import HouseholdFilter, filter_problems
 from retrofits.forms import HouseholdForm
 from retrofits.history import household_changes
 from retrofits.ledger.file import ChoiceLists, write_ledger
-from retrofits.ledger.jobs import ledger_import_start, sweep_stuck_imports
+from retrofits.ledger.jobs import (
+    ConfirmRefused,
+    ledger_import_confirm,
+    ledger_import_start,
+    sweep_stuck_imports,
+)
 from retrofits.models import Household, LedgerImport, TenderItem
 from retrofits.pagination import COUNT_CAP, CappedPaginator
 from retrofits.selectors import ledger_rows
@@ -74,6 +79,7 @@ def _list_page(
             "can_create": access.may(user, Action.EDIT),
             "single_county": access.scope(user, Action.VIEW).single is not None,
             "can_import": access.may(user, Action.IMPORT),
+            "can_resolve_conflicts": access.may(user, Action.CONFLICTS),
         },
         status=status if valid else 400,
     )
@@ -91,7 +97,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request_user(request)
     household = get_permitted(
         Household.objects.select_related(
-            "county", "township", "village", "equipment", "created_by", "updated_by"
+            "county", "township", "village", "equipment", "created_by", "updated_by", "plan_year"
         ),
         user,
         Action.VIEW,
@@ -250,7 +256,7 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     counties = County.objects.visible_to(user)
     data = write_ledger(
         ledger_rows(filtered.qs, user=user),
-        ChoiceLists(counties=[c.short_name for c in counties]),
+        ChoiceLists(counties=[c.short_name for c in counties], years=plan_year_numbers()),
     )
     personal_access_record(
         user=user,
@@ -273,6 +279,7 @@ def ledger_template(request: HttpRequest) -> HttpResponse:
             counties=[c.short_name for c in counties],
             townships=[t.name for t in townships],
             equipment=list(TenderItem.objects.values_list("model", flat=True)),
+            years=plan_year_numbers(),
         ),
     )
     return xlsx_response(data, "清洁取暖改造户台账模板.xlsx")
@@ -310,6 +317,21 @@ def ledger_import_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else "retrofits/ledger_import_detail.html"
     )
     return render(request, template, {"job": job})
+
+
+@require_POST
+@login_required
+def ledger_import_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """确认导入: import the file a passed 仅检查 kept, without choosing it again."""
+    checked = _job(request, pk)
+    try:
+        job, started = ledger_import_confirm(checked=checked, user=request_user(request))
+    except ConfirmRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("ledger-import-detail", pk=checked.pk)
+    if not started:
+        messages.info(request, "这次检查已确认导入，未重复导入。")
+    return redirect("ledger-import-detail", pk=job.pk)
 
 
 @require_GET

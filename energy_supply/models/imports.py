@@ -84,6 +84,16 @@ class SupplyImport(ImportJob):
         related_name="+",
         verbose_name="导入人",
     )
+    # The passed dry run (仅检查) whose kept file this import writes (确认导入): unique, so that
+    # the database refuses a second import of one check, two clicks at once included.
+    confirms = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="confirmed_by",
+        verbose_name="确认的检查",
+    )
 
     objects = CountyScopedQuerySet.as_manager()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from heating.access import Scope
 from heating.breakdown import county_labels
-from heating.models import County
+from heating.models import County, PlanYear
 from heating.sheets import NO, YES, SheetError, unneutralise
 from retrofits.choices import TENDERED_PATHS
 from retrofits.ledger.file import AREA_NAMES, COLUMNS, HEADER_OF, PATH_NAMES, STAGE_NAMES
@@ -65,8 +65,12 @@ def _date(value: object) -> dt.date | str | None:
 
 REQUIRED_AT = tuple(FIELDS.index(c.field) for c in COLUMNS if c.required)
 DATE_AT = FIELDS.index("completed_on")
-# Every field but the completion date is read as text; the date cell may hold a date.
-TEXT_AT = tuple(i for i in range(len(FIELDS)) if i != DATE_AT)
+# The plan year comes last, and may be absent from a file.
+YEAR_AT = FIELDS.index("plan_year")
+assert len(FIELDS) - 1 == YEAR_AT
+# Every field but the completion date and the plan year is read as text; the date cell may hold
+# a date, the year cell a number.
+TEXT_AT = tuple(i for i in range(len(FIELDS)) if i not in (DATE_AT, YEAR_AT))
 ID_AT = FIELDS.index("id_number")
 LOW_AT = FIELDS.index("low_income")
 PLACES = ("county", "township", "village")
@@ -84,6 +88,7 @@ _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _ID_SHAPES = re.compile(r"(?:[0-9]{17}[0-9X])*")
 _LOW_INCOME = {YES: True, NO: False, "": False}
 _ID_CHECK = "10X98765432"
+_YEAR = re.compile(r"([0-9]{4})年?(?:度)?")
 _first17 = operator.itemgetter(slice(0, 17))
 _birth = operator.itemgetter(slice(6, 14))
 _last = operator.itemgetter(17)
@@ -92,7 +97,14 @@ _last = operator.itemgetter(17)
 class RowChecker:
     """Checks rows one by one against look-ups loaded once. Hot: 209,683 rows pass through check()."""
 
-    def __init__(self, *, positions: dict[str, int], scope: Scope, today: dt.date) -> None:
+    def __init__(
+        self,
+        *,
+        positions: dict[str, int],
+        scope: Scope,
+        today: dt.date,
+        default_year: int | None = None,
+    ) -> None:
         counties = list(County.objects.all())
         self.counties = {label: c.pk for label, c in county_labels(counties).items()}
         self.county_names = {c.pk: c.short_name for c in counties}
@@ -102,6 +114,12 @@ class RowChecker:
             m: (pk, path) for pk, m, path in TenderItem.objects.values_list("pk", "model", "path")
         }
         self.today = today
+        # 任务年度: the plan years there are, and the year of a new household whose cell is blank
+        # (None: no plan year at all, so a blank cell is an error). A blank cell is checked as
+        # None: an existing household keeps its year (store.py).
+        self.years = set(PlanYear.objects.values_list("year", flat=True))
+        self.default_year = default_year
+        self.plan_years: dict[object, object] = {}
         # Each row's code and ID number, checked by finish() (see there); and the rows of the
         # households a plan rule's breach names.
         self.numbers: list[int] = []
@@ -112,7 +130,8 @@ class RowChecker:
         # Where each field's cell sits in a row; -1 where the file has no such column.
         self.index = [positions.get(f, -1) for f in FIELDS]
         self.width = max(positions.values()) + 1
-        self.complete = -1 not in self.index
+        # Every column but the optional last one: check_rows() takes the fast way.
+        self.complete = -1 not in self.index[:YEAR_AT]
         self.pick_text = operator.itemgetter(*(self.index[i] for i in TEXT_AT))
         self.pick_required = operator.itemgetter(*REQUIRED_AT)
         # check_rows()'s answers for each distinct value: a date cell's date, an equipment cell's
@@ -123,8 +142,9 @@ class RowChecker:
         self.raw_places: dict[tuple[object, object, object], Places | None] = {}
         self.completions: dict[tuple[str | None, object], bool] = {}
 
-    def _cells(self, values: Sequence[object]) -> tuple[list[str], object, object, object]:
-        """The fields as stripped text in FIELDS order, and the raw ID, date and low-income cells."""
+    def _cells(self, values: Sequence[object]) -> tuple[list[str], object, object, object, object]:
+        """The fields as stripped text in FIELDS order, and the raw ID, date, low-income and plan
+        year cells."""
         if self.complete and len(values) >= self.width:
             text = self.pick_text(values)
             try:
@@ -136,13 +156,21 @@ class RowChecker:
                 if "'" in "".join(cells):
                     cells = [unneutralise(c) for c in cells]
             cells.insert(DATE_AT, "")
+            cells.append("")
             index = self.index
-            return cells, values[index[ID_AT]], values[index[DATE_AT]], values[index[LOW_AT]]
+            year = values[index[YEAR_AT]] if index[YEAR_AT] >= 0 else None
+            return (
+                cells,
+                values[index[ID_AT]],
+                values[index[DATE_AT]],
+                values[index[LOW_AT]],
+                year,
+            )
         padded = [*values, *[None] * (self.width - len(values))]
         raw = [padded[i] if i >= 0 else None for i in self.index]
         cells = [_text(v) for v in raw]
-        cells[DATE_AT] = ""
-        return cells, raw[ID_AT], raw[DATE_AT], raw[LOW_AT]
+        cells[DATE_AT] = cells[YEAR_AT] = ""
+        return cells, raw[ID_AT], raw[DATE_AT], raw[LOW_AT], raw[YEAR_AT]
 
     def _outside(self, county: str) -> str:
         allowed = [name for pk, name in self.county_names.items() if pk in self.scope]
@@ -292,12 +320,27 @@ class RowChecker:
         lows = looked_up("low_income", _LOW_INCOME)
         wrong(lows)
 
+        if at[YEAR_AT] >= 0:
+            raw_years = cells[at[YEAR_AT]]
+            years = list(map(self.plan_years.get, raw_years, itertools.repeat(_MISSING)))
+            if _MISSING in years:
+                years = [
+                    self._plan_year(raw) if y is _MISSING else y
+                    for y, raw in zip(years, raw_years, strict=True)
+                ]
+            wrong(years, _BAD)
+        else:
+            years = [None] * len(rows)
+        if self.default_year is None and None in years:
+            wrong(years)
+
         county_ids, township_ids, village_ids = zip(*places, strict=True)
         equipment_ids = [e if type(e) is int else None for e in equipment]
         checked: list[Any] = list(
             zip(
                 numbers, codes, county_ids, township_ids, village_ids, heads, ids, phones,
-                areas, paths, equipment_ids, stages, dates, lows, text("notes"), strict=True,
+                areas, paths, equipment_ids, stages, dates, lows, text("notes"), years,
+                strict=True,
             )
         )  # fmt: skip
         if not suspect:
@@ -366,6 +409,28 @@ class RowChecker:
             self.equipment[cell, path, stage] = answer
         return answer
 
+    def _plan_year(self, raw: object) -> object:
+        """check_rows()'s answer for a plan year cell: the year, None for blank, or _BAD."""
+        found = self._year(raw)
+        answer = _BAD if isinstance(found, str) else found
+        if type(raw) in (str, int):
+            self.plan_years[raw] = answer
+        return answer
+
+    def _year(self, raw: object) -> int | str | None:
+        """A plan year cell: the year, None for blank, or the problem."""
+        text = _text(raw)
+        if not text:
+            return None if self.default_year is not None else "还没有计划年度，请先导入任务分解表"
+        match = _YEAR.fullmatch(text)
+        if match is None or (isinstance(raw, float) and not raw.is_integer()):
+            return f"任务年度「{text}」应为年份，如 2023"
+        year = int(match.group(1))
+        if year not in self.years:
+            known = "、".join(map(str, sorted(self.years))) or "无"
+            return f"任务年度「{year}」没有任务分解表（已有年度：{known}）"
+        return year
+
     def _date(self, raw: object) -> object:
         """check_rows()'s answer for a date cell: its date, None for blank, or _BAD; cached (a
         number is never a date, whatever number it equals)."""
@@ -402,10 +467,10 @@ class RowChecker:
         self, row: int, values: Sequence[object]
     ) -> tuple[CheckedRow | None, list[SheetError], tuple[int, str, str]]:
         """One row: the good row or None, its errors, and its code and ID number for finish()."""
-        cells, raw_id, raw_date, raw_low_income = self._cells(values)
+        cells, raw_id, raw_date, raw_low_income, raw_year = self._cells(values)
         (
             code, county_text, township_text, village_text, head_name, id_number, phone_text,
-            area_text, path_text, model, stage_text, _, low_income_text, notes,
+            area_text, path_text, model, stage_text, _, low_income_text, notes, _,
         ) = cells  # fmt: skip
         errors: list[SheetError] = []
 
@@ -498,6 +563,10 @@ class RowChecker:
             fail("low_income", low_income_text, f"低收入户「{low_income_text}」应为 是 或 否")
             low_income = False
 
+        plan_year = self._year(raw_year)
+        if isinstance(plan_year, str):
+            fail("plan_year", raw_year, plan_year)
+
         if errors:
             return None, errors, key
         good = (
@@ -516,6 +585,7 @@ class RowChecker:
             completed_on,
             low_income,
             notes,
+            plan_year,
         )
         return tuple.__new__(CheckedRow, good), errors, key
 

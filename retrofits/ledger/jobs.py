@@ -7,6 +7,11 @@ runs, and finishes it whatever happens after the checks. A worker that dies (kil
 stops beating; `sweep_stuck_imports`, on beat every minute and whenever someone looks at their
 imports, puts such a job back in the queue once and fails it with a Chinese message the second time.
 Nothing of an interrupted import was written: the import is one transaction.
+
+A passed dry run (仅检查) keeps its file: 确认导入 on its page (`ledger_import_confirm`) queues the
+real import of that file, once per check, as a job of its own that checks every row again as any
+import does, and refuses the rows of households changed since the check was asked for (their new
+values would be overwritten by a file checked against the old ones).
 """
 
 from __future__ import annotations
@@ -16,23 +21,25 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from heating import access
 from heating.access import Action
+from heating.annotated import write_annotated
 from heating.models import User
-from heating.sheets import SheetFile, SheetFileError, write_annotated
-from retrofits.ledger.file import SHEET_TITLE, read_ledger, start_ledger
+from heating.sheets import SheetError, SheetFile, SheetFileError, unneutralise
+from retrofits.ledger.file import COLUMNS, HEADER_OF, SHEET_TITLE, read_ledger, start_ledger
 from retrofits.ledger.importer import ImportOutcome, Progress, import_ledger
-from retrofits.models import LedgerImport
+from retrofits.models import Household, LedgerImport
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +64,106 @@ def ledger_import_start(*, upload: UploadedFile, user: User, dry_run: bool = Fal
     job.save()
     transaction.on_commit(lambda: run_ledger_import.delay(job.pk))
     return job
+
+
+class ConfirmRefused(ValueError):
+    """确认导入 cannot go on; the message says why, in Chinese."""
+
+
+def confirm_refusal(checked: Any, user: User) -> str | None:
+    """Why this job's kept file may not be imported now (None: it may). A LedgerImport or the
+    supply's SupplyImport: they keep the same fields (the supply's model is not imported here,
+    a floor up)."""
+    if not checked.dry_run:
+        return "这次上传不是“仅检查”，无需确认导入。"
+    if checked.status != checked.Status.SUCCEEDED:
+        return "这次检查未通过（或尚未完成），不能导入。请改正后重新上传。"
+    if checked.created_by_id != user.pk:
+        return "只能确认导入自己检查过的文件。"
+    name = checked.file.name if checked.file else None
+    if not name or not checked.file.storage.exists(name):
+        return "检查时保存的文件已不在，请重新上传。"
+    return None
+
+
+def ledger_import_confirm(*, checked: LedgerImport, user: User) -> tuple[LedgerImport, bool]:
+    """确认导入: queue the import of the file a passed dry run kept, as the same user, whose
+    import rights are asked again now. Returns the import, and whether this call started it: a
+    check already confirmed (a second click, or two at once) gives its one import, never another.
+    ConfirmRefused says why not, in Chinese."""
+    from retrofits.tasks import run_ledger_import
+
+    with transaction.atomic():
+        # Locked: a second click waits here and then finds the first one's import.
+        checked = LedgerImport.objects.select_for_update().get(pk=checked.pk)
+        earlier = LedgerImport.objects.filter(confirms=checked).first()
+        if earlier is not None:
+            return earlier, False
+        refusal = confirm_refusal(checked, user)
+        if refusal:
+            raise ConfirmRefused(refusal)
+        job = _new_job(name=checked.original_name, user=user, dry_run=False)
+        job.confirms = checked
+        with checked.file.open("rb") as kept:
+            job.file.save(job.original_name, ContentFile(kept.read()), save=False)
+        try:
+            with transaction.atomic():
+                job.save()
+        except IntegrityError:  # SQLite does not lock rows: the unique key answers instead
+            job.file.delete(save=False)
+            return LedgerImport.objects.get(confirms=checked), False
+        transaction.on_commit(lambda: run_ledger_import.delay(job.pk))
+    return job, True
+
+
+def changed_since(
+    history: QuerySet[Any], codes: Iterable[str], since: dt.datetime
+) -> dict[str, dt.datetime]:
+    """The codes among `codes` whose record has a change recorded at or after `since` (its
+    history: simple-history's table), with the latest such change."""
+    wanted = set(codes)
+    changed: dict[str, dt.datetime] = {}
+    recent = history.filter(history_date__gte=since).values_list("code", "history_date")
+    for code, when in recent.iterator(chunk_size=10000):
+        if code in wanted and (code not in changed or when > changed[code]):
+            changed[code] = when
+    return changed
+
+
+def changed_message(when: dt.datetime, *, what: str = "该户") -> str:
+    local = timezone.localtime(when)
+    return (
+        f"{what}在检查之后（{local:%m-%d %H:%M}）已被修改，为免覆盖未导入；请重新上传检查后再导入"
+    )
+
+
+def cell_code(value: object) -> str:
+    """A code cell as the checks read it."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unneutralise(str(value).strip())
+
+
+def _changed_rows(job: LedgerImport, ledger: SheetFile) -> tuple[list[SheetError], int]:
+    """The rows of households changed since the check this job confirms was uploaded (and how
+    many rows the file has). From the upload, not the check's end: a change made while it ran
+    may not have been seen."""
+    assert job.confirms is not None
+    at = ledger.positions["code"]
+    codes: dict[str, int] = {}
+    total = 0
+    for number, cells in ledger.rows:
+        total += 1
+        if at < len(cells) and (code := cell_code(cells[at])):
+            codes.setdefault(code, number)
+    changed = changed_since(Household.history.all(), codes, job.confirms.created_at)
+    errors = [
+        SheetError(codes[code], HEADER_OF["code"], code, changed_message(when))
+        for code, when in changed.items()
+    ]
+    return sorted(errors, key=lambda e: e.row), total
 
 
 def ledger_import_file(
@@ -242,6 +349,13 @@ def _import(
             job.file.delete(save=False)
         _finish(job, status=LedgerImport.Status.FAILED, message=str(exc))
         return None
+    if job.confirms_id is not None:
+        LedgerImport.objects.filter(pk=job_id).update(phase="核对检查后的修改")
+        changed, total = _changed_rows(job, ledger)
+        if changed:
+            _refuse(job, ImportOutcome(total=total, errors=changed), read)
+            return None
+        ledger = read()  # the rows again, for the import's own reading
     try:
         outcome = import_ledger(
             ledger,
@@ -269,24 +383,10 @@ def _import(
             message="导入时发生系统错误，未写入任何数据。错误已记录，请联系系统管理员。",
         )
         raise
-    job.total_rows = job.processed_rows = outcome.total
     if outcome.errors:
-        job.error_count = len(outcome.errors)
-        job.errors = [e.as_dict() for e in outcome.errors[:ERRORS_SHOWN]]
-        message = f"共 {len(outcome.errors)} 处错误，未写入任何数据。"
-        if job.file:
-            try:
-                annotated = write_annotated(read(), outcome.errors, title=SHEET_TITLE)
-                job.error_file.save(
-                    f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
-                    ContentFile(annotated),
-                    save=False,
-                )
-            except Exception:  # the errors are listed on the page all the same
-                logger.exception("ledger import %s: the annotated file failed", job_id)
-                message += "（错误标注文件未能生成，请按页面列出的错误修改。）"
-        _finish(job, status=LedgerImport.Status.FAILED, message=message)
+        _refuse(job, outcome, read)
         return outcome
+    job.total_rows = job.processed_rows = outcome.total
     job.created_count, job.updated_count, job.unchanged_count = (
         outcome.created,
         outcome.updated,
@@ -302,6 +402,26 @@ def _import(
         message="检查通过，未写入（仅检查）。" if job.dry_run else "导入完成。",
     )
     return outcome
+
+
+def _refuse(job: LedgerImport, outcome: ImportOutcome, read: Callable[[], SheetFile]) -> None:
+    """Fail the job with the file's errors: the first on its page, all in the annotated copy."""
+    job.total_rows = job.processed_rows = outcome.total
+    job.error_count = len(outcome.errors)
+    job.errors = [e.as_dict() for e in outcome.errors[:ERRORS_SHOWN]]
+    message = f"共 {len(outcome.errors)} 处错误，未写入任何数据。"
+    if job.file:
+        try:
+            annotated = write_annotated(read(), outcome.errors, columns=COLUMNS, title=SHEET_TITLE)
+            job.error_file.save(
+                f"错误标注-{job.original_name.rsplit('.', 1)[0]}.xlsx",
+                ContentFile(annotated),
+                save=False,
+            )
+        except Exception:  # the errors are listed on the page all the same
+            logger.exception("ledger import %s: the annotated file failed", job.pk)
+            message += "（错误标注文件未能生成，请按页面列出的错误修改。）"
+    _finish(job, status=LedgerImport.Status.FAILED, message=message)
 
 
 def _finish(job: LedgerImport, *, status: str, message: str) -> None:

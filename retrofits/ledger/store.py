@@ -30,7 +30,7 @@ from retrofits.choices import Stage
 from retrofits.ledger.file import COLUMNS, HEADER_OF
 from retrofits.ledger.handoff import Failed
 from retrofits.ledger.indexes import rebuilt_indexes
-from retrofits.models import Household
+from retrofits.models import Household, IdConflict
 from retrofits.rules import (
     Breach,
     Problem,
@@ -41,6 +41,7 @@ from retrofits.rules import (
     lock_counties,
     plan_breaches,
 )
+from retrofits.services import conflicts
 
 # The Household fields of a ledger row, in the template's order.
 FIELDS = tuple(c.field for c in COLUMNS)
@@ -77,6 +78,7 @@ class CheckedRow(NamedTuple):
     completed_on: dt.date | None
     low_income: bool
     notes: str
+    plan_year_id: int | None  # None: blank in the file (LedgerStore's default_year)
 
 
 _county = operator.itemgetter(CheckedRow._fields.index("county_id"))
@@ -84,6 +86,7 @@ _code = operator.itemgetter(CheckedRow._fields.index("code"))
 # Where a CheckedRow holds the ids of other tables' rows (its foreign keys'): county, township…
 REFERENCING = tuple(i for i, name in enumerate(CheckedRow._fields) if name.endswith("_id"))
 _id_number = operator.itemgetter(CheckedRow._fields.index("id_number"))
+PLAN_YEAR_AT = CheckedRow._fields.index("plan_year_id")
 _county_and_stage = operator.itemgetter(
     CheckedRow._fields.index("county_id"), CheckedRow._fields.index("stage")
 )
@@ -105,7 +108,13 @@ class LedgerStore:
     """The set-based SQL of one import; portable between PostgreSQL and SQLite ≥ 3.33."""
 
     def __init__(
-        self, *, present: list[str], now: dt.datetime, user: User | None, source: str
+        self,
+        *,
+        present: list[str],
+        now: dt.datetime,
+        user: User | None,
+        source: str,
+        default_year: int | None = None,
     ) -> None:
         self.table = Household._meta.db_table
         self.tables = [self.table, Household.history.model._meta.db_table]
@@ -114,6 +123,13 @@ class LedgerStore:
         self.present = [_column(f) for f in present]
         self.now = now
         self.user_id = user.pk if user else None
+        self.user = user
+        # ID numbers other counties hold, met by database_errors(): logged once the import's
+        # transaction ends (settle_conflicts), whatever became of it; and whether they, or the
+        # user's spent budget, refuse the file whole (retrofits/services/conflicts.py).
+        self.conflicts: list[conflicts.Found] = []
+        self.refused_whole = False
+        self.dry_run = False
         self.visible = (
             access.Scope(everything=True) if user is None else access.scope(user, Action.VIEW)
         )
@@ -123,8 +139,15 @@ class LedgerStore:
         # NULL-safe "differs" and "equals": PostgreSQL's IS [NOT] DISTINCT FROM; SQLite's IS [NOT].
         distinct = "IS DISTINCT FROM" if self.postgres else "IS NOT"
         self.same = "IS NOT DISTINCT FROM" if self.postgres else "IS"
+        # A row's plan year, blank in the file: a new household's is `default_year`, an existing
+        # one keeps its own.
+        self.default_year = default_year
+        kept_year = "COALESCE(s.plan_year_id, h.plan_year_id)"
+        self.assigned = {c: kept_year if c == "plan_year_id" else f"s.{c}" for c in self.present}
         # (Joined on the code: the code itself never differs.)
-        self.changed = " OR ".join(f"h.{c} {distinct} s.{c}" for c in self.present if c != "code")
+        self.changed = " OR ".join(
+            f"h.{c} {distinct} {self.assigned[c]}" for c in self.present if c != "code"
+        )
         self.counties: set[int] = set()  # of the rows written: the plan rules' scope and locks
         # The change rules' answer for each new household's state, asked once per state.
         self.new_problems: dict[tuple[int, str], list[Problem]] = {}
@@ -132,6 +155,7 @@ class LedgerStore:
         # (its position in a CheckedRow, or None for the importing user) and the rows it holds.
         self.foreign_keys: list[tuple[str, str, str, int | None]] = []
         self.referenced: dict[int, set[int | None]] = {at: set() for at in REFERENCING}
+        self.referenced[PLAN_YEAR_AT].add(default_year)
         self.held: dict[str, set[int | None]] = {}
         # A streamed write's codes and ID numbers of new households, and whether one came twice.
         self.new_codes: set[str] = set()
@@ -233,10 +257,11 @@ class LedgerStore:
             else ""
         )
         taken = self.execute(
-            f"SELECT c.row_no, c.id_number, h.code, h.county_id FROM {CHANGES} c "
+            f"SELECT c.row_no, c.id_number, h.code, h.county_id, h.id, c.county_id, c.code, "
+            f"c.head_name, c.household_id FROM {CHANGES} c "
             f"JOIN {self.table} h ON h.id_number = c.id_number WHERE h.code <> c.code{copied}"
         ).fetchall()
-        errors = [self._taken(*found) for found in taken]
+        errors = self._conflict_errors(taken)
         # Rows whose compared state stays as it is are left out: a file never breaks a change rule
         # by repeating a household's state (test_rules).
         states = self.execute(
@@ -255,6 +280,57 @@ class LedgerStore:
                 ).fetchall()
                 errors += self._errors((row for (row,) in rows), problems, new)
         return errors
+
+    def _conflict_errors(self, taken: list[tuple[Any, ...]]) -> list[SheetError]:
+        """The errors of rows whose ID number another household holds: named where the user may
+        see that household; where it is another county's, as the user's daily budget of such
+        answers says (retrofits/services/conflicts.py), the file refused whole past it."""
+        errors: list[SheetError] = []
+        self.conflicts = []
+        for row, id_number, code, county_id, held_by, claimed, claim_code, head, claimant in taken:
+            if conflicts.elsewhere(self.user, county_id):
+                self.conflicts.append(
+                    conflicts.Found(id_number, held_by, claimed, claim_code, head, claimant, row)
+                )
+            else:
+                errors.append(self._taken(row, id_number, code, county_id))
+        self.refused_whole = conflicts.refuses_whole(
+            self.user, met=len(self.conflicts), new_numbers=self._brings_numbers
+        )
+        if self.refused_whole:
+            # On the header's row, the column's: no row of the file is named.
+            return [SheetError(1, HEADER_OF["id_number"], "", conflicts.WHOLE_REFUSAL), *errors]
+        return errors + [
+            SheetError(
+                f.row or 0,
+                HEADER_OF["id_number"],
+                f.id_number,
+                conflicts.ROW_REFUSAL.format(id_number=f.id_number),
+            )
+            for f in self.conflicts
+        ]
+
+    def _brings_numbers(self) -> bool:
+        """Whether the file gives any household an ID number it does not hold: a new household,
+        or a changed number."""
+        (found,) = self.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {CHANGES} c LEFT JOIN {self.table} h "
+            "ON h.id = c.household_id WHERE c.household_id IS NULL OR h.id_number <> c.id_number)"
+        ).fetchone()
+        return bool(found)
+
+    def settle_conflicts(self) -> None:
+        """Log the other counties' ID numbers the import met, once its transaction has ended (a
+        refused file rolls back, the log must not): each counts against the user's budget."""
+        if self.conflicts or self.refused_whole:
+            conflicts.id_conflicts_record(
+                user=self.user,
+                found=self.conflicts,
+                entry=IdConflict.Entry.DRY_RUN if self.dry_run else IdConflict.Entry.IMPORT,
+                whole=self.refused_whole,
+                job=conflicts.running_job(self.user) if self.user else None,
+            )
+            self.conflicts, self.refused_whole = [], False
 
     def _taken(self, row: int, id_number: str, code: str, county_id: int) -> SheetError:
         # Which household holds it is told only to those who may see that household.
@@ -301,7 +377,7 @@ class LedgerStore:
 
     def update(self) -> int:
         """UPDATE the changed households (find_changes) and write their history rows ('~')."""
-        assignments = ", ".join(f"{c} = s.{c}" for c in self.present)
+        assignments = ", ".join(f"{c} = {value}" for c, value in self.assigned.items())
         # A new version: a form opened before this upload is stale after it.
         return self.with_history(
             f"UPDATE {self.table} AS h SET {assignments}, version = h.version + 1, "
@@ -388,7 +464,15 @@ class LedgerStore:
             "SELECT nextval(%s) FROM generate_series(1, %s)", [self.sequence, len(rows)]
         ).fetchall()
         tail = self.copied_tail
-        households = [(i, *row[1:], *tail) for (i,), row in zip(ids, rows, strict=True)]
+        households: list[tuple[Any, ...]] = [
+            (i, *row[1:], *tail) for (i,), row in zip(ids, rows, strict=True)
+        ]
+        if self.default_year is not None:
+            year = PLAN_YEAR_AT  # in a household: after the id, where the row has its number
+            households = [
+                (*h[:year], self.default_year, *h[year + 1 :]) if h[year] is None else h
+                for h in households
+            ]
         history_tail, history_row = self.history_tail, self.history_row
         with connection.cursor() as cursor:
             sql = f"COPY {self.table} ({', '.join(self.copied_columns)}) FROM STDIN (FORMAT BINARY)"
@@ -519,7 +603,10 @@ class LedgerStore:
 
     def _insert(self, where: str, params: Sequence[Any] = (), *, staged: str = STAGING) -> int:
         names = ", ".join(self.columns)
-        picked = ", ".join(f"s.{c}" for c in self.columns)
+        year = "NULL" if self.default_year is None else str(int(self.default_year))
+        picked = ", ".join(
+            f"COALESCE(s.{c}, {year})" if c == "plan_year_id" else f"s.{c}" for c in self.columns
+        )
         return self.with_history(
             f"INSERT INTO {self.table} AS h "
             f"({names}, created_at, updated_at, created_by_id, updated_by_id) "
@@ -636,7 +723,7 @@ class Stored:
     breaches: list[Breach] = field(default_factory=list)
 
 
-def store_rows(
+def _store_rows(
     store: LedgerStore,
     chunks: Iterable[list[CheckedRow]],
     failed: Failed,
@@ -678,6 +765,32 @@ def store_rows(
         return stored
     finally:
         store.drop()
+
+
+def store_rows(
+    store: LedgerStore,
+    chunks: Iterable[list[CheckedRow]],
+    failed: Failed,
+    *,
+    first_load: bool,
+    dry_run: bool,
+    streamed: bool = False,
+    failing: Callable[[], bool] = lambda: False,
+) -> Stored:
+    """_store_rows(), then the log of the other counties' ID numbers it met, once its transaction
+    has ended (retrofits/services/conflicts.py)."""
+    store.dry_run = dry_run
+    stored = _store_rows(
+        store,
+        chunks,
+        failed,
+        first_load=first_load,
+        dry_run=dry_run,
+        streamed=streamed,
+        failing=failing,
+    )
+    store.settle_conflicts()
+    return stored
 
 
 def _stage_all(store: LedgerStore, chunks: Iterable[list[CheckedRow]], stored: Stored) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from retrofits.models.conflicts import IdConflict, IdConflictQuerySet
 from retrofits.models.households import (
     Household,
     HouseholdQuerySet,
@@ -18,6 +19,8 @@ __all__ = [
     "DailyProgress",
     "Household",
     "HouseholdQuerySet",
+    "IdConflict",
+    "IdConflictQuerySet",
     "LedgerImport",
     "ProgressCount",
     "RollupDue",

@@ -27,6 +27,7 @@ from heating.models import (
     County,
     CountyScopedQuerySet,
     HeatingPath,
+    PlanYear,
     Township,
     User,
     Village,
@@ -198,6 +199,15 @@ class Household(Versioned):
         verbose_name="村（社区）",
         db_index=False,
     )
+    # The plan year whose task the household counts towards (任务年度): targets, progress, rules,
+    # dispatch and the API count a year's own households only.
+    plan_year = models.ForeignKey(
+        PlanYear,
+        on_delete=models.PROTECT,
+        related_name="households",
+        verbose_name="任务年度",
+        db_index=False,  # served by the rollup index, which leads with it
+    )
     head_name = models.CharField("户主姓名", max_length=50)
     id_number = models.CharField("身份证号", max_length=18)
     phone = models.CharField("联系电话", max_length=20, blank=True)
@@ -253,6 +263,7 @@ class Household(Versioned):
             "equipment",
             "created_by",
             "updated_by",
+            "plan_year",
         ],
     )
     objects = HouseholdQuerySet.as_manager()
@@ -265,7 +276,9 @@ class Household(Versioned):
             # county and sort by code; the rollups group by county, path, area and stage; village
             # pages and inspectors' worklists go by village and stage.
             models.Index(fields=["county", "code"], name="household_county_code"),
-            models.Index(fields=["county", "path", "area", "stage"], name="household_rollup"),
+            models.Index(
+                fields=["plan_year", "county", "path", "area", "stage"], name="household_rollup"
+            ),
             models.Index(fields=["village", "stage"], name="household_village_stage"),
             # Searching by name, whole or its beginning (bytewise: LIKE '傅%' uses it): a scan
             # of a county's 700,000 rows otherwise.
@@ -413,6 +426,16 @@ class LedgerImport(models.Model):
     # Beaten by the worker while it runs the job; a job whose beats stopped lost its worker.
     heartbeat_at = models.DateTimeField("最近心跳", null=True, blank=True)
     attempts = models.PositiveSmallIntegerField("执行次数", default=0)
+    # The passed dry run (仅检查) whose kept file this import writes (确认导入): unique, so that
+    # the database refuses a second import of one check, two clicks at once included.
+    confirms = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="confirmed_by",
+        verbose_name="确认的检查",
+    )
 
     objects = CountyScopedQuerySet.as_manager()
 

@@ -12,10 +12,12 @@ from django.db import transaction
 from heating import access
 from heating.access import Action
 from heating.models import User
+from heating.selectors import upload_plan_year
 from heating.versions import STALE_HOUSEHOLD, check_version
 from retrofits.models import Household
 from retrofits.models.households import household_writer
 from retrofits.rules import State, Touched, Via, change_problems, lock_counties, plan_breaches
+from retrofits.services.conflicts import household_screen
 from retrofits.services.rollups import request_rollup
 
 logger = logging.getLogger(__name__)
@@ -42,7 +44,6 @@ def household_lock(pk: int, *, also: set[int] | None = None) -> Household:
         # An administrator moved it to another county meanwhile: lock that one instead.
 
 
-@transaction.atomic
 def household_save(
     *,
     household: Household,
@@ -56,7 +57,30 @@ def household_save(
 
     `user=None` is the server's own command. A dry run checks everything, the plan rules after
     the write included, and rolls back. `expected_version` is the version the form showed: a
-    household changed since is refused (heating/versions.py)."""
+    household changed since is refused (heating/versions.py). An ID number another county holds
+    is answered first, outside the write's transaction, so that its log is kept
+    (retrofits/services/conflicts.py)."""
+    household_screen(household=household, user=user)
+    return _household_save(
+        household=household,
+        user=user,
+        reason=reason,
+        via=via,
+        dry_run=dry_run,
+        expected_version=expected_version,
+    )
+
+
+@transaction.atomic
+def _household_save(
+    *,
+    household: Household,
+    user: User | None,
+    reason: str,
+    via: Via,
+    dry_run: bool,
+    expected_version: int | None,
+) -> Household:
     new = household.pk is None
     old = None if new else household_lock(household.pk, also={household.county_id})
     if old is None:
@@ -66,6 +90,9 @@ def household_save(
     if old is not None:
         check_version(old.version, expected_version, STALE_HOUSEHOLD)
     household.version = old.version + 1 if old else 0
+    if household.plan_year_id is None:  # a command's new household that names no year
+        default = upload_plan_year()
+        household.plan_year_id = default.pk if default else None
 
     errors: dict[str, list[str]] = {}
     try:

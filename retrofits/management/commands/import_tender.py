@@ -3,10 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from import_export.formats.base_formats import CSV, XLSX
 
-from retrofits.resources import TenderItemResource
+from heating.sheet_reader import Refused
+from retrofits.resources import TenderCSV, TenderItemResource, TenderXLSX
 
 
 class Command(BaseCommand):
@@ -19,10 +20,14 @@ class Command(BaseCommand):
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"找不到文件：{path}")
-        if path.suffix.lower() == ".csv":
-            dataset = CSV(encoding="utf-8-sig").create_dataset(path.read_text(encoding="utf-8-sig"))
-        else:
-            dataset = XLSX().create_dataset(path.read_bytes())
+        if path.stat().st_size > settings.MAX_UPLOAD_MB * 2**20:
+            raise CommandError(f"文件超过 {settings.MAX_UPLOAD_MB} MB 的上限")
+        # The admin's upload and this read the file the same way: the bounded reader.
+        file_format = TenderCSV() if path.suffix.lower() == ".csv" else TenderXLSX()
+        try:
+            dataset = file_format.create_dataset(path.read_bytes())
+        except Refused as exc:
+            raise CommandError(str(exc)) from exc
         resource = TenderItemResource()
         result = resource.import_data(
             dataset, dry_run=False, raise_errors=False, rollback_on_validation_errors=True
