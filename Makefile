@@ -19,8 +19,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # heating/settings.py reads it; the environment wins over it. Never deployed (.dockerignore).
 LOCAL_ENV := local.env
 $(LOCAL_ENV): | $(VENV)/.installed
-	@printf '# Written by make setup for this checkout only; the environment wins over it.\nDEBUG=1\nSECRET_KEY=%s\n' \
-	  "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@printf '# Written by make setup for this checkout only; the environment wins over it.\nDEBUG=1\nSECRET_KEY=%s\nFIELD_ENCRYPTION_SALT=%s\n' \
+	  "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  "$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(24))')" > $@
 
 setup: $(VENV)/.installed $(LOCAL_ENV)
 	$(DEV_ENV) $(PY) manage.py migrate --noinput

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from acceptance.models import Inspection
-from acceptance.rules import CHECKLISTS, removal_allowed_from
+from acceptance.rules import CHECKLISTS, heating_seasons, removal_allowed_from
 from acceptance.services import DefectInput
 from acceptance.services.bulk import (
     HouseholdVisit,
@@ -142,10 +142,13 @@ def _removals(city: DemoCity, counties: dict[int, County]) -> int:
     }
     removals = []
     accepted = Household.objects.filter(stage=Stage.ACCEPTED, heating_removal__isnull=True)
+    seasons = heating_seasons()
     for pk, county_id, accepted_on in accepted.values_list("pk", "county_id", "accepted_on"):
         assert accepted_on is not None  # the database holds an accepted household to its day
         rng = random.Random(f"{city.seed}:removal:{pk}")
-        removed_on = removal_allowed_from(accepted_on) + dt.timedelta(days=rng.randrange(45))
+        removed_on = removal_allowed_from(accepted_on, seasons) + dt.timedelta(
+            days=rng.randrange(45)
+        )
         if rng.random() < REMOVED and removed_on <= city.as_of:
             removals.append(RemovalInput(pk, removed_on, recorders[county_id]))
     return heating_removals_record_bulk(removals=removals)

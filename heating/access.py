@@ -43,6 +43,12 @@ class Action(enum.StrEnum):
     DISPATCH = "dispatch"  # open dispatch rounds; accept reports or return them
     ACCOUNTS = "accounts"  # create user accounts, set their roles, deactivate them
     REVIEW = "review"  # review (核实) visits' integrity flags; draw spot checks (抽查)
+    TICKETS = "tickets"  # handle a county's tickets (工单): sign for, close, extend, return them
+    SUPERVISE = "supervise"  # assign tickets and reassign returned ones, call back, hear of 督办
+    SUBSIDY_POLICY = "subsidy_policy"  # keep subsidy policies (补贴标准) and import meter data
+    SUBSIDY_PAY = "subsidy_pay"  # approve a county's subsidy batches and pay them (县级财政)
+    SUBSIDY_BATCH = "subsidy_batch"  # draw up a county's subsidy batches and publish them (公示)
+    CONFLICTS = "conflicts"  # resolve an ID number registered by two counties (身份证号冲突)
 
 
 class Reach(enum.Enum):
@@ -59,6 +65,9 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.MANAGE_PLAN: Reach.ALL,
         Action.DISPATCH: Reach.ALL,
         Action.REVIEW: Reach.ALL,
+        Action.SUBSIDY_POLICY: Reach.ALL,  # the city's defaults, and any county's (三(六))
+        Action.SUPERVISE: Reach.ALL,  # tickets (工单): assigns, reassigns, calls back (七(五))
+        Action.CONFLICTS: Reach.ALL,  # ID numbers two counties registered: both households
     },
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
@@ -67,9 +76,14 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.IMPORT: Reach.OWN,
         Action.SUPPLY: Reach.OWN,
         Action.REPORT: Reach.OWN,
+        Action.SUBSIDY_POLICY: Reach.OWN,  # its own amounts, which replace the city's default
+        Action.SUBSIDY_BATCH: Reach.OWN,  # its payment batches and their 公示
+        Action.TICKETS: Reach.OWN,  # handles its county's tickets (工单)
     },
     # Signs off what the county reports, and sees its figures (masked), nothing else.
     Role.APPROVER: {Action.VIEW: Reach.OWN, Action.SIGN: Reach.OWN},
+    # The county's finance bureau pays the subsidies; it keeps no ledger and no policy.
+    Role.FINANCE: {Action.VIEW: Reach.OWN, Action.SUBSIDY_PAY: Reach.OWN},
     # Inspectors accept households of their counties; nobody accepts their own county's work.
     # and call the households on their worklist to arrange a visit.
     Role.INSPECTOR: {
@@ -90,6 +104,12 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.DISPATCH: Reach.ALL,
         Action.ACCOUNTS: Reach.ALL,
         Action.REVIEW: Reach.ALL,
+        Action.SUBSIDY_POLICY: Reach.ALL,
+        Action.SUBSIDY_PAY: Reach.ALL,
+        Action.SUBSIDY_BATCH: Reach.ALL,
+        Action.TICKETS: Reach.ALL,
+        Action.SUPERVISE: Reach.ALL,
+        Action.CONFLICTS: Reach.ALL,
     },
 }
 
@@ -109,6 +129,12 @@ REFUSALS: dict[Action, str] = {
     Action.DISPATCH: "只有市级用户可以发起调度、确认或退回县级报告。",
     Action.ACCOUNTS: "只有系统管理员可以管理用户账号。",
     Action.REVIEW: "只有市级用户可以核实验收异常提示和组织抽查。",
+    Action.TICKETS: "只有本县的县级用户可以签收、办理和退回本县的工单。",
+    Action.SUPERVISE: "只有市级用户可以派单、重新派单和回访工单。",
+    Action.SUBSIDY_POLICY: "只有市级用户（全市）和县级用户（本县）可以维护补贴标准和用能计量数据。",
+    Action.SUBSIDY_PAY: "只有本县的县级财政用户可以审核和发放补贴。",
+    Action.SUBSIDY_BATCH: "只有本县的县级用户可以编制补贴发放批次和组织公示。",
+    Action.CONFLICTS: "只有市级用户可以核实和处理身份证号冲突。",
 }
 
 # The admin site is for those who keep the plan and reference lists, correct records or manage

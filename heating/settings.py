@@ -45,6 +45,11 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "dev-only-not-secret"
 
+# The households' 一卡通 account numbers are encrypted at rest (subsidies/, django-fernet-encrypted-
+# fields): the key is derived from SECRET_KEY and this salt, both from the environment (make setup
+# writes a random one into local.env). A list rotates: the first encrypts, all decrypt.
+SALT_KEY: str | list[str] = os.environ.get("FIELD_ENCRYPTION_SALT", "xinzhou-subsidies-accounts")
+
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 ]
@@ -68,6 +73,8 @@ INSTALLED_APPS = [
     "retrofits",
     "energy_supply",
     "acceptance",
+    "aftercare",  # tickets (工单) after the works, stable running (七(五))
+    "subsidies",  # 补贴与资金: policies, meters, entitlements (docs/subsidies.md)
     # The top floor: the city's oversight (dashboards, dispatch), reading every domain app.
     "oversight",
     "oversight.dispatch",
@@ -108,6 +115,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "oversight.dispatch.context.unread_alerts",
+                "heating.context.plan_years",
             ],
         },
     },
@@ -185,6 +193,10 @@ MAX_UNCOMPRESSED_MB = envint("MAX_UNCOMPRESSED_MB", 600)
 # Rows of one supply file (contracts, grid or gas works): a city's are a few thousand.
 MAX_SUPPLY_ROWS = envint("MAX_SUPPLY_ROWS", 20_000)
 SHEET_READ_MEMORY_MB = envint("SHEET_READ_MEMORY_MB", 1024)
+# How many ID numbers registered in another county one county user may meet a day, across
+# uploads, dry runs and forms (retrofits/services/conflicts.py): within it each is refused by row,
+# past it the whole submission, and the bureau is alerted.
+ID_CONFLICT_DAILY_BUDGET = envint("ID_CONFLICT_DAILY_BUDGET", 5)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -269,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "oversight.dispatch.tasks.season_checks",
         "schedule": crontab(hour=8, minute=0),
     },
+    # Tickets past their time limit go to the bureau (督办), once (aftercare/services/).
+    "ticket-escalations": {"task": "aftercare.tasks.escalate_breached", "schedule": 900},
     "alert-digests": {
         "task": "oversight.dispatch.tasks.send_digests",
         "schedule": crontab(hour=18, minute=0),

@@ -30,5 +30,7 @@ urlpatterns = [
     path("", include("retrofits.urls")),
     path("", include("acceptance.urls")),
     path("", include("energy_supply.urls")),
+    path("", include("subsidies.urls")),
+    path("", include("aftercare.urls")),
     path("admin/", admin.site.urls),
 ]

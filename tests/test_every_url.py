@@ -48,6 +48,8 @@ from acceptance.models import (
     SpotCheck,
     SpotCheckItem,
 )
+from aftercare.models import Category, Channel, LookBack, LookBackItem, Ticket
+from aftercare.services import TicketInput, ticket_create
 from energy_supply.models import (
     FuelReserve,
     GasConnection,
@@ -71,7 +73,7 @@ from heating.models import (
 from heating.services import export_start, user_create
 from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
 from oversight.dispatch.services import report_save, report_step, round_open
-from retrofits.models import Household, LedgerImport, TenderItem
+from retrofits.models import Household, IdConflict, LedgerImport, TenderItem
 from retrofits.services import household_save
 from tests.conftest import PASSWORD
 from tests.images import JPEG
@@ -108,6 +110,8 @@ MARKERS = [
     "秘密重点项目",
     "秘密小区改造",
     "秘密调度问题",
+    "秘密工单诉求",
+    "秘密回头看问题",
 ]
 
 # Text typed where a spreadsheet would run it (a round's title, a household's note, a supplier).
@@ -153,6 +157,9 @@ class World:
     export_job: ExportJob
     flag: IntegrityFlag
     spot_check: SpotCheck
+    id_conflict: IdConflict
+    ticket: Ticket
+    lookback_item: LookBackItem
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
     # The usernames shown where the test's users have no names of their own.
@@ -176,6 +183,8 @@ class World:
             "ledger-import-errors": self.failed_import,
             "supply-import-detail": self.failed_supply_import,
             "supply-import-errors": self.failed_supply_import,
+            "ledger-import-confirm": self.failed_import,
+            "supply-import-confirm": self.failed_supply_import,
             "project-visit": self.project,
             "inspection-photo": self.photo,
             "key-project": self.key_project,
@@ -191,6 +200,13 @@ class World:
             "integrity-flag-review": self.flag,
             "spot-check": self.spot_check,
             "spot-check-visit": self.household,
+            "id-conflict": self.id_conflict,
+            "id-conflict-resolve": self.id_conflict,
+            "ticket-detail": self.ticket,
+            "ticket-action": self.ticket,
+            "lookback-detail": self.lookback_item.lookback,
+            "lookback-item": self.lookback_item,
+            "lookback-photo": self.lookback_item,
         }.get(url_name)
 
 
@@ -297,6 +313,17 @@ def world(
         county=other, seed="1", size=1, population=1, created_by=users["municipal"]
     )
     SpotCheckItem.objects.create(spot_check=spot_check, household=household, rank=1, weight=1)
+    # Their county's 回头看 of their household (drawn here by hand: it is not yet accepted), with a
+    # relapse found, its photo and a problem to fix.
+    lookback = LookBack.objects.create(
+        county=other, season=2023, seed="1", population=1, size=1, created_by=users["municipal"]
+    )
+    lookback_item = LookBackItem.objects.create(
+        lookback=lookback, household=household, rank=1, weight=1, visited_at=timezone.now(),
+        visited_by=their_inspector, equipment_in_use=False, coal_relapse=True,
+        problems="秘密回头看问题", fix_by=dt.date(2024, 5, 1),
+        photo=SimpleUploadedFile("coal.jpg", JPEG),
+    )  # fmt: skip
     # Their official's export of their ledger, with the full numbers: for them alone.
     with django_capture_on_commit_callbacks(execute=True):
         export_job = export_start(
@@ -313,6 +340,21 @@ def world(
         export_job=export_job,
         flag=IntegrityFlag.objects.get(inspection__household=household),
         spot_check=spot_check,
+        # An ID number their official gave that a household holds: the bureau's to resolve.
+        id_conflict=IdConflict.objects.create(
+            user=their_official, county=other, household=household, id_number=ID_NEW,
+            code="YP-9", head_name=NAME, entry=IdConflict.Entry.FORM,
+        ),
+        # Their complaint ticket (工单), with the caller's phone and words.
+        ticket=ticket_create(
+            data=TicketInput(
+                channel=Channel.HOTLINE, hotline_number="YP-12345-1", category=Category.FAULT,
+                county=other, household=household, content="秘密工单诉求",
+                received_at=timezone.now() - dt.timedelta(hours=1), caller_phone=PHONES[1],
+            ),
+            user=users["municipal"],
+        ),
+        lookback_item=lookback_item,
         replayers=[users["administrator"], their_official, their_inspector, users["municipal"]],
     )  # fmt: skip
 
@@ -540,7 +582,7 @@ def guarded_models(role: str) -> list[type[models.Model]]:
     """The tables the role may not write to through any URL of the other county."""
     data = [
         m
-        for label in ("heating", "retrofits", "energy_supply", "acceptance")
+        for label in ("heating", "retrofits", "energy_supply", "acceptance", "aftercare")
         for m in apps.get_app_config(label).get_models()
         if str(m._meta.model_name) not in NOT_DATA
         and not str(m._meta.model_name).startswith(NOT_DATA_PREFIXES)

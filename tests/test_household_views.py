@@ -192,6 +192,7 @@ def form_data(h: Household | None = None, **changes: object) -> dict[str, object
         "stage": "selected",
         "completed_on": "",
         "notes": "",
+        "plan_year": 2023,
         "reason": "",
     }
     if h is not None:

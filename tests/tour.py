@@ -14,6 +14,7 @@ page answered without an error.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import shutil
@@ -42,7 +43,7 @@ TOURS: tuple[tuple[str, int], ...] = (
     ("admin", 1366),
 )
 MAX_DEPTH = 3  # the landing page, its navigation, their lists' items, the items' own pages
-MAX_PAGES = 40
+MAX_PAGES = 60
 # Views that are not pages to look at: files, forms that only post, the way out.
 LEFT_OUT = {
     "logout",
@@ -150,7 +151,10 @@ def take_tour(
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    # Logged in once the login page is left (not "network idle": an inspector's outbox and a
+    # job's progress bar keep asking, and on a busy machine idle may never come).
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.wait_for_load_state("load")
 
     seen: set[str] = set()
     queue: deque[tuple[str, int]] = deque([(page.url, 0)])
@@ -163,8 +167,9 @@ def take_tour(
             continue  # a link that led to a page already seen (首页 → the county's page)
         seen.add(key)
         _let_charts_settle(page)
+        _settle(page)
         shot = folder / f"{len(tour.stops) + 1:02d}-{key.replace(':', '-')}.png"
-        page.screenshot(path=str(shot), full_page=True)
+        _screenshot(page, shot)
         tour.stops.append(
             Stop(
                 key=key,
@@ -192,6 +197,41 @@ def take_tour(
                 queue.append((link, depth + 1))
     page.close()
     return tour
+
+
+# A screenshot of a page with anything on it is larger than this; a blank one is smaller.
+BLANK_BYTES = 10_000
+
+
+def _settle(page: Any) -> None:
+    """Let a page's own requests finish before the next page is asked for (an inspector's
+    worklist keeps its visit forms for offline work): the test server's in-memory SQLite answers
+    "table is locked" to two writers at once, where a real database would wait."""
+    if (
+        page.locator("[data-worklist] [data-visit]").count()
+        and page.locator("[data-offline-ready]").count()
+    ):
+        # The worklist keeps its visit forms one by one: done when it says so.
+        page.wait_for_selector(
+            "[data-offline-ready][data-ready='1']", state="attached", timeout=90000
+        )
+    with contextlib.suppress(Exception):  # a page that keeps asking is still toured
+        page.wait_for_load_state("networkidle", timeout=15000)
+
+
+def _screenshot(page: Any, shot: Path) -> None:
+    """A full-page screenshot once the page has painted. Headless chromium may capture a page
+    before its first paint (a white image, seen on a loaded CI machine): wait for two frames, and
+    take it once more if it came out blank."""
+    for _ in range(3):
+        page.wait_for_load_state("load")
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
+        page.screenshot(path=str(shot), full_page=True)
+        if shot.stat().st_size > BLANK_BYTES:
+            return
+        page.wait_for_timeout(500)
 
 
 def _let_charts_settle(page: Any) -> None:

@@ -27,7 +27,7 @@ from acceptance.models import (
     Project,
     SpotCheckItem,
 )
-from acceptance.rules import CHECKLISTS, removal_allowed_from
+from acceptance.rules import CHECKLISTS, removal_allowed_from, removal_held_back
 from acceptance.selectors import spot_check_due
 from acceptance.services.integrity import integrity_flags_record
 from heating import access
@@ -439,6 +439,8 @@ def heating_removal_record(
         )
     if removed_on > timezone.localdate():
         raise ValidationError({"removed_on": "拆除日期不能晚于今天"})
+    if held := removal_held_back({household.pk: (allowed, removed_on)}):
+        raise ValidationError({"removed_on": held[household.pk]})
     if Defect.objects.filter(household=household).open().exists():
         raise ValidationError(
             {"removed_on": "先立后破：该户仍有未整改的问题，不能拆除原有取暖设施"}

@@ -15,7 +15,12 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from acceptance.models import Defect, HeatingRemoval, Inspection
-from acceptance.rules import CHECKLISTS, removal_allowed_from
+from acceptance.rules import (
+    CHECKLISTS,
+    heating_seasons,
+    removal_allowed_from,
+    removal_held_back,
+)
 from acceptance.services import DefectInput
 from heating import access
 from heating.access import Action
@@ -305,7 +310,7 @@ def heating_removals_record_bulk(*, removals: Sequence[RemovalInput]) -> int:
     )
     defective = _open_defects(households)
     refusal = _Refusal("removed_on")
-    today, seen = timezone.localdate(), set()
+    today, seen, seasons = timezone.localdate(), set(), heating_seasons()
     for removal in removals:
         if removal.household_id not in households:
             refusal.add("找不到该户", f"#{removal.household_id}")
@@ -318,7 +323,7 @@ def heating_removals_record_bulk(*, removals: Sequence[RemovalInput]) -> int:
             refusal.add("该户已登记拆除原有取暖设施", code)
         if stage != Stage.ACCEPTED or accepted_on is None:
             refusal.add("先立后破：该户尚未验收合格，不能拆除原有取暖设施", code)
-        elif removal.removed_on < (allowed := removal_allowed_from(accepted_on)):
+        elif removal.removed_on < (allowed := removal_allowed_from(accepted_on, seasons)):
             refusal.add(
                 "先立后破：新设施须稳定运行一个完整采暖季（11月至次年3月）方可拆除原有取暖设施",
                 f"{code}（{accepted_on:%Y年%m月%d日}验收，{allowed:%Y年%m月%d日}起方可拆除）",
@@ -327,6 +332,14 @@ def heating_removals_record_bulk(*, removals: Sequence[RemovalInput]) -> int:
             refusal.add("拆除日期不能晚于今天", code)
         if removal.household_id in defective:
             refusal.add("先立后破：该户仍有未整改的问题，不能拆除原有取暖设施", code)
+    held = removal_held_back({
+        r.household_id: (removal_allowed_from(accepted_on), r.removed_on)
+        for r in removals
+        if r.household_id in households
+        and (accepted_on := households[r.household_id][4]) is not None
+    })  # fmt: skip
+    for pk, reason in held.items():
+        refusal.add(reason, households[pk][2])
     refusal.raise_any()
     HeatingRemoval.objects.bulk_create(
         (

@@ -30,4 +30,7 @@ class Role(models.TextChoices):
     # The county's leading-group office head (or another named person), who signs off its
     # dispatch reports before the bureau sees them.
     APPROVER = "approver", "县级审核人"
+    # The county's finance bureau (县级财政): approves subsidy batches and pays them through the
+    # bank (subsidies/); it sees the county's figures, masked, and nothing of the ledger's writes.
+    FINANCE = "finance", "县级财政"
     ADMIN = "admin", "系统管理员"

@@ -27,6 +27,24 @@ class CountyWindow:
         return self.acceptance_start <= day <= self.acceptance_due
 
 
+@dataclass(frozen=True)
+class HeatingSeason:
+    """A plan year's heating season (采暖季): the running subsidy counts metered use whose period
+    ends inside it. `default` says the bureau has not set it and 11/1–3/31 stands in."""
+
+    start: dt.date
+    end: dt.date
+    default: bool
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, dt.date) and self.start <= day <= self.end
+
+    @property
+    def label(self) -> str:
+        shown = f"{self.start:%Y-%m-%d}至{self.end:%Y-%m-%d}"
+        return f"{shown}（默认）" if self.default else shown
+
+
 class PlanYear(models.Model):
     """One year's implementation plan (实施方案) and its milestones."""
 
@@ -40,6 +58,13 @@ class PlanYear(models.Model):
     acceptance_due = models.DateField("验收截止")
     evaluation_start = models.DateField("绩效评价开始")
     evaluation_due = models.DateField("绩效评价截止")
+    # Set by the bureau; blank means the default 11/1–3/31 (heating_season() says which).
+    season_start = models.DateField(
+        "采暖季开始", null=True, blank=True, help_text="空白：默认11月1日"
+    )
+    season_end = models.DateField(
+        "采暖季结束", null=True, blank=True, help_text="空白：默认次年3月31日"
+    )
 
     class Meta:
         ordering = ["-year"]
@@ -53,6 +78,13 @@ class PlanYear(models.Model):
                 & Q(acceptance_due__lt=F("evaluation_start"))
                 & Q(evaluation_start__lte=F("evaluation_due")),
                 name="plan_year_milestones_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(season_start__isnull=True)
+                | Q(season_end__isnull=True)
+                | Q(season_start__lt=F("season_end")),
+                name="plan_year_season_in_order",
+                violation_error_message="采暖季结束日期应晚于开始日期",
             ),
         ]
 
@@ -97,6 +129,15 @@ class PlanYear(models.Model):
 
     def in_acceptance_window(self, day: dt.date) -> bool:
         return self.acceptance_start <= day <= self.acceptance_due
+
+    def heating_season(self) -> HeatingSeason:
+        """The year's heating season: the bureau's dates, else 11/1 to the next 3/31 (each end
+        on its own: a bureau that set only the start keeps the default end)."""
+        start = self.season_start or dt.date(self.year, 11, 1)
+        end = self.season_end or dt.date(self.year + 1, 3, 31)
+        return HeatingSeason(
+            start, end, default=self.season_start is None and self.season_end is None
+        )
 
 
 class CountyDeadline(models.Model):

@@ -34,7 +34,7 @@ class User(AbstractUser):
         blank=True,
         related_name="officials",
         verbose_name="所属县（市、区）",
-        help_text="县级用户和县级审核人必填：只能查看本县数据",
+        help_text="县级用户、县级审核人和县级财政必填：只能查看本县数据",
     )
     counties = models.ManyToManyField(
         County,
@@ -69,7 +69,7 @@ class User(AbstractUser):
                 condition=Q(role__in=COUNTY_ROLES, county__isnull=False)
                 | (~Q(role__in=COUNTY_ROLES) & Q(county__isnull=True)),
                 name="user_county_iff_county_role",
-                violation_error_message="县级用户和县级审核人必须选择所属县（市、区）；其他角色不设所属县。",
+                violation_error_message="县级用户和县级审核人必须选择所属县（市、区），县级财政亦同；其他角色不设所属县。",
             ),
         ]
 

@@ -190,6 +190,8 @@ class Alert(models.Model):
         SUPPLY = "supply", "能源保障预警"
         ACCEPTANCE_OVERDUE = "acceptance_overdue", "验收逾期"
         RECTIFICATION_OVERDUE = "rectification_overdue", "整改逾期"
+        TICKET = "ticket", "工单提醒"
+        ID_CONFLICT = "id_conflict", "身份证号冲突超限"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts",

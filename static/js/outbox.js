@@ -443,14 +443,20 @@
     var fresh = urls.filter(function (u) {
       return !force[u];
     });
-    return Promise.all([keep(Object.keys(force), true), keep(fresh, false)]).then(function () {
-      if (status) {
-        status.textContent =
-          "已在本机保存本页及其中 " + links.length + " 户的验收页（" + when(new Date().toISOString()) +
-          "），无网络时也可打开。";
-        status.dataset.ready = "1";
-      }
-    });
+    // One after the other, not side by side: a village's weak signal, and a server that answers
+    // one request of a phone at a time as well as two.
+    return keep(Object.keys(force), true)
+      .then(function () {
+        return keep(fresh, false);
+      })
+      .then(function () {
+        if (status) {
+          status.textContent =
+            "已在本机保存本页及其中 " + links.length + " 户的验收页（" + when(new Date().toISOString()) +
+            "），无网络时也可打开。";
+          status.dataset.ready = "1";
+        }
+      });
   }
 
   function taken() {
