@@ -207,6 +207,7 @@ def main() -> None:
 
     from heating.models import PlanYear
     from subsidies.services import subsidy_compute
+    from subsidies.services.compute import RUNNING_HOLDS
 
     if not args.reuse:
         load_plan()
@@ -234,6 +235,14 @@ def main() -> None:
             with connection.cursor() as cursor:  # autocommit: the statement and its commit
                 started = time.perf_counter()
                 cursor.execute(RAW, [season.start, season.end])
+                # The running subsidies other apps withhold (回头看's 散煤复烧), as the engine does.
+                held = sorted(set().union(*(hold(2023) for hold in RUNNING_HOLDS)))
+                if held:
+                    cursor.execute(
+                        "DELETE FROM subsidies_entitlement WHERE kind = 'running'"
+                        " AND household_id = ANY(%s)",
+                        [held],
+                    )
                 figures["raw"].append(time.perf_counter() - started)
                 cursor.execute(CHECKSUM)
                 raw = cursor.fetchone()

@@ -249,6 +249,7 @@ def _resend(first: Batch, start: dt.date, finance: User, year: int) -> None:
     failed = list(
         first.lines.filter(result=BatchLine.Result.FAILED)
         .values_list("entitlement__household__code", "entitlement__household__head_name")
+        .order_by("entitlement__household__code")  # one row a household (not the lines' order)
         .distinct()
     )
     if failed:
@@ -256,7 +257,9 @@ def _resend(first: Batch, start: dt.date, finance: User, year: int) -> None:
             ["户编号", "一卡通账号", "开户银行", "账户名"],
             ([code, _account_number(code, 1), DEMO_BANK, name] for code, name in failed),
         )
-        bank_accounts_import(data=fixed, name="一卡通账户更正.csv", user=None)
+        # The corrected accounts release the refused payments (待更正) into the next batch.
+        accounts = bank_accounts_import(data=fixed, name="一卡通账户更正.csv", user=None)
+        assert not accounts.errors, accounts.errors[:3]
         second = batch_create(county=first.county, season=year)
         assert first.publicity_end is not None
         again = first.publicity_end + dt.timedelta(days=4)

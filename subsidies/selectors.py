@@ -25,11 +25,8 @@ def household_subsidies(
     shown in full to the county's 县级财政 only, and that view is recorded like any other
     personal data's; everyone else sees its last four digits, read without decrypting it."""
     account = BankAccount.objects.filter(household=household).first()
-    full = (
-        account is not None
-        and user is not None
-        and access.may(user, Action.SUBSIDY_PAY, household.county_id)
-    )
+    keeps = user is not None and access.may(user, Action.SUBSIDY_PAY, household.county_id)
+    full = account is not None and keeps
     if full and isinstance(user, User):
         personal_access_record(
             user=user,
@@ -47,6 +44,8 @@ def household_subsidies(
         "entitlements": entitlements,
         "account": account,
         "account_number": (account.number if full else account.masked) if account else "",
+        "household": household,
+        "can_correct": keeps,  # the account form: the county's 县级财政
     }
 
 

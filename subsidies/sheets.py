@@ -214,7 +214,7 @@ def _csv_sheet(data: bytes) -> SheetFile:
     )
 
 
-def _encoding(data: bytes) -> str:
+def csv_encoding(data: bytes) -> str:
     """UTF-8 if the whole file decodes as such (checked piecewise: no second copy of the file),
     else GB18030, as Chinese Excel saves a CSV."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -237,6 +237,6 @@ def _stream_csv(data: bytes, bound: int) -> Counted:
         raise SheetFileError(
             f"文件有 {lines:,} 行，超过每次导入 {bound:,} 行的上限，请分成几个文件上传。"
         )
-    stream = io.TextIOWrapper(io.BytesIO(data), encoding=_encoding(data), newline="")
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=csv_encoding(data), newline="")
     rows: Iterator[tuple[int, list[str]]] = enumerate(csv.reader(stream), start=1)
     return rows, lines

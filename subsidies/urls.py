@@ -12,4 +12,8 @@ urlpatterns = [
     path("subsidies/batches/step/", views.batch_step, name="subsidy-batch-step"),
     path("subsidies/batches/notice/", views.batch_notice, name="subsidy-batch-notice"),
     path("subsidies/batches/roster/", views.batch_roster, name="subsidy-batch-roster"),
+    path("subsidies/batches/<int:pk>/return/", views.batch_return, name="subsidy-batch-return"),
+    path("subsidies/accounts/import/", views.accounts_import, name="subsidy-accounts-import"),
+    path("subsidies/accounts/template/", views.accounts_template, name="subsidy-accounts-template"),
+    path("subsidies/accounts/<int:pk>/", views.account_edit, name="subsidy-account"),
 ]

@@ -86,6 +86,9 @@ class BatchLine(models.Model):
         "发放结果", max_length=16, choices=Result.choices, default=Result.PENDING
     )
     reason = models.CharField("失败原因", max_length=200, blank=True)
+    # When the bank's return answered the line. A failed line waits (待更正) until its household's
+    # account is saved after this moment: the same account sent again would fail again.
+    answered_at = models.DateTimeField("回盘时间", null=True, blank=True)
 
     class Meta:
         ordering = ["batch", "pk"]

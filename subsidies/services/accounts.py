@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
@@ -20,6 +21,32 @@ from subsidies.sheets import BANK_COLUMNS, BANK_TEMPLATE, read_small, text
 HEADERS = {c.field: c.header for c in BANK_COLUMNS}
 ACCOUNT_NUMBER = re.compile(r"\d{12,30}")
 LIMITS = {"bank": 60, "holder": 50, "notes": 200}
+REQUIRED = ("code", "number", "bank", "holder")
+
+
+def account_problems(
+    values: dict[str, str], household: Household | None
+) -> list[tuple[str, str, str]]:
+    """What is wrong with one account's number, bank, holder and notes once given (REQUIRED are
+    checked first): (field, the value as it may be shown, message). The import's rows and the
+    form both ask here. A number is never shown back: the errors are kept and shown to whoever
+    uploaded."""
+    problems: list[tuple[str, str, str]] = []
+    if values["number"] and not ACCOUNT_NUMBER.fullmatch(values["number"]):
+        problems.append(("number", "（不显示）", "应为 12 到 30 位数字"))
+    for f, limit in LIMITS.items():
+        if len(values[f]) > limit:
+            problems.append((f, values[f], f"最多{limit}个字符"))
+    if (
+        household is not None
+        and values["holder"]
+        and values["holder"] != household.head_name
+        and not values["notes"]
+    ):
+        problems.append(
+            ("notes", "", "账户名与户主姓名不同，备注须说明原因（如代领人与户主的关系）")
+        )
+    return problems
 
 
 @dataclass
@@ -60,7 +87,7 @@ def bank_accounts_import(
     changed: list[tuple[int, BankAccount]] = []
     for number, values in rows:
         problems: list[tuple[str, str, str]] = []  # field, value shown, message
-        for f in ("code", "number", "bank", "holder"):
+        for f in REQUIRED:
             if not values[f]:
                 problems.append((f, "", "必填，不能为空"))
         household = households.get(values["code"]) if values["code"] else None
@@ -70,20 +97,7 @@ def bank_accounts_import(
             problems.append(("code", values["code"], "不是本县的户，无权登记一卡通账户"))
         if values["code"] and seen.setdefault(values["code"], number) != number:
             problems.append(("code", values["code"], f"与第{seen[values['code']]}行是同一户"))
-        if values["number"] and not ACCOUNT_NUMBER.fullmatch(values["number"]):
-            problems.append(("number", "（不显示）", "应为 12 到 30 位数字"))
-        for f, limit in LIMITS.items():
-            if len(values[f]) > limit:
-                problems.append((f, values[f], f"最多{limit}个字符"))
-        if (
-            household is not None
-            and values["holder"]
-            and values["holder"] != household.head_name
-            and not values["notes"]
-        ):
-            problems.append(
-                ("notes", "", "账户名与户主姓名不同，备注须说明原因（如代领人与户主的关系）")
-            )
+        problems += account_problems(values, household)
         if problems:
             outcome.errors += [SheetError(number, HEADERS[f], v, m) for f, v, m in problems]
             continue
@@ -121,3 +135,33 @@ def bank_accounts_import(
     if dry_run:
         transaction.set_rollback(True)
     return outcome
+
+
+@transaction.atomic
+def bank_account_save(
+    *, household: Household, number: str, bank: str, holder: str, notes: str, user: User
+) -> BankAccount:
+    """One household's account, registered or corrected on its page by the county's 县级财政.
+    Saving counts as the correction a failed payment waits for (待更正), even when the number
+    is the same (the bank unfroze it): the entitlement joins the next batch."""
+    access.require(user, Action.SUBSIDY_PAY, household.county_id)
+    values = {"number": number.strip(), "bank": bank.strip(), "holder": holder.strip(),
+              "notes": notes.strip()}  # fmt: skip
+    problems = [(f, "", "必填，不能为空") for f in REQUIRED[1:] if not values[f]]
+    problems += account_problems(values, household)
+    if problems:
+        errors: dict[str, list[str]] = {}
+        for f, _, message in problems:
+            errors.setdefault(f, []).append(message)
+        raise ValidationError(errors)
+    account = BankAccount.objects.select_for_update().filter(
+        household=household
+    ).first() or BankAccount(household=household)
+    account.number, account.bank = values["number"], values["bank"]
+    account.holder, account.notes = values["holder"], values["notes"]
+    account.last4 = values["number"][-4:]
+    account.full_clean()
+    account._change_reason = "更正一卡通账户" if account.pk else "登记一卡通账户"  # type: ignore[attr-defined]
+    account._history_user = user  # type: ignore[attr-defined]
+    account.save()
+    return account

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from heating import access, workdays
@@ -40,11 +41,13 @@ KIND_LABELS = dict(Kind.choices)
 @transaction.atomic
 def batch_create(*, county: County, season: int) -> Batch:
     """A draft batch of the county's unpaid entitlements of the season whose household has a
-    一卡通 account and that no live batch holds (a failed line's entitlement is free again)."""
+    一卡通 account and that no live batch holds. A failed line's entitlement is free again once
+    the account has been corrected (saved after the bank's return); until then it waits (待更正)."""
     free = (
         Entitlement.objects.filter(county=county, season=season, status=Status.UNPAID)
         .filter(household__bank_account__isnull=False)
         .exclude(lines__result__in=[BatchLine.Result.PENDING, BatchLine.Result.PAID])
+        .exclude(Exists(_failed_since_saved()))
         .order_by("household__code", "kind")
         .values_list("pk", "amount_fen")
     )
@@ -60,6 +63,28 @@ def batch_create(*, county: County, season: int) -> Batch:
         batch_size=5000,
     )
     return batch
+
+
+def _failed_since_saved() -> QuerySet[BatchLine]:
+    """An entitlement's failed lines that the bank answered after its account was last saved
+    (a line answered before the field existed, with no time, counts as corrected)."""
+    return BatchLine.objects.filter(
+        entitlement=OuterRef("pk"),
+        result=BatchLine.Result.FAILED,
+        answered_at__gte=OuterRef("household__bank_account__updated_at"),
+    )
+
+
+def awaiting_correction(entitlements: QuerySet[Entitlement]) -> QuerySet[BatchLine]:
+    """待更正: the last failed line of each of these unpaid entitlements whose account has not
+    been saved since the bank refused it, newest first."""
+    waiting = entitlements.filter(status=Status.UNPAID).filter(Exists(_failed_since_saved()))
+    return (
+        BatchLine.objects.filter(result=BatchLine.Result.FAILED, entitlement__in=waiting)
+        .filter(answered_at__gte=F("entitlement__household__bank_account__updated_at"))
+        .select_related("batch", "entitlement__household__bank_account")
+        .order_by("-answered_at", "entitlement__household__code", "pk")
+    )
 
 
 def _locked(batch: Batch, state: str) -> Batch:
@@ -227,16 +252,38 @@ class Reconciliation:
     failed: int = 0
     waiting: int = 0  # lines the return did not answer
     errors: list[SheetError] = field(default_factory=list)
+    # What the checked return answers: (line, 成功 or 失败, reason), applied by batch_return_apply.
+    answers: list[tuple[int, str, str]] = field(default_factory=list)
+    paid_fen: int = 0
+    failed_fen: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # failures by reason
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return yuan(self.paid_fen)
+
+    @property
+    def failed_amount(self) -> Decimal:
+        return yuan(self.failed_fen)
 
 
 @transaction.atomic
 def batch_return_import(
     *, batch: Batch, data: bytes, name: str, user: User, paid_on: dt.date
 ) -> Reconciliation:
-    """The bank's return, all or nothing: each row matched to a line of the batch by ID number,
-    account number and amount. 成功 pays the entitlement; 失败 leaves it to be corrected."""
+    """The bank's return, all or nothing: checked (batch_return_check), then applied."""
+    checked = batch_return_check(batch=batch, data=data, name=name, user=user)
+    if checked.errors:
+        return checked
+    return batch_return_apply(batch=batch, answers=checked.answers, user=user, paid_on=paid_on)
+
+
+def batch_return_check(*, batch: Batch, data: bytes, name: str, user: User) -> Reconciliation:
+    """Read the bank's return and match each row to a line of the batch by ID number, account
+    number and amount; every error by row and column. Writes nothing: what it found is in
+    `answers`, for batch_return_apply (at once from the CLI, after a confirmation on the page)."""
     access.require(user, Action.SUBSIDY_PAY, batch.county_id)
-    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    batch = Batch.objects.get(pk=batch.pk)
     if batch.state != Batch.State.SENT:
         raise ValidationError("只有“已报银行”的批次可以导入银行回盘。")
     headers = {c.field: c.header for c in RETURN_COLUMNS}
@@ -246,7 +293,6 @@ def batch_return_import(
         key = (h.id_number, h.bank_account.number, line.amount_fen)
         waiting.setdefault(key, []).append(line)
     outcome = Reconciliation()
-    answered: list[tuple[BatchLine, str, str]] = []
     sheet = read_sheet(data, name, RETURN_COLUMNS, template=RETURN_TEMPLATE)
     for number, cells in sheet.rows:
         raw = {f: cells[i] if i < len(cells) else None for f, i in sheet.positions.items()}
@@ -273,29 +319,62 @@ def batch_return_import(
                     ("id_number", "本批次中没有身份证号、一卡通账号和金额都相符的待发放记录")
                 )
             else:
-                answered.append((found.pop(), str(result), values["reason"][:200]))
+                line = found.pop()
+                reason = "" if result == BatchLine.Result.PAID else values["reason"][:200]
+                outcome.answers.append((line.pk, str(result), reason))
+                if result == BatchLine.Result.PAID:
+                    outcome.paid += 1
+                    outcome.paid_fen += fen
+                else:
+                    outcome.failed += 1
+                    outcome.failed_fen += fen
+                    outcome.reasons[reason] = outcome.reasons.get(reason, 0) + 1
         # Never echo the numbers: the errors are shown and kept.
         outcome.errors += [SheetError(number, headers[f], "", m) for f, m in problems]
-    if outcome.errors:
-        return outcome
-    paid = [line for line, result, _ in answered if result == BatchLine.Result.PAID]
+    outcome.waiting = sum(len(lines) for lines in waiting.values())
+    return outcome
+
+
+@transaction.atomic
+def batch_return_apply(
+    *, batch: Batch, answers: Sequence[tuple[int, str, str]], user: User, paid_on: dt.date
+) -> Reconciliation:
+    """Write a checked return: 成功 pays the entitlement, 失败 leaves it to be corrected. Every
+    answered line must still be a pending line of this batch, so that a second click, or a
+    return checked before another was imported, writes nothing."""
+    access.require(user, Action.SUBSIDY_PAY, batch.county_id)
+    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    if batch.state != Batch.State.SENT:
+        raise ValidationError("只有“已报银行”的批次可以导入银行回盘。")
+    ids = [pk for pk, _, _ in answers]
+    pending: dict[int, int] = {}  # line -> entitlement
+    for at in range(0, len(ids), CHUNK):
+        pending.update(
+            batch.lines.filter(pk__in=ids[at : at + CHUNK], result=BatchLine.Result.PENDING)
+            .values_list("pk", "entitlement_id")
+        )  # fmt: skip
+    if len(pending) != len(set(ids)) or len(ids) != len(set(ids)):
+        raise ValidationError("回盘中的记录已导入或已不在本批次的待发放记录中，未写入任何数据。")
+    now = timezone.now()
     # One UPDATE per outcome and reason (a few), not bulk_update's CASE over every line, which
     # SQLite evaluates for each row it updates: quadratic in a county's batch.
     outcomes: dict[tuple[str, str], list[int]] = {}
-    for line, answer, reason in answered:
-        outcomes.setdefault((answer, reason), []).append(line.pk)
-    for (answer, reason), ids in outcomes.items():
-        for at in range(0, len(ids), CHUNK):
-            BatchLine.objects.filter(pk__in=ids[at : at + CHUNK]).update(
-                result=answer, reason=reason
+    for pk, answer, reason in answers:
+        if answer not in (BatchLine.Result.PAID, BatchLine.Result.FAILED):
+            raise ValidationError(f"「{answer}」不是发放结果。")
+        outcomes.setdefault((answer, reason), []).append(pk)
+    for (answer, reason), lines in outcomes.items():
+        for at in range(0, len(lines), CHUNK):
+            BatchLine.objects.filter(pk__in=lines[at : at + CHUNK]).update(
+                result=answer, reason=reason, answered_at=now
             )
-    entitlements_mark_paid(ids=[line.entitlement_id for line in paid], paid_on=paid_on)
-    outcome.paid = len(paid)
-    outcome.failed = len(answered) - len(paid)
+    paid = [pk for pk, answer, _ in answers if answer == BatchLine.Result.PAID]
+    entitlements_mark_paid(ids=[pending[pk] for pk in paid], paid_on=paid_on)
+    outcome = Reconciliation(paid=len(paid), failed=len(answers) - len(paid))
     outcome.waiting = batch.lines.filter(result=BatchLine.Result.PENDING).count()
     if not outcome.waiting:
         batch.state = Batch.State.RECONCILED
-        batch.reconciled_at = timezone.now()
+        batch.reconciled_at = now
         batch.save()
     return outcome
 

@@ -8,6 +8,7 @@ memory stays bounded by a chunk, not by the file."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import re
@@ -24,11 +25,13 @@ from heating.models import User
 from heating.sheets import SheetError, SheetFileError
 from retrofits.models import Household
 from subsidies.models import MeterAccount, MeterKind
+from subsidies.services import use_copy
 from subsidies.sheets import (
     ACCOUNT_COLUMNS,
     ACCOUNT_TEMPLATE,
     USE_COLUMNS,
     Problem,
+    csv_encoding,
     parse_date,
     parse_decimal,
     read_small,
@@ -378,8 +381,22 @@ def metered_use_import(
     sheet = read_use(data, name)
     outcome = UseImport()
     _stage_create()
-    # No finally: a failure rolls back the transaction, the staging table with it.
-    _stage_and_write(sheet.rows, sheet.positions, outcome, _allowed(user))
+    # No finally: a failure rolls back the transaction, the staging tables with it.
+    start = (
+        use_copy.plain_header(data, sheet)
+        if connection.vendor == "postgresql" and name.lower().endswith(".csv")
+        else None
+    )
+    copied = (
+        use_copy.copy_raw(data, start, len(sheet.header), csv_encoding(data))
+        if start is not None
+        else None
+    )
+    if copied is not None:
+        _copied_and_write(copied, sheet.positions, outcome, _allowed(user))
+        use_copy.drop(copied)
+    else:
+        _stage_and_write(sheet.rows, sheet.positions, outcome, _allowed(user))
     if not outcome.total:
         raise SheetFileError("文件中没有数据行。")
     with connection.cursor() as cursor:
@@ -399,17 +416,46 @@ def _stage_and_write(
     _stage_rows(iter(lambda: list(itertools.islice(converted, CHUNK)), []))
     if outcome.errors:
         return
+    _write_known(outcome, allowed)
+
+
+def _copied_and_write(
+    copied: use_copy.Copied, positions: dict[str, int], outcome: UseImport, allowed: access.Scope
+) -> None:
+    """The file already copied as it is: the rows SQL did not take go through the Python checks
+    (and into the staging table) in file order; then both parts as the Python path's."""
+    slow, rows = use_copy.slow_rows(copied, positions)
+    outcome.total = copied.rows - slow  # the taken rows; the others count as they are checked
+    converted = _converted(rows, positions, outcome)
+    _stage_rows(iter(lambda: list(itertools.islice(converted, CHUNK)), []))
+    if outcome.errors:
+        return
+    _write_known(outcome, allowed, copied=(copied, positions))
+
+
+def _write_known(
+    outcome: UseImport,
+    allowed: access.Scope,
+    *,
+    copied: tuple[use_copy.Copied, dict[str, int]] | None = None,
+) -> None:
+    """The staged rows of registered accounts (and the taken rows of a file `copied` as it is):
+    checked for periods given twice, then written in one statement."""
     scope_sql, scope_params = _scope_sql(allowed)
     accounts = MeterAccount._meta.db_table
+    known = (
+        f"SELECT a.id AS account_id, s.row_no, s.number, s.start_date, s.end_date, s.use"
+        f" FROM {STAGE} s JOIN {accounts} a ON a.kind = s.kind AND a.number = s.number{scope_sql}"
+    )
+    params = list(scope_params)
+    if copied is not None:
+        known = f"{use_copy.known_sql(*copied, scope_sql, accounts)} UNION ALL {known}"
+        params = [*scope_params, *scope_params]
     with connection.cursor() as cursor:
         # The registered accounts' rows, once: the programme's few among the area's many.
         cursor.execute(f"DROP TABLE IF EXISTS {KNOWN}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {KNOWN} AS SELECT a.id AS account_id, s.row_no, s.number,"
-            f" s.start_date, s.end_date, s.use FROM {STAGE} s JOIN {accounts} a"
-            f" ON a.kind = s.kind AND a.number = s.number{scope_sql}",
-            scope_params,
-        )
+        with use_copy.parallel(cursor) if copied else contextlib.nullcontext():
+            cursor.execute(f"CREATE TEMPORARY TABLE {KNOWN} AS {known}", params)
         cursor.execute(f"SELECT COUNT(*) FROM {KNOWN}")
         (matched,) = cursor.fetchone()
         # A period given twice for one registered account: an error of each later row.
