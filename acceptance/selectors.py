@@ -3,6 +3,7 @@ households a spot check sends inspectors back to."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -50,10 +51,12 @@ class BuildingProgress:
         } | {"by_unit": [{"unit": unit, **self.of(unit)} for unit in self.by_unit]}
 
 
-def building_progress(*, plan_year: PlanYear, counties: list[County]) -> BuildingProgress:
+def building_progress(
+    *, plan_year: PlanYear, counties: list[County], as_of: dt.date | None = None
+) -> BuildingProgress:
     """Building retrofits accepted within the plan year's calendar (from its plan to the end of
-    its evaluation), by unit: each county's own, and 忻州经济开发区's (seen by those who see the
-    county it lies in)."""
+    its evaluation, or to `as_of` if earlier), by unit: each county's own, and 忻州经济开发区's
+    (seen by those who see the county it lies in)."""
     targets = dict(plan_year.building_targets.values_list("kind", "area_m2"))
     progress = BuildingProgress(targets=targets)
     accepted = (
@@ -61,7 +64,7 @@ def building_progress(*, plan_year: PlanYear, counties: list[County]) -> Buildin
             county__in=counties,
             kind__in=KINDS,
             accepted_on__gte=plan_year.plan_due,
-            accepted_on__lte=plan_year.evaluation_due,
+            accepted_on__lte=min(plan_year.evaluation_due, as_of or plan_year.evaluation_due),
         )
         .values_list("county__short_name", "unit", "kind")
         .annotate(m2=Sum("area_m2"))

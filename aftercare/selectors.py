@@ -173,14 +173,16 @@ class Kpis:
     totals: dict[int, MonthFigures] = field(default_factory=dict)
 
 
-def kpis(*, counties: QuerySet[County], year: int) -> Kpis:
+def kpis(*, counties: QuerySet[County], year: int, as_of: dt.date | None = None) -> Kpis:
     """Per county and month of receipt, over the plan year's season of tickets (April of `year`
     to March of the next, a heating season with the works before it):
     受理量; 按时签收率 (signed for within the limit, of those signed for); 按时办结率 (closed
     within the limit, of those closed); 满意率 (满意 or 基本满意, of those called back); 重复投诉率
     (reopened after an unsatisfied callback, or the same household's same category within 30 days
-    before); 退回率 (returned at least once)."""
-    start, end = _bounds(dt.date(year, 4, 1), dt.date(year + 1, 3, 31))
+    before); 退回率 (returned at least once). With `as_of`, the tickets received by the end of that
+    day, as they stand now."""
+    last = dt.date(year + 1, 3, 31)
+    start, end = _bounds(dt.date(year, 4, 1), min(last, as_of) if as_of else last)
     earlier = Ticket.objects.filter(
         household=OuterRef("household"),
         category=OuterRef("category"),

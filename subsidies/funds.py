@@ -5,12 +5,13 @@ others', per county and path. Read-only figures for the funds page and /api/fund
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from heating.access import Action, scope
 from heating.models import County, HeatingPath, User
@@ -62,7 +63,22 @@ class FundLine:
 def fund_lines(user: User, year: int) -> list[FundLine]:
     """Each county the user may see × each source that has money or spending."""
     allowed = scope(user, Action.VIEW)
-    counties = {c.pk: c for c in County.objects.filter(allowed.q("pk")).order_by("order")}
+    return county_fund_lines(County.objects.filter(allowed.q("pk")), year)
+
+
+def county_fund_lines(
+    chosen: QuerySet[County], year: int, *, as_of: dt.date | None = None
+) -> list[FundLine]:
+    """The funds of these counties as they stood at the end of `as_of` (None: now): allocated
+    by then, spent by then, paid by then."""
+    counties = {c.pk: c for c in chosen.order_by("order")}
+    allocations = Allocation.objects.for_year(year)
+    spendings = Spending.objects.for_year(year)
+    paid = Entitlement.objects.for_season(year)
+    if as_of is not None:
+        allocations = allocations.filter(allocated_on__lte=as_of)
+        spendings = spendings.filter(spent_on__lte=as_of)
+        paid = paid.filter(paid_on__lte=as_of)
     lines: dict[tuple[int, str], FundLine] = {}
 
     def line(county_id: int, source: str) -> FundLine:
@@ -72,16 +88,14 @@ def fund_lines(user: User, year: int) -> list[FundLine]:
         return lines[key]
 
     for row in (
-        Allocation.objects.for_year(year)
-        .filter(county_id__in=counties)
+        allocations.filter(county_id__in=counties)
         .values("county_id", "source")
         .annotate(total=Sum("amount"))
         .order_by()
     ):
         line(row["county_id"], row["source"]).allocated += row["total"]
     for row in (
-        Spending.objects.for_year(year)
-        .filter(county_id__in=counties)
+        spendings.filter(county_id__in=counties)
         .values("county_id", "source")
         .annotate(total=Sum("amount"))
         .order_by()
@@ -90,8 +104,7 @@ def fund_lines(user: User, year: int) -> list[FundLine]:
     # The subsidies paid (reconciled with the bank): the city's part from 市级, the county's
     # from 县级, as the policy split them.
     for county_id, city_fen, county_fen in (
-        Entitlement.objects.for_season(year)
-        .filter(county_id__in=counties, status=Status.PAID)
+        paid.filter(county_id__in=counties, status=Status.PAID)
         .values("county_id")
         .annotate(city=Sum("city_fen"), own=Sum("county_fen"))
         .order_by()

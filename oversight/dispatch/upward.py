@@ -10,12 +10,10 @@ from typing import Any
 
 from django.utils import timezone
 from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Mm, Pt, RGBColor
 
 from heating.breakdown import GROUPS, write_printed_layout
 from oversight.dispatch.models import CountyReport, DispatchRound, ReportStatus
+from oversight.officialdoc import official, table, title
 
 SUBS = ("任务数", "完工", "完成率")
 
@@ -64,55 +62,6 @@ def _local(value: Any) -> str:
     return f"{timezone.localtime(value):%Y年%m月%d日 %H:%M}" if value else "—"
 
 
-# GB/T 9704 (党政机关公文格式): A4, margins of 37 mm top, 35 bottom, 28 left, 26 right; the title
-# in 小标宋 二号, headings 黑体 and 楷体 三号, the text 仿宋 三号, all black. Fonts are named as Word
-# finds them on a government PC; where one is missing, Word substitutes its own.
-FONT_TEXT, FONT_TITLE, FONT_H1, FONT_H2 = "仿宋_GB2312", "方正小标宋简体", "黑体", "楷体_GB2312"
-SIZE_TEXT, SIZE_TITLE, SIZE_TABLE = Pt(16), Pt(22), Pt(12)
-
-
-def _font(target: Any, name: str, size: Pt, *, bold: bool = False) -> None:
-    """Set a style's or run's font, East Asian name included, in black."""
-    target.font.name = name
-    target.font.size = size
-    target.font.bold = bold
-    target.font.color.rgb = RGBColor(0, 0, 0)
-    properties = target.element.get_or_add_rPr()
-    properties.get_or_add_rFonts().set(qn("w:eastAsia"), name)
-
-
-def _official(document: Any) -> None:
-    section = document.sections[0]
-    section.page_width, section.page_height = Mm(210), Mm(297)
-    section.top_margin, section.bottom_margin = Mm(37), Mm(35)
-    section.left_margin, section.right_margin = Mm(28), Mm(26)
-    _font(document.styles["Normal"], FONT_TEXT, SIZE_TEXT)
-    for level, (name, bold) in {
-        1: (FONT_H1, False),
-        2: (FONT_H2, False),
-        3: (FONT_H2, True),
-    }.items():
-        style = document.styles[f"Heading {level}"]
-        _font(style, name, SIZE_TEXT, bold=bold)
-        style.paragraph_format.space_before, style.paragraph_format.space_after = Pt(6), Pt(6)
-
-
-def _title(document: Any, text: str) -> None:
-    paragraph = document.add_paragraph()
-    paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    _font(paragraph.add_run(text), FONT_TITLE, SIZE_TITLE)
-
-
-def _table(document: Any, header: list[str], rows: list[list[str]]) -> None:
-    table = document.add_table(rows=1, cols=len(header))
-    table.style = "Table Grid"
-    for values in [header, *rows]:
-        cells = table.rows[0].cells if values is header else table.add_row().cells
-        for cell, text in zip(cells, values, strict=True):
-            cell.text = ""
-            _font(cell.paragraphs[0].add_run(text), FONT_TEXT, SIZE_TABLE, bold=values is header)
-
-
 def _progress_row(label: str, figures: Iterable[dict[str, Any]]) -> list[str]:
     sets = list(figures)
     target = sum(group(f, None)[0] for f in sets)
@@ -144,8 +93,8 @@ def upward_docx(dispatch_round: DispatchRound) -> bytes:
     target = sum(group(r.figures, None)[0] for r in reports)
     completed = sum(group(r.figures, None)[1] for r in reports)
     document = Document()
-    _official(document)
-    _title(document, f"忻州市冬季清洁取暖改造调度报告（{dispatch_round.title}）")
+    official(document)
+    title(document, f"忻州市冬季清洁取暖改造调度报告（{dispatch_round.title}）")
     document.add_paragraph(
         f"本期调度于{_local(dispatch_round.opened_at)}发起，报送截止{_local(dispatch_round.due_at)}。"
         + _who(dispatch_round)
@@ -163,7 +112,7 @@ def upward_docx(dispatch_round: DispatchRound) -> bytes:
              f"{finish} / {projection.get('deadline', '—')}"]
         )  # fmt: skip
     rows.append([*_progress_row("合计", (r.figures for r in reports)), ""])
-    _table(
+    table(
         document,
         ["县（市、区）", "任务数", "已完工", "完成率", "已验收", "完工日期（预计）/ 施工截止"],
         rows,
@@ -175,7 +124,7 @@ def upward_docx(dispatch_round: DispatchRound) -> bytes:
                             ("下步安排", r.next_steps)):  # fmt: skip
             document.add_paragraph(f"{label}：{text or '无'}")
     document.add_heading("三、报送与审核", 1)
-    _table(
+    table(
         document,
         ["县（市、区）", "填报人", "县级审核人", "市级确认人"],
         [
