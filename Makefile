@@ -27,6 +27,7 @@ setup: $(VENV)/.installed $(LOCAL_ENV)
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py load_reference
 	$(DEV_ENV) $(PY) manage.py import_targets fixtures/plans/task-breakdown-2023.xlsx --year 2023
+	$(DEV_ENV) $(PY) manage.py load_indicators --year 2023
 	$(DEV_ENV) $(PY) manage.py create_demo_users
 	$(DEV_ENV) $(PY) manage.py import_tender fixtures/demo/tender-list-demo.csv
 	$(DEV_ENV) $(PY) manage.py generate_households --scale $(DEMO_SCALE)

@@ -49,6 +49,7 @@ class Action(enum.StrEnum):
     SUBSIDY_PAY = "subsidy_pay"  # approve a county's subsidy batches and pay them (县级财政)
     SUBSIDY_BATCH = "subsidy_batch"  # draw up a county's subsidy batches and publish them (公示)
     CONFLICTS = "conflicts"  # resolve an ID number registered by two counties (身份证号冲突)
+    EVALUATE = "evaluate"  # keep the 绩效自评 indicators and make the evaluation pack (五(四))
 
 
 class Reach(enum.Enum):
@@ -68,6 +69,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.SUBSIDY_POLICY: Reach.ALL,  # the city's defaults, and any county's (三(六))
         Action.SUPERVISE: Reach.ALL,  # tickets (工单): assigns, reassigns, calls back (七(五))
         Action.CONFLICTS: Reach.ALL,  # ID numbers two counties registered: both households
+        Action.EVALUATE: Reach.ALL,  # the city's self-evaluation: the whole city's figures
     },
     Role.COUNTY: {
         Action.VIEW: Reach.OWN,
@@ -110,6 +112,7 @@ POLICY: dict[Role, dict[Action, Reach]] = {
         Action.TICKETS: Reach.ALL,
         Action.SUPERVISE: Reach.ALL,
         Action.CONFLICTS: Reach.ALL,
+        Action.EVALUATE: Reach.ALL,
     },
 }
 
@@ -135,6 +138,7 @@ REFUSALS: dict[Action, str] = {
     Action.SUBSIDY_PAY: "只有本县的县级财政用户可以审核和发放补贴。",
     Action.SUBSIDY_BATCH: "只有本县的县级用户可以编制补贴发放批次和组织公示。",
     Action.CONFLICTS: "只有市级用户可以核实和处理身份证号冲突。",
+    Action.EVALUATE: "只有市级用户可以维护绩效自评指标和生成自评材料。",
 }
 
 # The admin site is for those who keep the plan and reference lists, correct records or manage

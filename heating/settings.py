@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     # The top floor: the city's oversight (dashboards, dispatch), reading every domain app.
     "oversight",
     "oversight.dispatch",
+    "oversight.evaluation",
 ]
 
 MIDDLEWARE = [

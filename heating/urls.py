@@ -27,6 +27,7 @@ urlpatterns = [
     ),
     path("", include("oversight.dashboards.urls")),
     path("", include("oversight.dispatch.urls")),
+    path("", include("oversight.evaluation.urls")),
     path("", include("retrofits.urls")),
     path("", include("acceptance.urls")),
     path("", include("energy_supply.urls")),

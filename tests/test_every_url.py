@@ -1,14 +1,16 @@
 """Every URL × every role: each pattern of the URLconf (the admin's included) is fetched and posted
-to as an anonymous visitor, a county official, an approver and an inspector of 忻府区, the bureau
-and an administrator, on the objects of another county (原平市), whose household, import job, visits,
-photos, projects and supply records carry secrets: full ID numbers and phones, and marker names.
+to as an anonymous visitor, a county official, an approver, an inspector and the 县级财政 of 忻府区,
+the bureau and an administrator, on the objects of another county (原平市), whose household, import
+job, visits, photos, projects, supply records and subsidy batch carry secrets: full ID numbers,
+phones and 一卡通 account numbers, and marker names.
 
 It fails on:
 - a 500 for anyone;
 - an anonymous answer that is not a redirect to a login page or a refusal;
 - another county's object answering a county official or an inspector of 忻府区;
 - a secret in any answer (page, xlsx, error file) to a role that may not see it: the full numbers
-  to anyone but 原平市's officials and the administrator, the markers to 忻府区's users;
+  to anyone but 原平市's officials and the administrator, the markers to 忻府区's users, a full
+  一卡通 account number to anyone but its own county's 县级财政 (and the administrator);
 - a write by a POST that the role may not make. Each POST replays the form the page shows to those
   who may use it (an administrator, or 原平市's own users), so that a missing check would write;
 - a URL pattern this test does not know how to fill (new URLs are found, never skipped).
@@ -64,6 +66,7 @@ from energy_supply.views import KINDS
 from heating.models import (
     County,
     ExportJob,
+    HeatingPath,
     PersonalDataAccess,
     PlanYear,
     Role,
@@ -73,12 +76,19 @@ from heating.models import (
 from heating.services import export_start, user_create
 from oversight.dispatch.models import Alert, CountyReport, DispatchRound, ReportStep
 from oversight.dispatch.services import report_save, report_step, round_open
+from oversight.evaluation.models import Indicator, Pack
+from oversight.evaluation.services import indicators_load, pack_make
 from retrofits.models import Household, IdConflict, LedgerImport, TenderItem
 from retrofits.services import household_save
+from subsidies.models import Batch, Entitlement, Kind, Method, Policy
+from subsidies.services.accounts import bank_accounts_import
+from subsidies.services.batches import batch_approve, batch_create, batch_publicize, batch_submit
 from tests.conftest import PASSWORD
 from tests.images import JPEG
 from tests.labels import latin_words
 from tests.ledger_files import IDS, xlsx, yuanping_row
+from tests.test_subsidies import household as a_household
+from tests.test_subsidies_accounts import book
 from tests.test_supply_import import a_network, sheet
 
 pytestmark = pytest.mark.django_db
@@ -92,14 +102,17 @@ def one_pass_is_enough() -> None:
         pytest.skip("the SQLite pass walks every URL")
 
 
-ROLES = ["anonymous", "official", "approver", "inspector", "municipal", "administrator"]
+ROLES = ["anonymous", "official", "approver", "inspector", "finance", "municipal", "administrator"]
 # The roles of 忻府区 (its own users), to whom 原平市's objects are another county's.
-OWN_COUNTY_ROLES = ("official", "approver", "inspector")
+OWN_COUNTY_ROLES = ("official", "approver", "inspector", "finance")
 
 # 原平市's secrets. The numbers: what the household had, what it has, and one in an upload's error.
 ID_OLD, ID_NEW, ID_ERROR = IDS[3], "140981198805050019", "140981199912120013"
 PHONES = ["13911112222", "13933334444", "13955556666"]
 NAME = "欧阳秘户"
+# 一卡通 account numbers: 原平市's household's (on the roster and the dossier of 原平市's 县级财政),
+# and a 忻府区 household's, which only 忻府区's 县级财政 may see.
+ACCOUNT_THEIRS, ACCOUNT_OURS = "6228480099887766554", "6228480011223344556"
 # Names only 原平市's own users and the city may see.
 MARKERS = [
     NAME,
@@ -121,7 +134,15 @@ FORMULA = '=HYPERLINK("http://evil.example","点此核对")'
 REFUSED = {401, 403, 404, 405}
 LOGIN_PAGES = ("/accounts/login/", "/admin/login/")
 # Objects of no one county: a dispatch round and its upward report.
-CITY_WIDE = {"dispatch-round", "dispatch-upward-xlsx", "dispatch-upward-docx"}
+CITY_WIDE = {
+    "dispatch-round",
+    "dispatch-upward-xlsx",
+    "dispatch-upward-docx",
+    "evaluation-indicator",
+    "evaluation-pack-file",
+}
+# Pages that name their object by a query parameter, not in the path: also walked on 原平市's batch.
+BY_QUERY = {"subsidy-batch-notice": "batch", "subsidy-batch-roster": "batch"}
 # What an anonymous visitor may open.
 PUBLIC = {"login", "admin:login", "favicon.ico"}
 # Tables that record reading, logins and derived figures, not the data: they may change on any request.
@@ -160,6 +181,9 @@ class World:
     id_conflict: IdConflict
     ticket: Ticket
     lookback_item: LookBackItem
+    batch: Batch
+    indicator: Indicator
+    pack: Pack
     users: dict[str, User] = field(default_factory=dict)
     replayers: list[User] = field(default_factory=list)
     # The usernames shown where the test's users have no names of their own.
@@ -207,7 +231,14 @@ class World:
             "lookback-detail": self.lookback_item.lookback,
             "lookback-item": self.lookback_item,
             "lookback-photo": self.lookback_item,
+            "subsidy-batch-return": self.batch,
+            "evaluation-indicator": self.indicator,
+            "evaluation-pack-file": self.pack,
+            "subsidy-account": self.household,
         }.get(url_name)
+
+    def query_object(self, url_name: str) -> models.Model | None:
+        return {"batch": self.batch}.get(BY_QUERY.get(url_name, ""))
 
 
 @pytest.fixture
@@ -224,6 +255,7 @@ def world(
         "inspector": user_create(
             username="ys", password=PASSWORD, role=Role.INSPECTOR, counties=[own]
         ),
+        "finance": user_create(username="xf-cz", password=PASSWORD, role=Role.FINANCE, county=own),
         "municipal": user_create(username="shi", password=PASSWORD, role=Role.MUNICIPAL),
         "administrator": user_create(username="root", password=PASSWORD, role=Role.ADMIN),
     }
@@ -324,6 +356,16 @@ def world(
         problems="秘密回头看问题", fix_by=dt.date(2024, 5, 1),
         photo=SimpleUploadedFile("coal.jpg", JPEG),
     )  # fmt: skip
+    # Their 县级财政's batch at the bank: the household's equipment subsidy, to its 一卡通 account.
+    their_finance = user_create(
+        username="yp-cz", password=PASSWORD, role=Role.FINANCE, county=other
+    )
+    batch = _batch_at_the_bank(household, their_finance)
+    # And an account of 忻府区's own, for 忻府区's 县级财政 alone.
+    ours = a_household("XF-CZ-1", HeatingPath.ELECTRIC, equipment=tender[0], where="忻府区")
+    accounts = book([["XF-CZ-1", ACCOUNT_OURS, "忻州农商银行", "测试", ""]])
+    assert not bank_accounts_import(data=accounts, name="a.xlsx", user=users["finance"]).errors
+    assert ours.bank_account.last4 == ACCOUNT_OURS[-4:]
     # Their official's export of their ledger, with the full numbers: for them alone.
     with django_capture_on_commit_callbacks(execute=True):
         export_job = export_start(
@@ -355,8 +397,47 @@ def world(
             user=users["municipal"],
         ),
         lookback_item=lookback_item,
+        batch=batch,
+        indicator=_indicator(),
+        pack=_pack(users["municipal"]),
         replayers=[users["administrator"], their_official, their_inspector, users["municipal"]],
     )  # fmt: skip
+
+
+def _indicator() -> Indicator:
+    indicators_load(plan_year=PlanYear.objects.get(year=2023))
+    return Indicator.objects.get(plan_year_id=2023, code="first_pass")
+
+
+def _pack(user: User) -> Pack:
+    """The self-evaluation pack made of this world: its report, table and dossiers' PDF."""
+    pack = Pack.objects.create(
+        plan_year_id=2023, as_of=dt.date(2024, 4, 30), seed="抽样-1", sample_size=5, created_by=user
+    )
+    pack_make(pack_id=pack.pk)
+    pack.refresh_from_db()
+    assert pack.status == Pack.Status.DONE, pack.message
+    return pack
+
+
+def _batch_at_the_bank(household: Household, finance: User) -> Batch:
+    """The household's equipment subsidy in a batch of its county, approved and sent to the bank
+    (its roster and return page open), to its 一卡通 account."""
+    policy = Policy.objects.create(
+        plan_year_id=2023, path=household.path, kind=Kind.EQUIPMENT, method=Method.FIXED,
+        amount=3000, cap=3000, city_share="0.5",
+    )  # fmt: skip
+    Entitlement.objects.create(
+        household=household, county=household.county, kind=Kind.EQUIPMENT, season=2023,
+        policy=policy, amount_fen=300000, city_fen=150000, county_fen=150000,
+        computed_at=timezone.now(),
+    )  # fmt: skip
+    accounts = book([[household.code, ACCOUNT_THEIRS, "原平农商银行", household.head_name, ""]])
+    assert not bank_accounts_import(data=accounts, name="a.xlsx", user=finance).errors
+    batch = batch_create(county=household.county, season=2023)
+    batch = batch_publicize(batch=batch, start=dt.date(2024, 4, 1))
+    batch = batch_submit(batch=batch, today=dt.date(2024, 4, 30))
+    return batch_approve(batch=batch, user=finance)
 
 
 # -- the URLconf, walked -----------------------------------------------------------------------
@@ -416,6 +497,9 @@ def urls(world: World) -> Iterator[tuple[Route, str, bool]]:
         keys = set(route.keys)
         if not keys:
             yield route, reverse_or_route(route, {}), False
+            if (named := world.query_object(route.name)) is not None:
+                query = f"?{BY_QUERY[route.name]}={named.pk}"
+                yield route, reverse_or_route(route, {}) + query, True
             continue
         model = admin_model(route)
         if keys == {"app_label"}:
@@ -575,14 +659,22 @@ def secrets_for(role: str) -> list[str]:
     if role == "administrator":
         return []
     numbers = [ID_OLD, ID_NEW, ID_ERROR, *PHONES] + [n[6:14] for n in (ID_OLD, ID_NEW, ID_ERROR)]
-    return numbers + (MARKERS if role in OWN_COUNTY_ROLES else [])
+    accounts = [ACCOUNT_THEIRS] + ([] if role == "finance" else [ACCOUNT_OURS])
+    return numbers + accounts + (MARKERS if role in OWN_COUNTY_ROLES else [])
 
 
 def guarded_models(role: str) -> list[type[models.Model]]:
     """The tables the role may not write to through any URL of the other county."""
     data = [
         m
-        for label in ("heating", "retrofits", "energy_supply", "acceptance", "aftercare")
+        for label in (
+            "heating",
+            "retrofits",
+            "energy_supply",
+            "acceptance",
+            "aftercare",
+            "subsidies",
+        )
         for m in apps.get_app_config(label).get_models()
         if str(m._meta.model_name) not in NOT_DATA
         and not str(m._meta.model_name).startswith(NOT_DATA_PREFIXES)
@@ -593,7 +685,8 @@ def guarded_models(role: str) -> list[type[models.Model]]:
             for m in data
             if m.__name__.removeprefix("Historical")
             in {"Household", "LedgerImport", "Inspection", "Defect", "InspectionPhoto",
-                "HeatingRemoval", "GasConnection"}
+                "HeatingRemoval", "GasConnection", "BankAccount", "Batch", "BatchLine",
+                "Entitlement"}
         ]  # fmt: skip
     return data
 
@@ -702,6 +795,10 @@ def test_the_walk_sees_a_leak_and_a_write(world: World, tmp_path: Path) -> None:
         client.get(reverse("supply-import-errors", args=[world.failed_supply_import.pk]))
     )
     assert "秘密燃气公司" in errors
+    client.force_login(User.objects.get(username="yp-cz"))  # their 县级财政: the bank's roster
+    roster = text_of(client.get(reverse("subsidy-batch-roster") + f"?batch={world.batch.pk}"))
+    assert ACCOUNT_THEIRS in roster and ID_NEW in roster
+    client.force_login(their_official)
     url = reverse("household-edit", args=[world.household.pk])
     data = replayed(url, world, tmp_path)
     data["notes"] = "改了"

@@ -97,6 +97,11 @@ class User(AbstractUser):
     def inspects(self) -> bool:
         return access.may(self, access.Action.INSPECT)
 
+    @property
+    def evaluates(self) -> bool:
+        """Keeps the 绩效自评 (the nav shows it to them only)."""
+        return access.may(self, access.Action.EVALUATE)
+
     @cached_property
     def assigned_county_ids(self) -> frozenset[int]:
         """The counties an inspector is assigned to, read once per request."""
