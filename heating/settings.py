@@ -58,7 +58,10 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's modules (django-import-export, openpyxl and numpy with them) are loaded with the
+    # URLs (heating/urls.py), not at every start-up: a command that never serves a page, an
+    # import's for one, does not pay for them.
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import xlsxwriter
 from django.conf import settings
-from openpyxl.utils import get_column_letter
+from xlsxwriter.utility import xl_col_to_name
 
 from heating.sheet_reader import Limits, Refused, start_csv, start_xlsx
 
@@ -284,7 +284,7 @@ def write_sheet(
             if offset < len(values):
                 options.write_string(offset, list_column, values[offset])
     for list_column, (field, values) in enumerate(chosen):
-        letter = get_column_letter(list_column + 1)
+        letter = xl_col_to_name(list_column)
         sheet.data_validation(
             1,
             position[field],
