@@ -58,10 +58,8 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 
 INSTALLED_APPS = [
-    # The admin's modules (django-import-export, openpyxl and numpy with them) are loaded with the
-    # URLs (heating/urls.py), not at every start-up: a command that never serves a page, an
-    # import's for one, does not pay for them.
-    "django.contrib.admin.apps.SimpleAdminConfig",
+    # The admin's modules are loaded with the URLs, not at every start-up (heating/apps.py).
+    "heating.apps.AdminLoadedWithTheURLs",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -6,8 +6,8 @@ from django.urls import include, path
 
 from heating import views
 
-# Every app's admin.py, registered here with the URLs rather than at start-up (settings.py:
-# SimpleAdminConfig).
+# Every app's admin.py, registered here with the URLs rather than at start-up
+# (heating.apps.AdminLoadedWithTheURLs).
 admin.autodiscover()
 
 urlpatterns = [
