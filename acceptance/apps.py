@@ -8,8 +8,7 @@ class AcceptanceConfig(AppConfig):
     verbose_name = "项目验收"
 
     def ready(self) -> None:
-        from acceptance import demo
         from retrofits.demo import register_demo_step
 
         # The demo city's visits come after its households' works.
-        register_demo_step(demo.acceptance_after_households, after_households=True)
+        register_demo_step("acceptance.demo.acceptance_after_households", after_households=True)

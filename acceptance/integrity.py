@@ -14,8 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-import imagehash
-import shapely.geometry  # type: ignore[import-untyped]  # (no stubs shipped; types-shapely is separate)
 from django.conf import settings
 from PIL import Image, ImageOps, ImageStat
 
@@ -75,6 +73,8 @@ def photo_print(file: IO[bytes]) -> PhotoPrint:
     """The fingerprint of a photo already checked to be an image (the file is left at its start).
     A picture that verifies but will not decode whole (a truncated JPEG a browser still shows) is
     kept with its bytes' hash alone."""
+    import imagehash  # with numpy: imported where a photo is hashed, not at every start-up
+
     file.seek(0)
     digest = hashlib.sha256()
     for chunk in iter(lambda: file.read(1 << 16), b""):
@@ -147,6 +147,8 @@ class CountyShape:
 
     def km_outside(self, latitude: float, longitude: float) -> float:
         """0 inside, else how far the point lies beyond the boundary."""
+        import shapely  # type: ignore[import-untyped]  # (loaded already by county_shapes())
+
         point = shapely.Point(longitude * _KM_PER_DEGREE_LON, latitude * _KM_PER_DEGREE_LAT)
         if self.area.contains(point):
             return 0.0
@@ -156,6 +158,10 @@ class CountyShape:
 @functools.cache
 def county_shapes() -> dict[str, CountyShape]:
     """The counties' polygons by short name, read once per process."""
+    # shapely only where a visit's place is checked: imported with this module, it cost every
+    # process a tenth of a second at start-up, a command's too.
+    import shapely.geometry  # type: ignore[import-untyped]  # (no stubs shipped; types-shapely is separate)
+
     data = json.loads(COUNTIES_GEOJSON.read_text(encoding="utf-8"))
     polygons = {
         feature["properties"]["name"]: shapely.transform(

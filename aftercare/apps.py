@@ -14,7 +14,6 @@ class AftercareConfig(AppConfig):
     def ready(self) -> None:
         from acceptance.rules import REMOVAL_CHECKS
         from acceptance.spot_checks import RISK_SOURCES
-        from aftercare import demo
         from aftercare.selectors import relapsed_households, ticket_risks, unstable_seasons
         from retrofits.demo import register_demo_step
         from subsidies.services.compute import register_running_hold
@@ -28,4 +27,4 @@ class AftercareConfig(AppConfig):
         # A confirmed 散煤复烧 stops that season's running subsidy (a clawback if already paid).
         register_running_hold(relapsed_households)
         # The season's tickets, after the households and their acceptance.
-        register_demo_step(demo.tickets_after_households, after_households=True)
+        register_demo_step("aftercare.demo.tickets_after_households", after_households=True)

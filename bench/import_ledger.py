@@ -7,9 +7,10 @@ list and supply for every target, and writes the full synthetic ledger of 209,68
 way Excel saves a workbook: XlsxWriter *without* constant_memory, so that every string is in the
 shared strings table as Excel keeps it (constant_memory would write inline strings, which Excel
 never does), the ID-number, code and phone cells text cells of a text-formatted ("@") column, and
-the completion dates numbers with a yyyy-mm-dd date style. Two more files are cut from the same
-rows: a county's upload (30,000 of 原平市's households, new) and the rest of the city (the other
-179,683), loaded once into a template database (heating_bench_city) that each round clones.
+the completion dates numbers with a yyyy-mm-dd date style, the 任务年度 a number. Two more files
+are cut from the same rows: a county's upload (30,000 of 原平市's households, new) and the rest of
+the city (the other 179,683), loaded once into a template database (heating_bench_city) that
+each round clones.
 
 Each phase is a whole process, timed from its start to its exit by this one:
   raw        python-calamine reading the file + COPY of its rows into a bare scratch table: the raw
@@ -69,7 +70,7 @@ def phase_raw(url: str, path: Path) -> dict[str, Any]:
         cursor.execute(
             "CREATE TEMP TABLE scratch (code text, county text, township text, village text, "
             "head_name text, id_number text, phone text, area text, path text, equipment text, "
-            "stage text, completed_on date, low_income text, notes text)"
+            "stage text, completed_on date, low_income text, notes text, plan_year numeric)"
         )
         with cursor.copy("COPY scratch FROM STDIN") as copy:
             for row in rows:
@@ -120,6 +121,23 @@ def _run(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any], str]:
 # ---------------------------------------------------------------- the files and the databases
 
 
+def phase_files(url: str, full: Path, county: Path, rest: Path) -> dict[str, Any]:
+    """The three files, from the synthetic ledger of the plan in the database at `url`."""
+    sys.path.insert(0, str(HERE))
+    from common import setup_django
+
+    setup_django(url)
+    from retrofits.demo import household_rows
+
+    rows = list(household_rows(scale=1.0))
+    ours = [i for i, row in enumerate(rows) if row[1] == COUNTY][-COUNTY_ROWS:]
+    taken = set(ours)
+    write_excel_like(rows, full)
+    write_excel_like([rows[i] for i in ours], county)
+    write_excel_like([r for i, r in enumerate(rows) if i not in taken], rest)
+    return {"rows": len(rows)}
+
+
 def write_excel_like(rows: list[list[object]], path: Path) -> None:
     """The ledger's columns as Excel would save them (see the module's docstring)."""
     import xlsxwriter
@@ -140,6 +158,8 @@ def write_excel_like(rows: list[list[object]], path: Path) -> None:
                 continue
             if isinstance(value, str):
                 sheet.write_string(number, index, value, text if COLUMNS[index].format else None)
+            elif isinstance(value, int):  # the 任务年度, as Excel keeps a typed 2023: a number
+                sheet.write_number(number, index, value)
             else:
                 sheet.write_datetime(number, index, value, date)
     book.close()
@@ -187,14 +207,13 @@ def prepare(url: str, folder: Path, env: dict[str, str]) -> dict[str, Path]:
         "rest": folder / f"ledger-rest-{209683 - COUNTY_ROWS}.xlsx",
     }
     if not all(p.exists() for p in files.values()):
-        from retrofits.demo import household_rows
-
-        rows = list(household_rows(scale=1.0))
-        ours = [i for i, row in enumerate(rows) if row[1] == COUNTY][-COUNTY_ROWS:]
-        taken = set(ours)
-        write_excel_like(rows, files["full"])
-        write_excel_like([rows[i] for i in ours], files["county"])
-        write_excel_like([r for i, r in enumerate(rows) if i not in taken], files["rest"])
+        # In a process of its own: the phases are started from this one, and a process started
+        # by fork and exec reports, as its peak RSS, at least what this one held at the fork.
+        subprocess.run(
+            [sys.executable, __file__, "--phase", "files", url, *map(str, files.values())],
+            check=True,
+            env=env,
+        )
     from django.db import connections
 
     connections.close_all()
@@ -305,7 +324,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         kind, *rest = args.phase
-        result = phase_raw(rest[0], Path(rest[1])) if kind == "raw" else phase_cli(rest)
+        if kind == "files":
+            result = phase_files(rest[0], *map(Path, rest[1:]))
+        else:
+            result = phase_raw(rest[0], Path(rest[1])) if kind == "raw" else phase_cli(rest)
         print(json.dumps(result))
         return
 

@@ -8,7 +8,7 @@ class EnergySupplyConfig(AppConfig):
     verbose_name = "能源保障"
 
     def ready(self) -> None:
-        from energy_supply import demo, rules
+        from energy_supply import rules
         from retrofits.demo import register_demo_step
         from retrofits.rules import register_plan_rule
 
@@ -17,5 +17,5 @@ class EnergySupplyConfig(AppConfig):
         register_plan_rule("电网改造前置", rules.grid_before_electric)
         register_plan_rule("以供定改（燃气管网）", rules.network_before_gas)
         # The demo city's supply comes before its households, as the plan wants it.
-        register_demo_step(demo.supply_before_households, after_households=False)
-        register_demo_step(demo.supply_after_households, after_households=True)
+        register_demo_step("energy_supply.demo.supply_before_households", after_households=False)
+        register_demo_step("energy_supply.demo.supply_after_households", after_households=True)

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import tablib
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
+from xlsxwriter.utility import xl_col_to_name
 
 from heating.models import AreaType, County, HeatingPath
 from heating.sheet_reader import UNREADABLE, Limits, Refused, read_xlsx
@@ -193,7 +191,7 @@ def _check_headers(rows: Sequence[Sequence[object]], header_at: int) -> None:
     subs += [None] * len(FLAT_HEADERS)
     problems = []
     for offset, column in enumerate(COLUMNS, start=1):
-        letter = get_column_letter(offset + 1)
+        letter = xl_col_to_name(offset)
         if column.sub == SUBS[0][0]:
             found = _clean_text(groups[offset])
             if GROUP_ALIASES.get(found, found) != column.group:
@@ -408,6 +406,12 @@ def write_printed_layout(
     title row, 单位：户, a two-row header with each group of GROUPS merged over `subs`, one row per
     county and a bold last row (the total), on A4 landscape one page wide. A float is a rate
     (0.957), shown as 95.7% and kept a number a spreadsheet can compute with."""
+    # openpyxl (with numpy, which it imports) only where a printed table is written: imported
+    # with this module, it cost every process a fifth of a second at start-up, a command's too.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None

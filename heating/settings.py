@@ -58,7 +58,8 @@ CSRF_TRUSTED_ORIGINS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's modules are loaded with the URLs, not at every start-up (heating/apps.py).
+    "heating.apps.AdminLoadedWithTheURLs",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

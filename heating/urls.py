@@ -6,6 +6,10 @@ from django.urls import include, path
 
 from heating import views
 
+# Every app's admin.py, registered here with the URLs rather than at start-up
+# (heating.apps.AdminLoadedWithTheURLs).
+admin.autodiscover()
+
 urlpatterns = [
     path("favicon.ico", views.favicon),
     path("targets/", views.targets, name="targets"),

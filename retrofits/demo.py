@@ -12,6 +12,7 @@ visits after them) with register_demo_step, from their AppConfig.ready().
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -211,9 +212,21 @@ BEFORE_HOUSEHOLDS: list[DemoStep] = []
 AFTER_HOUSEHOLDS: list[DemoStep] = []
 
 
-def register_demo_step(step: DemoStep, *, after_households: bool) -> None:
-    """Add an app's part of the demo city, run by generate_households before or after the
-    households are imported (supply must be there first; visits need the households)."""
+def register_demo_step(step: str, *, after_households: bool) -> None:
+    """Add an app's part of the demo city, named by its dotted path, run by generate_households
+    before or after the households are imported (supply must be there first; visits need the
+    households). By name: the demo modules (and what they import: shapely, Pillow, the
+    services) are imported when the demo runs, not by every process at start-up."""
+    module, name = step.rsplit(".", 1)
     steps = AFTER_HOUSEHOLDS if after_households else BEFORE_HOUSEHOLDS
-    if step not in steps:
-        steps.append(step)
+    if not any((s.__module__, s.__qualname__) == (module, name) for s in steps):
+        steps.append(_named_step(module, name))
+
+
+def _named_step(module: str, name: str) -> DemoStep:
+    def step(city: DemoCity) -> None:
+        getattr(importlib.import_module(module), name)(city)
+
+    # Told apart by where it comes from, as the step itself would be (tests/aftercare_city.py).
+    step.__module__, step.__qualname__ = module, name
+    return step

@@ -9,7 +9,6 @@ class SubsidiesConfig(AppConfig):
 
     def ready(self) -> None:
         from retrofits.demo import register_demo_step
-        from subsidies import demo
 
         # After the acceptance step: only accepted households are entitled.
-        register_demo_step(demo.subsidies_after_households, after_households=True)
+        register_demo_step("subsidies.demo.subsidies_after_households", after_households=True)

@@ -151,3 +151,30 @@ def test_a_supply_csv_with_a_line_too_long_to_be_a_row_is_refused_at_the_upload(
     data = "工程名称,县（市、区）\n".encode() + b"x" * (2 * sheet_reader.CSV_LINE) + b"\n"
     with pytest.raises(SheetFileError):
         check_supply_file(data, "networks.csv")
+
+
+def test_a_reader_started_before_django_loads_is_taken_over_once(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """manage.py import_ledger FILE starts FILE's reader while Django loads (sheets.prestart):
+    the import takes that reader over for the same bytes, once; other bytes get their own."""
+    from heating import sheets
+
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(city(3))
+    (tmp_path / "notes.txt").write_text("not a sheet")
+    started: list[bytes] = []
+    real = sheet_reader.start_csv
+
+    def start_csv(data: bytes, limits: sheet_reader.Limits) -> Any:
+        started.append(data)
+        return real(data, limits)
+
+    monkeypatch.setattr(sheets, "start_csv", start_csv)
+    sheets.prestart(["--user", "admin", str(path), str(tmp_path / "notes.txt")])
+    assert started == [city(3)]
+    assert [r[1][0] for r in read(city(3)).rows] == ["XF-000000", "XF-000001", "XF-000002"]
+    assert started == [city(3)]  # taken over: no second reader
+    assert [r[1][0] for r in read(city(3)).rows] == ["XF-000000", "XF-000001", "XF-000002"]
+    assert len(started) == 2  # once only
+    assert sheets._PRESTARTED == []

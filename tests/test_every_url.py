@@ -492,8 +492,9 @@ def in_other_county(model: type[models.Model], world: World) -> models.Model | N
 
 def urls(world: World) -> Iterator[tuple[Route, str, bool]]:
     """(route, url, whether the url names an object of the other county) for every pattern."""
+    every = list(routes())  # first: the admin's models register with the URLs (heating/urls.py)
     admin_apps = sorted({m._meta.app_label for m in admin.site._registry})
-    for route in routes():
+    for route in every:
         keys = set(route.keys)
         if not keys:
             yield route, reverse_or_route(route, {}), False

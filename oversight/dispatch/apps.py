@@ -14,7 +14,6 @@ class DispatchConfig(AppConfig):
 
     def ready(self) -> None:
         from aftercare.services import register_alert_listener
-        from oversight.dispatch import demo
         from oversight.dispatch.conflicts import id_conflict_alarm
         from oversight.dispatch.tickets import ticket_alert
         from retrofits.demo import register_demo_step
@@ -26,4 +25,6 @@ class DispatchConfig(AppConfig):
         register_conflict_alarm(id_conflict_alarm)
 
         # The season's weekly rounds, after the households, their supply and their visits.
-        register_demo_step(demo.dispatch_after_households, after_households=True)
+        register_demo_step(
+            "oversight.dispatch.demo.dispatch_after_households", after_households=True
+        )
