@@ -14,8 +14,7 @@ class EvaluationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from oversight.evaluation.services import demo_indicators
         from retrofits.demo import register_demo_step
 
         # The demo city's year has the standard indicators, so that its rehearsal shows scores.
-        register_demo_step(demo_indicators, after_households=True)
+        register_demo_step("oversight.evaluation.services.demo_indicators", after_households=True)
