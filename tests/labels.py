@@ -13,8 +13,8 @@ ALLOWED = {
     "WebP", "pbkdf2_sha256", "GBK", "UTF", "http", "https", "www",
 }  # fmt: skip
 # A word of three or more Latin letters standing alone: not part of a code (XF-0001, KRS-8P,
-# DW-1409…), a number, a file name or an address.
-WORD = re.compile(r"(?<![A-Za-z0-9_.\-/@:])[A-Za-z]{3,}(?![A-Za-z0-9_.\-/@])")
+# DW-1409…), a number, a file name, an address or a masked value (the admin's hash: kSXjuN****).
+WORD = re.compile(r"(?<![A-Za-z0-9_.\-/@:])[A-Za-z]{3,}(?![A-Za-z0-9_.\-/@*])")
 SHOWN_ATTRIBUTES = ("title", "placeholder", "aria-label", "alt")
 
 
