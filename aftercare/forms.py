@@ -206,7 +206,9 @@ class LookBackRecordForm(forms.Form):
     )
     problems = forms.CharField(label="发现问题", max_length=1000, required=False)
     fix_by = forms.DateField(
-        label="整改期限", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="整改期限",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
 

@@ -21,7 +21,7 @@ class ReturnUploadForm(SheetUploadForm):
     paid_on = forms.DateField(
         label="发放日期",
         help_text="银行实际发放的日期，记为“成功”补贴的发放日期",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean_paid_on(self) -> dt.date:

@@ -253,6 +253,15 @@ def test_the_rehearsal_shows_what_would_raise_the_score_most(
     assert "首次验收合格率" in html and "可加" in html
 
 
+def test_the_pack_form_starts_at_the_rehearsals_day(
+    client: Client, municipal: User, city: PlanYear
+) -> None:
+    # A date input shows only an ISO value: the whole-city tour found the pack's day blank.
+    login(client, municipal)
+    html = client.get(reverse("evaluation") + "?year=2023&as_of=2024-04-30").content.decode()
+    assert 'type="date" name="as_of" value="2024-04-30" required id="id_as_of"' in html
+
+
 def test_the_pack_is_made_on_a_button_and_downloaded_by_the_bureau_only(
     client: Client,
     municipal: User,

@@ -17,7 +17,10 @@ class IndicatorForm(forms.ModelForm[Indicator]):
 
 class PackForm(forms.Form):
     as_of = forms.DateField(
-        label="数据截至", widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"]
+        label="数据截至",
+        # A date input takes only an ISO value: the locale's 2024/04/30 would show it blank.
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d"],
     )
     seed = forms.CharField(
         label="抽样种子", max_length=40, required=False, help_text="空白：年度-截至日期"
