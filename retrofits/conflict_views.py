@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.http import parse_id, request_user
+from heating.http import page_query, parse_id, request_user
 from heating.models import PersonalDataAccess, User
 from heating.services import personal_access_record
 from retrofits.models import Household, IdConflict
@@ -86,6 +86,7 @@ def id_conflicts(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "state": state,
+            "query": page_query(request),
             "states": STATES,
             "by": by,
             "budget": settings.ID_CONFLICT_DAILY_BUDGET,

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from heating.forms import add_service_errors
+from heating.forms import DateInput, add_service_errors
 from heating.http import parse_id
 from heating.models import County, Township, Village
 from heating.selectors import upload_plan_year
@@ -46,7 +46,7 @@ class HouseholdForm(VersionedForm, forms.ModelForm[Household]):
             "plan_year",
         ]
         widgets = {
-            "completed_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "completed_on": DateInput(),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
 

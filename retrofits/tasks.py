@@ -12,8 +12,8 @@ def run_ledger_import(job_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def run_rollup() -> None:
-    rollup_run()
+def run_rollup(counties: list[int] | None = None) -> None:
+    rollup_run(counties)
 
 
 @shared_task(acks_late=True)

@@ -14,7 +14,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
 from heating.forms import EMPTY_CHOICE, SheetUploadForm, add_service_errors
-from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
+from heating.http import (
+    bad_request,
+    page_query,
+    parse_id,
+    request_user,
+    search_throttled,
+    xlsx_response,
+)
 from heating.models import County, HeatingPath, PersonalDataAccess, PlanYear, Township, Village
 from heating.selectors import outside_acceptance_window, plan_year_numbers
 from heating.services import export_start, personal_access_record
@@ -64,8 +71,6 @@ def _list_page(
         households=sum(personal.sees(h.county_id) for h in page),
         detail=request.get_full_path(),
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "retrofits/household_list.html",
@@ -74,7 +79,7 @@ def _list_page(
             "invalid": filter_problems(filtered) if not valid else [],
             "page": page,
             "rows": rows,
-            "query": query.urlencode(),
+            "query": page_query(request),
             "count_cap": COUNT_CAP,
             "can_create": access.may(user, Action.EDIT),
             "single_county": access.scope(user, Action.VIEW).single is not None,

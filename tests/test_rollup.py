@@ -17,7 +17,15 @@ from django.utils import timezone
 
 from heating.models import User
 from retrofits.choices import Stage
-from retrofits.models import DailyProgress, Household, LedgerImport, RollupRun, TenderItem
+from retrofits.models import (
+    DailyProgress,
+    Household,
+    LedgerImport,
+    ProgressCount,
+    RollupRun,
+    TenderItem,
+    TrendPoint,
+)
 from retrofits.models.households import household_writer
 from retrofits.services import rollups
 from retrofits.services.rollups import KEEP_RUNS, rollup_run
@@ -224,3 +232,58 @@ def test_many_writes_ask_for_one_count(
     assert rollups.due_rollup_run() is None  # nothing more was asked for
     rollups.request_rollup()
     assert timers == [30, 30]
+
+
+def figures(run: RollupRun) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]], dict[str, Any]]:
+    """A run's village counts, trend points and 煤改电 equipment counts, without the run."""
+    cells = set(
+        ProgressCount.objects.filter(run=run).values_list(
+            "plan_year", "county", "township", "village", "path", "area", "stage", "households"
+        )
+    )
+    trend = set(
+        TrendPoint.objects.filter(run=run).values_list(
+            "plan_year", "county", "path", "area", "day", "completed", "accepted"
+        )
+    )
+    return cells, trend, run.electric_other
+
+
+def test_a_run_of_the_written_counties_equals_a_whole_count(ledger: None) -> None:
+    """Counting only the counties a write touched, the others carried over from the latest run,
+    gives what a count of the whole city gives."""
+    rollup_run()
+    county = Household.objects.filter(pk__in=unvisited(1)).values_list("county", flat=True)[0]
+    changed = Household.objects.filter(county=county, stage=Stage.COMPLETED)[:5]
+    assert len(changed) == 5
+    with household_writer():
+        Household.objects.filter(pk__in=[h.pk for h in changed]).update(
+            stage=Stage.BUILDING, completed_on=None
+        )
+        Household.objects.filter(pk__in=unvisited(3)).filter(county=county).delete()
+    some = rollup_run([county])
+    assert some.households == Household.objects.count()
+    assert figures(some) == figures(rollup_run())
+
+
+def test_an_import_counts_its_counties_and_carries_the_others_over(
+    client: Client, official: User, tmp_path: Path, ledger: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:  # fmt: skip
+    """After a county's upload only its households are counted: another county's change that no
+    count has seen yet stays unseen until the next whole count."""
+    rollup_run()
+    other = Household.objects.exclude(county=official.county).filter(pk__in=unvisited(200))[0]
+    with household_writer():
+        Household.objects.filter(pk=other.pk).delete()
+    login(client, official)
+    with (
+        xlsx(tmp_path, [row(户编号="XF-NEW-1")]).open("rb") as f,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        client.post(reverse("ledger-import"), {"file": f})
+    assert LedgerImport.objects.latest("pk").created_count == 1
+    run = RollupRun.objects.latest_complete()
+    assert run is not None
+    assert run.households == Household.objects.count() + 1  # the other county's, carried over
+    assert rollup_run().households == Household.objects.count()

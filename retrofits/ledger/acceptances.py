@@ -72,6 +72,6 @@ def store_acceptances(
         if problems:
             transaction.set_rollback(True)
         else:
-            # As after an import: one count of the figures once it commits.
-            transaction.on_commit(run_rollup.delay)
+            # As after an import: one count of its counties' figures once it commits.
+            transaction.on_commit(lambda: run_rollup.delay(sorted(counties)))
     return problems

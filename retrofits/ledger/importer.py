@@ -37,6 +37,7 @@ class ImportOutcome:
     updated: int = 0
     unchanged: int = 0
     errors: list[SheetError] = field(default_factory=list)
+    counties: frozenset[int] = frozenset()  # of the rows written
 
 
 def import_ledger(
@@ -98,6 +99,7 @@ def import_ledger(
         outcome.errors.sort(key=lambda e: (e.row, list(BY_HEADER).index(e.column)))
         return outcome
     outcome.created, outcome.updated = stored.created, stored.updated
+    outcome.counties = frozenset(store.counties)
     outcome.unchanged = stored.staged - stored.created - stored.updated
     return outcome
 

@@ -395,7 +395,9 @@ def _import(
     if not job.dry_run and (outcome.created or outcome.updated):
         from retrofits.tasks import run_rollup
 
-        transaction.on_commit(run_rollup.delay)
+        # The counties the file wrote are counted anew; the others' figures carry over.
+        counties = sorted(outcome.counties)
+        transaction.on_commit(lambda: run_rollup.delay(counties))
     _finish(
         job,
         status=LedgerImport.Status.SUCCEEDED,

@@ -529,6 +529,16 @@ class LedgerStore(OwnForeignKeys):
             ).fetchone()[0]
         )
 
+    def clashes(self, rows: list[CheckedRow]) -> bool:
+        """Whether a household of the ledger holds a code or an ID number of these rows."""
+        return bool(
+            self.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE code = ANY(%s)) "
+                f"OR EXISTS (SELECT 1 FROM {self.table} WHERE id_number = ANY(%s))",
+                [list(map(_code, rows)), list(map(_id_number, rows))],
+            ).fetchone()[0]
+        )
+
     def hold_counties(self, rows: list[CheckedRow]) -> set[int]:
         """Take the locks of the counties of a streamed chunk's rows that this import does not
         hold yet; returns them. Every writer takes its counties' locks in the counties' order; a
@@ -692,11 +702,19 @@ def _store_rows(
     try:
         if first_load:
             return _first_load(store, chunks, stored, failed=failed)
-        # Into a ledger that holds households, the staged way: most rows of a large file are
-        # then households the ledger holds, which one join compares faster than chunk by chunk.
-        if streamed and store.postgres and store.ledger_is_empty():
+        # Where the file's counties hold households, the staged way: most rows of a large file
+        # are then households the ledger holds, which one join compares faster than chunk by
+        # chunk. Its first chunk tells (and _streamed asks again under the counties' locks).
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        chunks = itertools.chain([] if first is None else [first], chunks)
+        if (
+            streamed
+            and store.postgres
+            and first is not None
+            and not store.holds_households(set(map(_county, first)))
+        ):
             taken: list[list[CheckedRow]] = []
-            chunks = iter(chunks)
             try:
                 return _streamed(
                     store, chunks, stored, taken, dry_run=dry_run, failed=failed, failing=failing
@@ -788,13 +806,14 @@ def _streamed(
     failed: Failed,
     failing: Callable[[], bool],
 ) -> Stored:
-    """A large regular import on PostgreSQL into a ledger that holds nothing yet (a city's first
+    """A large regular import on PostgreSQL into counties that hold nothing yet (a city's first
     upload, a county's), written while it is checked: the import's one transaction begins with
     the first chunk, each chunk's rows are copied straight into the ledger (indexes, constraints
     and all) with their history rows while the next chunk is checked, and the counties' locks are
     taken as the chunks bring them (hold_counties). A county found holding households once its
-    lock is held (another upload got there first), or a ledger no longer empty, and the rest of
-    the rows are staged instead, to be compared and written at the end, the staged way. The
+    lock is held (another upload got there first), or a chunk with a code or ID number another
+    county's household holds, and the rest of the rows are staged instead, to be compared and
+    written at the end, the staged way. The
     checks are the staged way's: the change rules of the households copied in, chunk by chunk,
     the rest at the end; once any row failed nothing more is copied, only checked, so that every
     error is listed. Raises Contended, rolled back, where a county's lock is held out of the
@@ -804,15 +823,22 @@ def _streamed(
         store.tune()
         store.own_foreign_keys()
         copying: bool | None = None  # decided once the first chunk's counties are held
+        clashing = False  # whether a copied row may meet another county's household
         for chunk in chunks:
             taken.append(chunk)
             stored.staged += len(chunk)
             counties = store.hold_counties(chunk)
             if copying is None:
-                copying = store.ledger_is_empty()
+                copying = not store.holds_households(counties)
+                clashing = copying and not store.ledger_is_empty()
                 if copying:
                     store.prepare_copy(keep=True)
             elif copying and counties and store.holds_households(counties):
+                copying = False
+            # Into a ledger that holds other counties' households, a chunk with a code or an ID
+            # number one of them holds goes the staged way, with the rest of the file: the join
+            # at the end tells what it means (a household moved, a number taken).
+            if copying and clashing and store.clashes(chunk):
                 copying = False
             store.note_references(chunk)
             if not copying:

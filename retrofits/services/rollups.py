@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Collection
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -31,25 +32,42 @@ from retrofits.models import (
 KEEP_RUNS = 3
 
 
+# Rollup runs take this transaction-level advisory lock, one at a time: a run that counts some
+# counties anew and carries the others over from the latest run must see that run finished.
+RUN_LOCK = 0x526F6C6C  # "Roll"
+
+
 @transaction.atomic
-def rollup_run() -> RollupRun:
+def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
+    """Count the ledger and store the figures as a new run. With `counties` (those an import just
+    wrote), only their households are counted; every other county's figures are carried over from
+    the latest run, which counted them as they are (each write asks for the count of what it
+    wrote, and beat's schedule counts everything): a county's upload then costs the count of its
+    own households, not the city's."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
+    previous = RollupRun.objects.latest_complete() if counties is not None else None
     started = timezone.now()
     run = RollupRun.objects.create(started_at=started)
     count, trend = ProgressCount._meta.db_table, TrendPoint._meta.db_table
+    households = Household.objects.order_by()
+    if previous is not None and counties is not None:
+        households = households.filter(county__in=counties)
+        _carry_over(previous, run, exclude=counties)
     # The households are read through the ORM (only the ledger engine writes SQL about them):
     # each aggregate is the inner SELECT of one INSERT … SELECT, so the counting stays in the
     # database. COUNT(*), not COUNT(id): PostgreSQL answers from the (county, path, area,
     # stage)-led indexes without visiting the table.
     cells = _sql(
-        Household.objects.order_by()
-        .values("plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage")
-        .annotate(households=Count("*"))
+        households.values(
+            "plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage"
+        ).annotate(households=Count("*"))
     )
     # Each day's completions and acceptances by county and target cell, from the households' own
     # dates: one pass over the completed (an accepted household has completed), split by date.
     pairs = _sql(
-        Household.objects.filter(completed_on__isnull=False)
-        .order_by()
+        households.filter(completed_on__isnull=False)
         .values("plan_year_id", "county_id", "path", "area", "completed_on", "accepted_on")
         .annotate(n=Count("*"))
     )
@@ -70,12 +88,19 @@ def rollup_run() -> RollupRun:
             [*pairs[1], run.pk],
         )
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
+    counted = set(map(str, counties or ()))
     run.electric_other = {
-        str(county): [n, unexplained]
-        for county, n, unexplained in Household.objects.electric_not_heat_pump()
-        .order_by()
-        .values_list("county")
-        .annotate(n=Count("pk"), unexplained=Count("pk", filter=Q(notes="")))
+        **{
+            county: pair
+            for county, pair in (previous.electric_other if previous else {}).items()
+            if county not in counted
+        },
+        **{
+            str(county): [n, unexplained]
+            for county, n, unexplained in households.electric_not_heat_pump()
+            .values_list("county")
+            .annotate(n=Count("pk"), unexplained=Count("pk", filter=Q(notes="")))
+        },
     }
     run.finished_at = timezone.now()
     run.save(update_fields=["households", "finished_at", "electric_other"])
@@ -83,6 +108,25 @@ def rollup_run() -> RollupRun:
     stale = RollupRun.objects.complete().order_by("-finished_at", "-pk")[KEEP_RUNS:]
     RollupRun.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
     return run
+
+
+def _carry_over(previous: RollupRun, run: RollupRun, *, exclude: Collection[int]) -> None:
+    """Copy the previous run's village counts and trend points of the counties not in `exclude`
+    into `run`, in the database."""
+    for model in (ProgressCount, TrendPoint):
+        columns = [
+            f.column
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.Field) and f.column and f.column not in ("id", "run_id")
+        ]
+        names = ", ".join(columns)
+        others = f" AND county_id NOT IN ({', '.join(['%s'] * len(exclude))})" if exclude else ""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {model._meta.db_table} (run_id, {names}) SELECT %s, {names} "
+                f"FROM {model._meta.db_table} WHERE run_id = %s{others}",
+                [run.pk, previous.pk, *exclude],
+            )
 
 
 def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
