@@ -11,6 +11,7 @@ from acceptance.models import IntegrityFlag
 from acceptance.rules import CHECKLISTS
 from acceptance.services import DefectInput, Visit
 from acceptance.services.spot_checks import MAX_SPOT_CHECK
+from heating.forms import DateInput
 from heating.models import County, User
 from heating.versions import VersionedForm
 
@@ -84,7 +85,7 @@ class VisitForm(VersionedForm):
             self.fields[f"rectify_by_{index}"] = forms.DateField(
                 label="整改期限",
                 required=False,
-                widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+                widget=DateInput(),
             )
         self.checklist_codes = [code for code, _ in CHECKLISTS[path]] if path else []
 
@@ -133,9 +134,7 @@ class VisitForm(VersionedForm):
 
 
 class RemovalForm(forms.Form):
-    removed_on = forms.DateField(
-        label="拆除日期", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-    )
+    removed_on = forms.DateField(label="拆除日期", widget=DateInput())
 
 
 class WorklistSearch(forms.Form):

@@ -20,7 +20,7 @@ from acceptance.services.integrity import integrity_flag_review
 from acceptance.services.spot_checks import spot_check_draw
 from heating import access
 from heating.access import Action, get_permitted
-from heating.http import bad_request, request_user
+from heating.http import bad_request, page_query, request_user
 
 PAGE_SIZE = 50
 
@@ -75,7 +75,7 @@ def integrity_flags(request: HttpRequest) -> HttpResponse:
             "rows": [(f, f.other_id in others) for f in shown],
             "filters": filters,
             "state": state,
-            "query": request.GET.urlencode(),
+            "query": page_query(request),
             "may_review": access.may(user, Action.REVIEW),
             "review_form": FlagReviewForm(),
         },

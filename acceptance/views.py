@@ -30,7 +30,14 @@ from acceptance.services import (
 )
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.http import bad_request, parse_id, request_user, search_throttled, xlsx_response
+from heating.http import (
+    bad_request,
+    page_query,
+    parse_id,
+    request_user,
+    search_throttled,
+    xlsx_response,
+)
 from heating.models import County, PersonalDataAccess
 from heating.services import personal_access_record
 from retrofits.models import Household, HouseholdQuerySet
@@ -81,6 +88,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
         "acceptance/worklist.html",
         {
             "page": page,
+            "query": page_query(request),
             "rows": list(zip(shown, phones[: len(shown)], strict=True)),
             "spot_rows": list(zip(spot_shown, phones[len(shown) :], strict=True)),
             "q": query,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from aftercare.limits import LABELS, Standing
 from aftercare.models import Category, Channel, Satisfaction, State
 from heating.access import Action, scope
+from heating.forms import DateInput
 from heating.models import County, Township, User, Village
 from retrofits.models import Household
 from retrofits.validators import DivisionIndex
@@ -208,7 +209,7 @@ class LookBackRecordForm(forms.Form):
     fix_by = forms.DateField(
         label="整改期限",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
     )
 
 

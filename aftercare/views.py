@@ -32,7 +32,7 @@ from aftercare.services.imports import tickets_import
 from aftercare.sheets import TEMPLATE, template_file
 from heating import access
 from heating.access import Action, PersonalData, get_permitted
-from heating.http import parse_id, request_user, xlsx_response
+from heating.http import page_query, parse_id, request_user, xlsx_response
 from heating.models import County, PlanYear
 from heating.selectors import current_plan_year
 from heating.sheets import SheetFileError
@@ -71,8 +71,6 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         request.GET.get("page")
     )
     now = timezone.now()
-    query = request.GET.copy()
-    query.pop("page", None)
     return render(
         request,
         "aftercare/ticket_list.html",
@@ -80,7 +78,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": [(t, clock(t, now)) for t in page],
-            "query": query.urlencode(),
+            "query": page_query(request),
             "may_create": access.may(user, Action.SUPERVISE) or access.may(user, Action.TICKETS),
             "frequent": frequent(Ticket.objects.visible_to(user))[:20],
         },

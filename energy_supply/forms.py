@@ -9,11 +9,10 @@ from django import forms
 from energy_supply.models import FuelReserve, GasContract, GasNetwork, GridUpgrade, season_label
 from heating import access
 from heating.access import Action
+from heating.forms import DateInput
 from heating.http import parse_id
 from heating.models import County, Township, User, Village
 from heating.versions import VersionedForm
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 def _seasons() -> list[tuple[int, str]]:
@@ -68,21 +67,21 @@ class GasContractForm(SupplyForm):
             "volume_10k_m3",
             "households",
         ]
-        widgets = {"signed_on": DATE}
+        widgets = {"signed_on": DateInput()}
 
 
 class GridUpgradeForm(SupplyForm):
     class Meta:
         model = GridUpgrade
         fields = ["code", "township", "village", "capacity_kva", "status", "energized_on"]
-        widgets = {"energized_on": DATE}
+        widgets = {"energized_on": DateInput()}
 
 
 class GasNetworkForm(SupplyForm):
     class Meta:
         model = GasNetwork
         fields = ["code", "township", "village", "length_km", "company", "status", "supplied_on"]
-        widgets = {"supplied_on": DATE}
+        widgets = {"supplied_on": DateInput()}
 
 
 class FuelReserveForm(SupplyForm):
@@ -92,8 +91,8 @@ class FuelReserveForm(SupplyForm):
 
 
 class CancelForm(VersionedForm):
-    cancelled_on = forms.DateField(label="解除日期", widget=DATE)
+    cancelled_on = forms.DateField(label="解除日期", widget=DateInput())
 
 
 class GasConnectionForm(forms.Form):
-    connected_on = forms.DateField(label="通气日期", widget=DATE)
+    connected_on = forms.DateField(label="通气日期", widget=DateInput())

@@ -13,6 +13,16 @@ from django.core.files.uploadedfile import UploadedFile
 EMPTY_CHOICE = "请选择"
 
 
+class DateInput(forms.DateInput):
+    """The browser's date picker. It takes only an ISO value (2023-10-15): rendered in the
+    locale's format, an existing date would show blank."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 class PortalForm(forms.Form):
     """What every form of the portal says the same way: an empty choice reads 请选择, and a
     required field left empty asks for it by its name (「请填写身份证号」), once."""

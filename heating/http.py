@@ -16,6 +16,13 @@ from heating.selectors import current_plan_year
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def page_query(request: HttpRequest) -> str:
+    """The list's query string without its page: what templates/_pager.html keeps."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
 # The largest id a row has here (PostgreSQL's integer; SQLite's is larger): past it a lookup fails
 # in the database instead of finding nothing.
 MAX_ID = 2**31 - 1

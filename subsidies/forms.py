@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from heating.forms import SheetUploadForm
+from heating.forms import DateInput, SheetUploadForm
 from retrofits.models import Household
 from subsidies.services.accounts import account_problems
 
@@ -21,7 +21,7 @@ class ReturnUploadForm(SheetUploadForm):
     paid_on = forms.DateField(
         label="发放日期",
         help_text="银行实际发放的日期，记为“成功”补贴的发放日期",
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
     )
 
     def clean_paid_on(self) -> dt.date:

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from heating.http import request_user
+from heating.http import page_query, request_user
 from heating.models import User
 from oversight.dispatch.models import Alert
 from oversight.dispatch.services.alerts import alerts_mark_read, user_alert_delivery_set
@@ -35,7 +35,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dispatch/inbox.html",
-        {"page": page, "delivery": DeliveryForm(instance=user)},
+        {"page": page, "query": page_query(request), "delivery": DeliveryForm(instance=user)},
     )
 
 

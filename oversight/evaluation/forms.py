@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 
+from heating.forms import DateInput
 from oversight.evaluation.models import Indicator
 
 
@@ -19,7 +20,7 @@ class PackForm(forms.Form):
     as_of = forms.DateField(
         label="数据截至",
         # A date input takes only an ISO value: the locale's 2024/04/30 would show it blank.
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput(),
         input_formats=["%Y-%m-%d"],
     )
     seed = forms.CharField(
