@@ -28,7 +28,7 @@ from retrofits.ledger.store import FIELDS
 from retrofits.models import Household, TenderItem
 from retrofits.rules import PLAN_RULES, lock_counties
 from tests import plan_rules
-from tests.ledger_files import row, xlsx, yuanping_row
+from tests.ledger_files import id_number, row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -54,13 +54,6 @@ def copied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
     monkeypatch.setattr(ledger_store.LedgerStore, "copy_new", counted)
     return rows
-
-
-def id_number(serial: int, area: str = "140902") -> str:
-    """A valid GB 11643 number, born 1980-01-01, one for each serial below 1000."""
-    body = f"{area}19800101{serial:03d}"
-    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights, strict=True)) % 11]
 
 
 def households(numbers: range, prefix: str = "XF") -> list[dict[str, object]]:
@@ -158,7 +151,8 @@ def test_two_streamed_imports_that_each_fit_alone_do_not_both_pass(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Both find the ledger empty; the second waits for the county's lock at its first chunk,
-    then finds the first one's households, stages its rows, and its plan rules count both."""
+    then finds the first one's households (none with its codes: it copies its own in), and its
+    plan rules count both."""
     monkeypatch.setitem(PLAN_RULES, "test", plan_rules.at_most(Stage.BUILDING, 3, pause=0.5))
     files = {}
     for name, numbers in (("a", range(0, 2)), ("b", range(2, 4))):
@@ -189,16 +183,28 @@ def test_two_streamed_imports_that_each_fit_alone_do_not_both_pass(
     assert Household.objects.count() == 2
 
 
-def test_a_county_found_holding_households_is_staged(
+def test_a_county_found_holding_households_is_probed_and_staged(
     tmp_path: Path,
     tender: list[TenderItem],
     copied: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Another upload wrote a county's households before this one held its lock: from that
-    chunk on, the rows are staged and written the staged way, beside those already copied."""
+    """Another upload wrote a county's households before this one held its lock, one of them
+    with a code of this file's: from that chunk on, the rows are staged and written the staged
+    way, beside those already copied."""
     yuanping = County.objects.get(short_name="原平市").pk
-    monkeypatch.setattr(ledger_store.LedgerStore, "holds_households", lambda self, c: yuanping in c)
+    probed: list[set[int]] = []
+
+    def holds(self: ledger_store.LedgerStore, counties: set[int]) -> bool:
+        probed.append(set(counties))
+        return yuanping in counties
+
+    monkeypatch.setattr(ledger_store.LedgerStore, "holds_households", holds)
+    monkeypatch.setattr(
+        ledger_store.LedgerStore,
+        "clashes",
+        lambda self, rows: yuanping in map(ledger_store._county, rows),
+    )
     rows = [
         *households(range(2)),
         *[yuanping_row(户编号=f"YP-{i}", 身份证号=id_number(i, "140981")) for i in range(3)],
@@ -206,7 +212,43 @@ def test_a_county_found_holding_households_is_staged(
     outcome = load(xlsx(tmp_path, rows))
     assert (outcome.created, outcome.updated, outcome.errors) == (5, 0, [])
     assert copied == [2]
+    assert probed == [{yuanping}]  # asked once the county's lock was held, not for 忻府区 again
     assert Household.objects.count() == Household.history.count() == 5
+
+
+def test_new_households_of_a_county_that_holds_some_are_copied_in_as_they_are_checked(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int]
+) -> None:
+    """A county's next thousands: none of the file's codes or ID numbers is in the ledger, so its
+    rows are copied in as they are checked, beside the county's households, with their history;
+    the plan rules count them all."""
+    assert load(xlsx(tmp_path, households(range(3)), name="first.xlsx")).created == 3
+    copied.clear()
+    outcome = load(xlsx(tmp_path, households(range(3, 8)), name="next.xlsx"))
+    assert (outcome.created, outcome.updated, outcome.errors) == (5, 0, [])
+    assert copied == [2, 2, 1]
+    assert Household.objects.count() == Household.history.count() == 8
+    assert (
+        Household.history.filter(history_type="+", history_change_reason="next.xlsx").count() == 5
+    )
+
+
+def test_a_later_chunk_that_changes_a_household_goes_the_staged_way(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int]
+) -> None:
+    """New households first, then a chunk with one the ledger holds, changed: the first chunk is
+    copied, the rest compared and written the staged way (a change with its version and history,
+    an unchanged row left alone, a new one inserted)."""
+    load(xlsx(tmp_path, households(range(3)), name="first.xlsx"))
+    copied.clear()
+    rows = [*households(range(3, 5)), *households(range(0, 3)), *households(range(5, 6))]
+    rows[2]["备注"] = "改"  # XF-0
+    outcome = load(xlsx(tmp_path, rows, name="next.xlsx"))
+    assert (outcome.created, outcome.updated, outcome.unchanged, outcome.errors) == (3, 1, 2, [])
+    assert copied == [2]
+    changed = Household.objects.get(code="XF-0")
+    assert (changed.notes, changed.version, changed.history.count()) == ("改", 1, 2)
+    assert Household.objects.count() == Household.history.filter(history_type="+").count() == 6
 
 
 def yuanping_households(numbers: range) -> list[dict[str, object]]:

@@ -21,13 +21,15 @@ temporary staging table, outside any transaction so that the page's progress is 
 one transaction under the locks of the counties the file touches, the database is asked what only
 it knows (ID numbers held by other households; the change rules, once per distinct old and new
 state), and one UPDATE of the changed households and one INSERT of the new ones write them with
-their history rows, the indexes kept up to date row by row. A large file into counties that hold
-no household yet (a city's or a county's first upload) is not staged: that one transaction begins
-with the first chunk, each chunk's rows are copied straight into the ledger while the next is
-checked, and the counties' locks are taken as the chunks bring them (`store._streamed`). It guarantees: all or nothing; every
-error listed by sheet row and column; the plan rules (`retrofits/rules.py`) hold after the write,
-checked in the same transaction; other counties' writes go on meanwhile, and readers see the
-ledger as it was until the commit; an unchanged row writes nothing, not even history.
+their history rows, the indexes kept up to date row by row. A large file of new households (a
+city's or a county's first upload, a county's next thousands) is not staged: that one transaction
+begins with the first chunk, each chunk's rows are copied straight into the ledger while the next
+is checked, the counties' locks taken as the chunks bring them, until a chunk brings a code or an
+ID number the ledger holds: it and the rest are staged (`store._streamed`). It guarantees: all
+or nothing; every error listed by sheet row and column; the plan rules (`retrofits/rules.py`)
+hold after the write, checked in the same transaction; other counties' writes go on meanwhile,
+and readers see the ledger as it was until the commit; an unchanged row writes nothing, not even
+history.
 
 **The first load** (only by an administrator's `import_ledger --first-load`, PostgreSQL, a file of
 at least `store.BULK_MIN` rows with more than twice the rows the ledger holds): the household tables'

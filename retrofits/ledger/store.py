@@ -630,6 +630,21 @@ class LedgerStore(OwnForeignKeys):
         much (0.3 s against 0.1 s at a city's size), are left to autovacuum, within the minute."""
         self.execute(f"ANALYZE {self.table} ({', '.join(ANALYZED)})")
 
+    def outgrew_statistics(self, *, created: int, updated: int) -> bool:
+        """Are the planner's statistics of the written counties stale enough to refresh at once:
+        many rows changed, or the counties grew by more than half (a county's first upload)? A
+        county's next thousands leave its estimates within 1.5 times, which changes no page's
+        plan, and autovacuum counts them within the minute: 0.1-0.2 s saved. PostgreSQL's only:
+        SQLite's planner keeps no statistics unless asked."""
+        if not self.postgres:
+            return False
+        if updated > ANALYZE_AFTER:
+            return True
+        if created <= ANALYZE_AFTER:
+            return False
+        held = Household.objects.filter(county__in=self.counties).count()
+        return 3 * created > held  # more than half of what they held before (held - created)
+
     def large(self, rows: int) -> bool:
         """Is a file of this many rows worth a second thread, one that writes while this one
         checks? PostgreSQL only: SQLite writes from one connection at a time."""
@@ -696,24 +711,19 @@ def _store_rows(
     error, write them and run the plan rules. `failed()` is asked once, when every chunk has been
     taken: it finishes the checks that wait for the last row; `failing()` says at any time
     whether a row failed so far. `streamed` (a large file, on PostgreSQL, from a second thread):
-    a regular import into an empty ledger writes as it goes (_streamed). Nothing is written on any error or breach,
-    nor on a dry run, which goes the same way and rolls back."""
+    a regular import of new households writes as it goes (_streamed). Nothing is written on any
+    error or breach, nor on a dry run, which goes the same way and rolls back."""
     stored = Stored()
     try:
         if first_load:
             return _first_load(store, chunks, stored, failed=failed)
-        # Where the file's counties hold households, the staged way: most rows of a large file
-        # are then households the ledger holds, which one join compares faster than chunk by
-        # chunk. Its first chunk tells (and _streamed asks again under the counties' locks).
+        # Where the file's first rows are households the ledger holds, the staged way: most rows
+        # of such a file are then households the ledger holds, which one join compares faster
+        # than chunk by chunk (_streamed asks of every chunk, under the counties' locks).
         chunks = iter(chunks)
         first = next(chunks, None)
         chunks = itertools.chain([] if first is None else [first], chunks)
-        if (
-            streamed
-            and store.postgres
-            and first is not None
-            and not store.holds_households(set(map(_county, first)))
-        ):
+        if streamed and store.postgres and first is not None and not store.clashes(first[:100]):
             taken: list[list[CheckedRow]] = []
             try:
                 return _streamed(
@@ -789,7 +799,7 @@ def _write_staged(store: LedgerStore, stored: Stored, *, dry_run: bool, failed: 
         stored.updated = store.update() if changing else 0
         stored.created += store.insert() if adding else 0
     store.triggers_back()
-    if not dry_run and stored.created + stored.updated > ANALYZE_AFTER:
+    if not dry_run and store.outgrew_statistics(created=stored.created, updated=stored.updated):
         store.analyze()
     _check_plan(store, stored, staged=True)
     if dry_run:
@@ -806,14 +816,14 @@ def _streamed(
     failed: Failed,
     failing: Callable[[], bool],
 ) -> Stored:
-    """A large regular import on PostgreSQL into counties that hold nothing yet (a city's first
-    upload, a county's), written while it is checked: the import's one transaction begins with
-    the first chunk, each chunk's rows are copied straight into the ledger (indexes, constraints
-    and all) with their history rows while the next chunk is checked, and the counties' locks are
-    taken as the chunks bring them (hold_counties). A county found holding households once its
-    lock is held (another upload got there first), or a chunk with a code or ID number another
-    county's household holds, and the rest of the rows are staged instead, to be compared and
-    written at the end, the staged way. The
+    """A large regular import on PostgreSQL of new households (a city's or a county's first
+    upload, a county's next thousands), written while it is checked: the import's one transaction
+    begins with the first chunk, each chunk's rows are copied straight into the ledger (indexes,
+    constraints and all) with their history rows while the next chunk is checked, and the
+    counties' locks are taken as the chunks bring them (hold_counties). A chunk with a code or ID
+    number a household of the ledger holds (one the file changes, or another upload got there
+    first), and the rest of the rows, are staged instead, to be compared and written at the end,
+    the staged way. The
     checks are the staged way's: the change rules of the households copied in, chunk by chunk,
     the rest at the end; once any row failed nothing more is copied, only checked, so that every
     error is listed. Raises Contended, rolled back, where a county's lock is held out of the
@@ -822,22 +832,22 @@ def _streamed(
     with transaction.atomic():
         store.tune()
         store.own_foreign_keys()
-        copying: bool | None = None  # decided once the first chunk's counties are held
-        clashing = False  # whether a copied row may meet another county's household
+        copying = True  # until a chunk brings a code or ID number the ledger holds
+        clashing: bool | None = None  # whether the ledger holds households this import did not copy
+        store.prepare_copy(keep=True)
         for chunk in chunks:
             taken.append(chunk)
             stored.staged += len(chunk)
             counties = store.hold_counties(chunk)
-            if copying is None:
-                copying = not store.holds_households(counties)
-                clashing = copying and not store.ledger_is_empty()
-                if copying:
-                    store.prepare_copy(keep=True)
-            elif copying and counties and store.holds_households(counties):
-                copying = False
-            # Into a ledger that holds other counties' households, a chunk with a code or an ID
-            # number one of them holds goes the staged way, with the rest of the file: the join
-            # at the end tells what it means (a household moved, a number taken).
+            # Asked under the counties' locks, so that another upload's households in them are
+            # seen: of any county at the first chunk, then of each county a chunk brings.
+            if clashing is None:
+                clashing = not store.ledger_is_empty()
+            elif not clashing and counties:
+                clashing = store.holds_households(counties)
+            # A chunk with a code or an ID number a household of the ledger holds goes the staged
+            # way, with the rest of the file: the join at the end tells what it means (a household
+            # changed or moved, a number taken).
             if copying and clashing and store.clashes(chunk):
                 copying = False
             store.note_references(chunk)
