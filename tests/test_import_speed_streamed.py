@@ -1,6 +1,7 @@
-"""A large regular import into a ledger that holds nothing yet is written while it is checked: each
-chunk's households are copied straight into the ledger, in the import's one transaction, under the
-locks of the counties the chunks bring; and the foreign keys of what an import writes are checked
+"""A large regular import of new households is written while it is checked: each chunk's
+households are copied straight into the ledger, in the import's one transaction, under the locks of
+the counties the chunks bring, until a chunk brings a code or ID number the ledger holds (from
+there on, the staged way); and the foreign keys of what an import writes are checked
 by the import itself, a statement a key, where PostgreSQL lets it turn the rows' triggers off. The
 result is the staged way's: the same rows, history and errors, all or nothing.
 
