@@ -26,12 +26,21 @@ class InspectionAdmin(PlanAdmin):
     list_display = ["visited_at", "household", "project", "result", "inspector"]
     list_filter = ["result"]
     list_select_related = ["household", "project", "inspector"]
-    # The checklist by its items' names, not the JSON's codes and true/false.
-    exclude = ["checklist"]
+    # The checklist by its items' names, not the JSON's codes and true/false; a yes or no in words.
+    exclude = ["checklist", "integrity_checked"]
     readonly_fields = [
-        *(f.name for f in Inspection._meta.fields if f.name != "checklist"),
+        *(
+            f.name
+            for f in Inspection._meta.fields
+            if f.name not in ("checklist", "integrity_checked")
+        ),
         "checklist_shown",
+        "integrity_shown",
     ]
+
+    @admin.display(description="真实性核查")
+    def integrity_shown(self, inspection: Inspection) -> str:
+        return "已核查" if inspection.integrity_checked else "未核查（运行 check_visit_integrity）"
 
     @admin.display(description="检查项")
     def checklist_shown(self, inspection: Inspection) -> str:

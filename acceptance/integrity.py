@@ -54,6 +54,18 @@ class PhotoPrint:
         return phash_bands(self.phash)
 
 
+def print_fields(fingerprint: PhotoPrint) -> dict[str, Any]:
+    """The fields of an InspectionPhoto that its fingerprint fills."""
+    location = fingerprint.location
+    return {
+        "sha256": fingerprint.sha256,
+        "phash": fingerprint.phash,
+        **{f"phash_band_{i}": band for i, band in enumerate(fingerprint.bands)},
+        "latitude": location[0] if location else None,
+        "longitude": location[1] if location else None,
+    }
+
+
 def phash_bands(phash: str) -> list[int | None]:
     if not phash:
         return [None] * len(BAND_BITS)

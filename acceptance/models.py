@@ -133,6 +133,9 @@ class Inspection(Subject):
     # content is the same visit, answered as the first time; with other content it is refused.
     client_id = models.UUIDField("客户端编号", null=True, blank=True, unique=True, editable=False)
     content_digest = models.CharField("内容摘要", max_length=64, blank=True, editable=False)
+    # Whether the integrity checks have looked at it (acceptance/services/integrity.py): a visit
+    # recorded before them, or written in bulk, is checked by `manage.py check_visit_integrity`.
+    integrity_checked = models.BooleanField("已核查真实性", default=False, editable=False)
 
     objects = InspectionQuerySet.as_manager()
 

@@ -301,3 +301,76 @@ def test_the_flags_list_is_the_bureaus_and_each_countys_own(
     assert login(Client(), inspector).get(review).status_code == 405
     assert login(Client(), municipal).get(url, {"state": "火星"}).status_code == 400
     assert not IntegrityFlag.objects.filter(reviewed_at__isnull=False).exists()
+
+
+def as_before_the_checks(*inspections: Inspection) -> None:
+    """What a visit recorded before the integrity checks (or written in bulk) holds: its photos
+    without fingerprints, no flag, not checked."""
+    for inspection in inspections:
+        inspection.photos.update(
+            sha256="", phash="", phash_band_0=None, phash_band_1=None, phash_band_2=None,
+            phash_band_3=None, phash_band_4=None, latitude=None, longitude=None,
+        )  # fmt: skip
+    IntegrityFlag.objects.filter(inspection__in=inspections).delete()
+    Inspection.objects.filter(pk__in=[i.pk for i in inspections]).update(integrity_checked=False)
+
+
+def test_visits_recorded_before_the_checks_are_checked_once_by_the_command(
+    households: dict[str, Household], inspector: User
+) -> None:
+    """Their photos are fingerprinted from the files and their evidence flagged as a visit's
+    arriving today; running again finds nothing to do and writes nothing twice."""
+    original = scene(5)
+    first = visit(households["XF-0001"], inspector, "2023-10-20T10:00",
+                  photos=[upload(jpeg(original))])  # fmt: skip
+    second = visit(households["XF-0002"], inspector, "2023-10-10T10:00",
+                   photos=[upload(jpeg(original.resize((400, 300)), quality=60))])  # fmt: skip
+    fresh = {(f.inspection_id, f.kind, f.other_id, f.detail) for f in IntegrityFlag.objects.all()}
+    assert kinds(second) == {Kind.PHOTO_REUSED, Kind.OUTSIDE_WINDOW}
+    as_before_the_checks(first, second)
+
+    out = io.StringIO()
+    call_command("check_visit_integrity", stdout=out)
+    assert "验收记录 2 条，补算照片指纹 2 张，新增异常提示 3 条" in out.getvalue()
+    again = {(f.inspection_id, f.kind, f.other_id, f.detail) for f in IntegrityFlag.objects.all()}
+    assert again == fresh  # the flags the visits would have had
+    assert all(p.sha256 and p.phash for p in second.photos.all())
+    assert set(Inspection.objects.values_list("integrity_checked", flat=True)) == {True}
+
+    out = io.StringIO()
+    call_command("check_visit_integrity", stdout=out)
+    assert "验收记录 0 条，补算照片指纹 0 张，新增异常提示 0 条" in out.getvalue()
+    assert IntegrityFlag.objects.count() == 3
+
+
+def test_a_visit_checked_again_keeps_its_flags_and_writes_none_twice(
+    households: dict[str, Household], inspector: User
+) -> None:
+    """A checked visit, marked unchecked again (a restore, a bulk write): checking it again
+    leaves its flags, a reviewed one included, and adds none of the same."""
+    original = scene(6)
+    visit(households["XF-0001"], inspector, "2023-10-20T10:00", photos=[upload(jpeg(original))])
+    late = visit(households["XF-0002"], inspector, "2023-11-10T10:00",
+                 photos=[upload(jpeg(original))])  # fmt: skip
+    before = IntegrityFlag.objects.count()
+    assert before == 3  # the pair, and the day outside the window
+    Inspection.objects.update(integrity_checked=False)
+    call_command("check_visit_integrity", stdout=io.StringIO())
+    assert IntegrityFlag.objects.count() == before
+    assert kinds(late) == {Kind.PHOTO_REUSED, Kind.OUTSIDE_WINDOW}
+
+
+def test_a_missing_photo_file_is_counted_and_the_visit_still_checked(
+    households: dict[str, Household], inspector: User
+) -> None:
+    old = visit(households["XF-0001"], inspector, "2023-10-20T10:00",
+                photos=[upload(jpeg(scene(7)))])  # fmt: skip
+    as_before_the_checks(old)
+    photo = old.photos.get()
+    assert photo.image.name
+    photo.image.storage.delete(photo.image.name)
+    out = io.StringIO()
+    call_command("check_visit_integrity", stdout=out)
+    assert "1 张照片文件缺失或无法读取，未参与比对" in out.getvalue()
+    old.refresh_from_db()
+    assert old.integrity_checked and old.photos.get().sha256 == ""

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from acceptance.integrity import PhotoPrint, photo_print
+from acceptance.integrity import PhotoPrint, photo_print, print_fields
 from acceptance.models import (
     Defect,
     HeatingRemoval,
@@ -167,22 +167,12 @@ def _save_visit(
         for d in visit.defects
     )
     for photo, check in zip(visit.photos, checked, strict=True):
-        bands = check.fingerprint.bands
-        location = check.fingerprint.location
         InspectionPhoto.objects.create(
             inspection=inspection,
             image=photo,
             content_type=check.content_type,
             size=photo.size or 0,
-            sha256=check.fingerprint.sha256,
-            phash=check.fingerprint.phash,
-            phash_band_0=bands[0],
-            phash_band_1=bands[1],
-            phash_band_2=bands[2],
-            phash_band_3=bands[3],
-            phash_band_4=bands[4],
-            latitude=location[0] if location else None,
-            longitude=location[1] if location else None,
+            **print_fields(check.fingerprint),
         )
     if visit.passed:
         subject = {"household": household} if household else {"project": project}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,6 +21,8 @@ from acceptance.integrity import (
     county_shapes,
     distance_km,
     phash_distance,
+    photo_print,
+    print_fields,
 )
 from acceptance.models import Inspection, InspectionPhoto, IntegrityFlag
 from heating import access
@@ -117,11 +120,12 @@ def _local(inspection: Inspection) -> dt.datetime:
 def _pair(
     kind: str, this: Inspection, that: Inspection, says: Callable[[Inspection], str]
 ) -> list[IntegrityFlag]:
-    """The flag of a pair on both visits, each naming the other (unless the other has it)."""
-    flags = [IntegrityFlag(inspection=this, kind=kind, other=that, detail=says(that))]
-    if not IntegrityFlag.objects.filter(inspection=that, kind=kind, other=this).exists():
-        flags.append(IntegrityFlag(inspection=that, kind=kind, other=this, detail=says(this)))
-    return flags
+    """The flag of a pair on both visits, each naming the other (unless it has it already)."""
+    return [
+        IntegrityFlag(inspection=a, kind=kind, other=b, detail=says(b))
+        for a, b in ((this, that), (that, this))
+        if not IntegrityFlag.objects.filter(inspection=a, kind=kind, other=b).exists()
+    ]
 
 
 def _place(inspection: Inspection) -> tuple[float, float] | None:
@@ -197,15 +201,54 @@ def integrity_flags_record(*, inspection: Inspection) -> list[IntegrityFlag]:
         .prefetch_related("photos")
         .get(pk=inspection.pk)
     )
+    # A visit checked again (integrity_backfill) keeps the flags it has, reviewed or not.
+    held = set(inspection.flags.filter(other=None).values_list("kind", flat=True))
     flags = [
-        *_outside_county(inspection),
+        *(f for f in _outside_county(inspection) if f.kind not in held),
         *_photo_reused(inspection),
         *_too_fast(inspection),
-        *_outside_window(inspection),
+        *(f for f in _outside_window(inspection) if f.kind not in held),
     ]
     for flag in flags:
         flag.full_clean()
+    Inspection.objects.filter(pk=inspection.pk).update(integrity_checked=True)
     return IntegrityFlag.objects.bulk_create(flags)
+
+
+@dataclass
+class Backfilled:
+    visits: int = 0
+    photos: int = 0  # fingerprinted
+    unreadable: int = 0  # photos whose file is missing or unreadable: compared by nothing
+    flags: int = 0
+
+
+def integrity_backfill(*, progress: Callable[[Backfilled], None] | None = None) -> Backfilled:
+    """Check the visits recorded before the integrity checks, or written in bulk (the demo's
+    seasons): fingerprint their photos from the files and flag what their evidence shows, as a
+    visit arriving today is. Each visit in a transaction of its own, oldest first; a visit is
+    checked once (`integrity_checked`), so that running again checks only what came since."""
+    done = Backfilled()
+    pending = Inspection.objects.filter(integrity_checked=False).order_by("visited_at", "pk")
+    for pk in list(pending.values_list("pk", flat=True)):
+        with transaction.atomic():
+            for photo in InspectionPhoto.objects.filter(inspection_id=pk, sha256=""):
+                try:
+                    with photo.image.open("rb") as file:
+                        fingerprint = photo_print(file)
+                except (OSError, ValueError):  # gone from the storage, or never saved there
+                    done.unreadable += 1
+                    continue
+                fields = print_fields(fingerprint)
+                for name, value in fields.items():
+                    setattr(photo, name, value)
+                photo.save(update_fields=list(fields))
+                done.photos += 1
+            done.flags += len(integrity_flags_record(inspection=Inspection(pk=pk)))
+        done.visits += 1
+        if progress is not None:
+            progress(done)
+    return done
 
 
 @transaction.atomic
