@@ -24,13 +24,13 @@ from openpyxl import load_workbook
 from PIL import Image, ImageDraw, ImageFilter
 
 from acceptance.integrity import county_shapes, distance_km
-from acceptance.models import Inspection, IntegrityFlag
+from acceptance.models import Inspection, IntegrityFlag, Project
 from acceptance.rules import CHECKLISTS
 from acceptance.selectors import flagged_households
-from acceptance.services import DefectInput, inspection_record
+from acceptance.services import DefectInput, Visit, inspection_record, project_inspection_record
 from acceptance.services.integrity import integrity_flag_review
 from heating.models import County, Role, User
-from heating.services import user_create
+from heating.services import plan_year_get_or_create, user_create
 from retrofits.models import Household, TenderItem
 from tests.conftest import PASSWORD, login
 from tests.ledger_files import IDS, row, xlsx, yuanping_row
@@ -242,7 +242,24 @@ def test_a_visit_outside_the_acceptance_window_is_flagged(
     assert (
         early.flags.get().detail == "验收日期2023-10-10不在2023年度验收窗口（10月15日至10月31日）内"
     )
-    no_plan = visit(households["XF-0002"], inspector, "2022-10-20T10:00")
+    # A 2023 household accepted a year late, in 2024's window: its own year's window was missed.
+    plan_year_get_or_create(year=2024)
+    late = visit(households["XF-0002"], inspector, "2024-10-20T10:00")
+    assert late.flags.get().detail == (
+        "验收日期2024-10-20不在2023年度验收窗口（10月15日至10月31日）内"
+    )
+
+
+def test_a_project_visited_in_a_year_without_a_plan_is_flagged(inspector: User) -> None:
+    grid = Project.objects.create(
+        county=County.objects.get(short_name="忻府区"),
+        kind=Project.Kind.GRID_UPGRADE,
+        name="城区配变增容",
+    )
+    when = timezone.make_aware(dt.datetime(2022, 10, 20, 10))
+    no_plan = project_inspection_record(
+        project=grid, visit=Visit(inspector=inspector, visited_at=when, passed=True)
+    )
     assert "2022年度没有实施方案" in no_plan.flags.get().detail
 
 

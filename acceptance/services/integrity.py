@@ -170,13 +170,18 @@ def _too_fast(inspection: Inspection) -> list[IntegrityFlag]:
 
 
 def _outside_window(inspection: Inspection) -> list[IntegrityFlag]:
-    """An acceptance visit outside its plan year's acceptance window (a spot check has none)."""
+    """An acceptance visit outside its plan year's acceptance window (a spot check has none): a
+    household's own plan year (任务年度), whose window a late acceptance has missed even when it
+    falls in a later year's; a project's, that of the year it is visited in."""
     if inspection.kind != Inspection.Kind.ACCEPTANCE:
         return []
     subject = inspection.household or inspection.project
     assert subject is not None
     day = timezone.localtime(inspection.visited_at).date()
-    plan = PlanYear.objects.filter(year=day.year).first()
+    if inspection.household is not None:
+        plan: PlanYear | None = inspection.household.plan_year
+    else:
+        plan = PlanYear.objects.filter(year=day.year).first()
     if plan is None:
         detail = f"验收日期{day:%Y-%m-%d}：{day.year}年度没有实施方案，无验收窗口"
     else:
@@ -197,7 +202,9 @@ def integrity_flags_record(*, inspection: Inspection) -> list[IntegrityFlag]:
     (the same photo, the journey) is flagged on both visits, each naming the other, so that both
     households' dossiers show it; which of the two is wrong is for the review to say."""
     inspection = (
-        Inspection.objects.select_related("household__county", "project__county")
+        Inspection.objects.select_related(
+            "household__county", "household__plan_year", "project__county"
+        )
         .prefetch_related("photos")
         .get(pk=inspection.pk)
     )
