@@ -12,7 +12,7 @@ from acceptance.rules import CHECKLISTS
 from acceptance.services import DefectInput, Visit
 from acceptance.services.spot_checks import MAX_SPOT_CHECK
 from heating.forms import DateInput
-from heating.models import County, User
+from heating.models import County, PlanYear, User
 from heating.versions import VersionedForm
 
 DEFECT_ROWS = 3
@@ -175,6 +175,12 @@ class SpotCheckDrawForm(forms.Form):
         queryset=County.objects.all(),
         required=False,
         empty_label="全市",
+    )
+    plan_year = forms.ModelChoiceField(
+        label="任务年度",
+        queryset=PlanYear.objects.order_by("-year"),
+        required=False,
+        empty_label="全部年度",
     )
     size = forms.IntegerField(label="抽取户数", min_value=1, max_value=MAX_SPOT_CHECK, initial=20)
     seed = forms.CharField(

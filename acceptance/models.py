@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from heating.models import County, CountyScopedQuerySet
+from heating.models import County, CountyScopedQuerySet, PlanYear
 from retrofits.models import Household
 
 
@@ -348,6 +348,15 @@ class SpotCheck(models.Model):
         related_name="spot_checks",
         verbose_name="县（市、区）",
     )
+    # None: drawn from the accepted households of every plan year (任务年度).
+    plan_year = models.ForeignKey(
+        PlanYear,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="任务年度",
+    )
     seed = models.CharField("随机种子", max_length=40)
     size = models.PositiveIntegerField("抽取户数")
     population = models.PositiveIntegerField("参与抽取的户数")
@@ -366,7 +375,13 @@ class SpotCheck(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.county or '全市'} 抽查 {self.created_at:%Y-%m-%d}（种子 {self.seed}）"
+        return f"{self.scope} 抽查 {self.created_at:%Y-%m-%d}（种子 {self.seed}）"
+
+    @property
+    def scope(self) -> str:
+        """What it was drawn from, in words: 2023年度 · 忻府区, 全部年度 · 全市."""
+        year = f"{self.plan_year_id}年度" if self.plan_year_id else "全部年度"
+        return f"{year} · {self.county or '全市'}"
 
 
 class SpotCheckItemQuerySet(CountyScopedQuerySet["SpotCheckItem"]):

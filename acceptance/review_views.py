@@ -21,6 +21,7 @@ from acceptance.services.spot_checks import spot_check_draw
 from heating import access
 from heating.access import Action, get_permitted
 from heating.http import bad_request, page_query, request_user
+from heating.models import PlanYear
 
 PAGE_SIZE = 50
 
@@ -111,7 +112,9 @@ def spot_checks(request: HttpRequest) -> HttpResponse:
     """The bureau's draws, and a new one: accepted households weighted by their risk."""
     user = request_user(request)
     access.require(user, Action.REVIEW)
-    form = SpotCheckDrawForm(request.POST or None)
+    # This year's acceptances unless asked otherwise: a season's spot checks are of its own.
+    latest = PlanYear.objects.order_by("-year").first()
+    form = SpotCheckDrawForm(request.POST or None, initial={"plan_year": latest})
     if request.method == "POST" and form.is_valid():
         try:
             drawn = spot_check_draw(
@@ -119,6 +122,7 @@ def spot_checks(request: HttpRequest) -> HttpResponse:
                 size=form.cleaned_data["size"],
                 seed=form.cleaned_data["seed"],
                 county=form.cleaned_data["county"],
+                plan_year=form.cleaned_data["plan_year"],
             )
         except ValidationError as exc:
             for name, errors in exc.message_dict.items():

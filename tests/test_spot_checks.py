@@ -22,7 +22,8 @@ from acceptance.rules import CHECKLISTS
 from acceptance.services import DefectInput, inspection_record
 from acceptance.services.spot_checks import spot_check_draw
 from acceptance.spot_checks import RISK_SOURCES, Risk, draw, household_risks
-from heating.models import County, User
+from heating.models import County, PlanYear, User
+from heating.services import plan_year_get_or_create
 from retrofits.choices import Stage
 from retrofits.models import Household, TenderItem
 from tests.conftest import login
@@ -121,6 +122,25 @@ def test_the_bureau_draws_and_the_draw_is_kept_with_its_seed(
     page = response.content.decode()
     assert "已抽取 2 户（随机种子 42）" in page and 'data-testid="seed">42<' in page
     assert all(code in page for code in chosen)
+
+
+def test_a_draw_is_of_one_plan_year_or_of_every_year(
+    accepted: list[Household], municipal: User, client: Client
+) -> None:
+    """The five households are of 2023: a draw of 2024's acceptances finds none, and the page
+    offers the latest year first."""
+    year_2023 = PlanYear.objects.get(year=2023)
+    year_2024, _ = plan_year_get_or_create(year=2024)
+    drawn = spot_check_draw(user=municipal, size=2, seed="7", plan_year=year_2023)
+    assert (drawn.population, drawn.scope) == (5, "2023年度 · 全市")
+    with pytest.raises(ValidationError, match="所选范围内没有已验收的户可供抽查"):
+        spot_check_draw(user=municipal, size=1, plan_year=year_2024)
+    assert spot_check_draw(user=municipal, size=1).scope == "全部年度 · 全市"
+    page = login(client, municipal).get(reverse("spot-checks")).content.decode()
+    assert '<option value="2024" selected>' in page and "2023年度 · 全市" in page
+    refused = client.post(reverse("spot-checks"), {"plan_year": 2024, "size": 1})
+    assert "所选范围内没有已验收的户可供抽查" in refused.content.decode()
+    assert SpotCheck.objects.count() == 2
 
 
 def test_only_the_bureau_draws(

@@ -14,7 +14,7 @@ from acceptance.models import SpotCheck, SpotCheckItem
 from acceptance.spot_checks import draw, household_risks
 from heating import access
 from heating.access import REFUSALS, Action
-from heating.models import County, User
+from heating.models import County, PlanYear, User
 from retrofits.choices import Stage
 from retrofits.models import Household
 
@@ -23,10 +23,16 @@ MAX_SPOT_CHECK = 500  # households in one draw: a season's second visits, not a 
 
 @transaction.atomic
 def spot_check_draw(
-    *, user: User, size: int, seed: str = "", county: County | None = None
+    *,
+    user: User,
+    size: int,
+    seed: str = "",
+    county: County | None = None,
+    plan_year: PlanYear | None = None,
 ) -> SpotCheck:
-    """Draw `size` accepted households of `county` (None: of the city) with `seed` (a new one when
-    blank), each with its weight and reasons, and keep the draw."""
+    """Draw `size` accepted households of `county` (None: of the city) and of `plan_year` (their
+    任务年度; None: of every year) with `seed` (a new one when blank), each with its weight and
+    reasons, and keep the draw."""
     if county is not None:
         access.require(user, Action.REVIEW, county.pk)
     elif not access.scope(user, Action.REVIEW).everything:
@@ -37,12 +43,19 @@ def spot_check_draw(
     population = Household.objects.permitted(user, Action.REVIEW).filter(stage=Stage.ACCEPTED)
     if county is not None:
         population = population.in_county(county)
+    if plan_year is not None:
+        population = population.filter(plan_year=plan_year)
     risks = household_risks(population)
     if not risks:
-        raise ValidationError({"county": "没有已验收的户可供抽查"})
+        raise ValidationError({"county": "所选范围内没有已验收的户可供抽查"})
     chosen = draw(risks, seed=seed, size=size)
     spot_check = SpotCheck(
-        county=county, seed=seed, size=len(chosen), population=len(risks), created_by=user
+        county=county,
+        plan_year=plan_year,
+        seed=seed,
+        size=len(chosen),
+        population=len(risks),
+        created_by=user,
     )
     spot_check.full_clean()
     spot_check.save()
