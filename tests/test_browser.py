@@ -661,3 +661,81 @@ def test_an_inspector_records_three_visits_offline_and_syncs_them_once(
     assert page.is_visible("[data-testid=outbox]")
     assert errors == []
     context.close()
+
+
+def test_a_refused_outbox_record_is_put_right_on_its_form(
+    browser: Any, live_server: Any, tmp_path: Path
+) -> None:
+    """A visit recorded offline whose household changed meanwhile is refused when synced; 修改后
+    重新提交 opens its form filled as recorded (photo included) on the household as it is now;
+    saved, the visit is recorded once and the refused record leaves the phone."""
+    from acceptance.models import Inspection, InspectionPhoto
+    from retrofits.services import household_save
+    from tests.ledger_files import row, xlsx
+    from tests.test_integrity import jpeg, scene
+
+    TenderItem.objects.create(
+        category="热泵", path="electric", model="KRS-8P", vendor="甲", rated_power_kw=8,
+        unit_price=1,
+    )  # fmt: skip
+    done = {"实施进度": "已完工", "完工日期": dt.date(2023, 10, 10)}
+    call_command("import_ledger", str(xlsx(tmp_path, [row(**done)])), stdout=io.StringIO())
+    user_create(
+        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
+        counties=[County.objects.get(short_name="忻府区")],
+    )  # fmt: skip
+    photo = tmp_path / "stove.jpg"
+    photo.write_bytes(jpeg(scene(7)))
+
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, is_mobile=True,
+        geolocation={"latitude": 38.404242, "longitude": 112.746046},
+        permissions=["geolocation"], service_workers="allow",
+    )  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    log_in(page, live_server, "yanshou")
+    page.wait_for_selector("[data-testid=offline-ready][data-ready]", timeout=15000)
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("#offline-banner")
+    page.click("ul.worklist >> text=张三")
+    page.wait_for_selector("form.visit-form")
+    for item in ("model_matches", "installed", "temperature", "wiring"):
+        page.check(f"#id_check_{item}")
+    page.check("input[name=result][value=passed]")
+    page.set_input_files("#id_photos", str(photo))
+    page.fill("#id_notes", "离线录入")
+    page.click("button:has-text('保存验收记录')")
+    page.wait_for_selector("[data-testid=outbox-flash]")
+
+    # Meanwhile the county corrects the household: the recorded visit saw an older version.
+    household = Household.objects.get(code="XF-0001")
+    household.notes = "县里更正了电话"
+    household_save(household=household, user=None, reason="更正")
+    context.set_offline(False)
+    page.click("[data-testid=sync]")
+    refused = page.locator("[data-testid=outbox-records] li[data-state=refused]")
+    refused.wait_for(timeout=15000)
+    assert Inspection.objects.count() == 0
+
+    page.click("[data-testid=outbox-edit]")
+    page.wait_for_selector("[data-testid=outbox-editing]")
+    assert page.input_value("#id_notes") == "离线录入"
+    assert page.is_checked("input[name=result][value=passed]")
+    assert page.is_checked("#id_check_wiring")
+    assert page.evaluate("document.querySelector('#id_photos').files.length") == 1
+    page.fill("#id_notes", "改正后提交")
+    page.click("button:has-text('保存验收记录')")
+    page.wait_for_url(re.compile(r"/acceptance/(\?.*)?$"))
+    page.wait_for_selector("[data-testid=outbox-records] li:has-text('本机没有待同步的记录')")
+    visit = Inspection.objects.get()
+    assert (visit.notes, visit.result, InspectionPhoto.objects.count()) == (
+        "改正后提交",
+        "passed",
+        1,
+    )
+    assert visit.latitude is not None  # where it was recorded, kept
+    assert errors == []
+    context.close()

@@ -322,6 +322,11 @@
         item.appendChild(element("div", record.state === "refused" ? "error" : "hint", record.reason));
       }
       if (record.state === "refused") {
+        // Put right on its form (static/js/visit.js fills it from the record), or let go.
+        var again = element("a", "button", "修改后重新提交");
+        again.href = record.url + "#outbox=" + encodeURIComponent(record.id);
+        again.dataset.testid = "outbox-edit";
+        item.appendChild(again);
         var discard = element("button", "button secondary", "删除此记录");
         discard.type = "button";
         discard.addEventListener("click", function () {
@@ -677,7 +682,9 @@
     var worker = script.dataset.sw + "?static=" + encodeURIComponent(script.dataset.static);
     navigator.serviceWorker.register(worker, { scope: "/" }).catch(function () {});
   }
-  window.heatingOutbox = { add: add, all: all, put: put, sync: sync, newId: newId, flash: FLASH };
+  window.heatingOutbox = {
+    add: add, all: all, put: put, remove: remove, sync: sync, newId: newId, flash: FLASH,
+  };
   banner();
   flash();
   drawTaken();

@@ -47,6 +47,72 @@
     }
   }
 
+  // Opened from the outbox to put a refused record right: the form filled as it was recorded,
+  // its photos and its location with it, but with this page's version of the household and a new
+  // id (it is a new submission). Once saved, the refused record is removed (forget()).
+  var FRESH = { client_id: true, seen_version: true, back: true, csrfmiddlewaretoken: true };
+
+  function editing() {
+    var found = /^#outbox=(.+)$/.exec(window.location.hash);
+    return found ? decodeURIComponent(found[1]) : "";
+  }
+
+  function refill(form) {
+    var id = editing();
+    if (!id || !queueable(form)) {
+      return Promise.resolve();
+    }
+    return outbox.all().then(function (records) {
+      var record = records.filter(function (r) {
+        return r.id === id && r.state === "refused";
+      })[0];
+      if (!record) {
+        return;
+      }
+      var values = {};
+      record.fields.forEach(function (field) {
+        (values[field[0]] = values[field[0]] || []).push(field[1]);
+      });
+      Array.prototype.forEach.call(form.elements, function (input) {
+        if (!input.name || FRESH[input.name] || input.type === "file") {
+          return;
+        }
+        var given = values[input.name] || [];
+        if (input.type === "checkbox" || input.type === "radio") {
+          input.checked = given.indexOf(input.value) >= 0;
+        } else if (input.tagName !== "BUTTON") {
+          input.value = given.length ? given.shift() : "";
+        }
+      });
+      var photos = form.querySelector("input[type=file]");
+      if (photos && record.files.length && window.DataTransfer) {
+        var transfer = new window.DataTransfer();
+        record.files.forEach(function (file) {
+          transfer.items.add(new window.File([file.blob], file.name, { type: file.type || "" }));
+        });
+        photos.files = transfer.files;
+      }
+      var status = document.getElementById("location-status");
+      if (status && values.latitude && values.latitude[0]) {
+        status.textContent = "位置：沿用原记录";
+      }
+      form.dataset.replaces = record.id;
+      var note = document.createElement("div");
+      note.className = "error";
+      note.setAttribute("role", "status");
+      note.dataset.testid = "outbox-editing";
+      note.textContent =
+        "正在修改一条被拒绝的本机记录（" + record.reason + "）。核对、修改后保存，原记录随即从本机删除。";
+      form.parentNode.insertBefore(note, form);
+    });
+  }
+
+  // The refused record this form put right, once its new record is saved or queued.
+  function forget(form) {
+    var old = form.dataset.replaces;
+    return old ? outbox.remove(old).catch(function () {}) : Promise.resolve();
+  }
+
   // What the server would refuse at once, said before the record waits in the outbox for hours.
   function problems(form) {
     var found = [];
@@ -147,6 +213,9 @@
         files: files,
       })
       .then(function () {
+        return forget(form);
+      })
+      .then(function () {
         window.sessionStorage.setItem(outbox.flash, "已保存在本机，待同步：" + title);
         window.location.assign(form.querySelector("[name=back]").value || "/acceptance/");
       })
@@ -190,8 +259,10 @@
         .then(function (response) {
           var next = response.headers.get("X-Location");
           if (response.status === 204 && next) {
-            window.location.assign(next);
-            return null;
+            return forget(form).then(function () {
+              window.location.assign(next);
+              return null;
+            });
           }
           return response.text();
         })
@@ -214,6 +285,9 @@
           if (status && freshStatus) {
             freshStatus.textContent = status.textContent;
           }
+          if (form.dataset.replaces) {
+            fresh.dataset.replaces = form.dataset.replaces;
+          }
           document.querySelector("main.page").replaceWith(main);
           keepPhotos(main.querySelector("form.visit-form"));
           var summary = main.querySelector("[data-testid=error-summary]");
@@ -234,10 +308,13 @@
     });
   }
 
-  locate();
   var form = document.querySelector("form.visit-form");
+  if (!editing()) {
+    locate(); // a record put right keeps where it was recorded
+  }
   if (form) {
     timeIsNow();
+    refill(form);
     keepPhotos(form);
   }
 })();
