@@ -159,7 +159,7 @@ class CountyShape:
 
     def km_outside(self, latitude: float, longitude: float) -> float:
         """0 inside, else how far the point lies beyond the boundary."""
-        import shapely  # type: ignore[import-untyped]  # (loaded already by county_shapes())
+        import shapely  # (loaded already by county_shapes())
 
         point = shapely.Point(longitude * _KM_PER_DEGREE_LON, latitude * _KM_PER_DEGREE_LAT)
         if self.area.contains(point):
@@ -172,7 +172,7 @@ def county_shapes() -> dict[str, CountyShape]:
     """The counties' polygons by short name, read once per process."""
     # shapely only where a visit's place is checked: imported with this module, it cost every
     # process a tenth of a second at start-up, a command's too.
-    import shapely.geometry  # type: ignore[import-untyped]  # (no stubs shipped; types-shapely is separate)
+    import shapely.geometry
 
     data = json.loads(COUNTIES_GEOJSON.read_text(encoding="utf-8"))
     polygons = {
