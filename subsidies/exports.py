@@ -1,4 +1,5 @@
-"""The entitlements as an xlsx (subsidy_export): one row per household and kind."""
+"""The entitlements as an xlsx (subsidy_export): one row per household and kind, and one more for
+each top-up of it (补差)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from collections.abc import Iterator, Sequence
 from heating.models import County
 from heating.sheets import Column, write_sheet
 from subsidies.models import Entitlement, yuan
+from subsidies.models.entitlements import kind_label
 
 COLUMNS = (
     Column("code", "户编号", True, "", format="text"),
-    Column("kind", "补贴项目", True, "设备购置补贴 或 运行补贴"),
+    Column("kind", "补贴项目", True, "设备购置补贴 或 运行补贴；补差注明次序"),
     Column("amount", "补贴金额（元）", True, "", format="number"),
     Column("city", "其中市级", True, "元", format="number"),
     Column("county", "其中县级", True, "元", format="number"),
@@ -22,13 +24,12 @@ def entitlement_rows(year: int, county: County | None = None) -> Iterator[Sequen
     rows = Entitlement.objects.for_season(year)
     if county is not None:
         rows = rows.filter(county=county)
-    labels = dict(Entitlement._meta.get_field("kind").choices or [])
-    for code, kind, amount, city, county_fen in (
-        rows.order_by("household__code", "kind")
-        .values_list("household__code", "kind", "amount_fen", "city_fen", "county_fen")
+    for code, kind, top_up, amount, city, county_fen in (
+        rows.order_by("household__code", "kind", "top_up")
+        .values_list("household__code", "kind", "top_up", "amount_fen", "city_fen", "county_fen")
         .iterator(chunk_size=5000)
     ):
-        yield code, labels[kind], yuan(amount), yuan(city), yuan(county_fen)
+        yield code, kind_label(kind, top_up), yuan(amount), yuan(city), yuan(county_fen)
 
 
 def entitlements_xlsx(year: int, county: County | None = None) -> bytes:

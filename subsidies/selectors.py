@@ -38,7 +38,7 @@ def household_subsidies(
         Entitlement.objects.filter(household=household)
         .select_related("policy")
         .prefetch_related(Prefetch("clawbacks", queryset=Clawback.objects.order_by("created_at")))
-        .order_by("-season", "kind")
+        .order_by("-season", "kind", "top_up")
     )
     return {
         "entitlements": entitlements,

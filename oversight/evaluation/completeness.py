@@ -132,8 +132,8 @@ def _annotated(households: HouseholdQuerySet, as_of: dt.date) -> Any:
         Q(closed_by__isnull=True) | Q(closed_by__visited_at__gte=end)
     )
     # The equipment subsidy is once per household (its season is the plan year): a second one
-    # paid for another season is paid twice. A kind is paid once per season by the database's
-    # unique key (entitlement_once_per_season), so no other pair can repeat.
+    # paid for another season is paid twice. Within a season a kind is paid once, and each
+    # top-up (补差) of it once, by the database's unique key (entitlement_once_per_season).
     equipment_paid = Entitlement.objects.filter(
         household=household, kind=Kind.EQUIPMENT, status=Status.PAID, paid_on__lte=as_of
     )

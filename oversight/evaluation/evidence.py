@@ -217,7 +217,10 @@ def _households(ids: list[int], as_of: dt.date) -> Iterator[Household]:
             .prefetch_related(Prefetch("inspections", queryset=visits))
             .prefetch_related(Prefetch("defects", queryset=defects))
             .prefetch_related(
-                Prefetch("entitlements", queryset=Entitlement.objects.order_by("season", "kind"))
+                Prefetch(
+                    "entitlements",
+                    queryset=Entitlement.objects.order_by("season", "kind", "top_up"),
+                )
             )
             .prefetch_related(Prefetch("tickets", queryset=tickets))
         )
@@ -328,7 +331,7 @@ def _dossier(h: Household, as_of: dt.date, s: dict[str, ParagraphStyle]) -> list
             amount: Decimal = yuan(e.amount_fen)
             rows.append(
                 [
-                    _p(e.get_kind_display(), base),
+                    _p(e.label, base),
                     _p(e.season, base),
                     _p(f"{amount:,.2f}", base),
                     _p(f"已发放（{_day(e.paid_on)}）" if paid else "待发放", base),

@@ -21,7 +21,9 @@ class EntitlementQuerySet(CountyScopedQuerySet["Entitlement"]):
 class Entitlement(models.Model):
     """What one household is due of one kind for one season (the equipment subsidy's season is
     its plan year), as `subsidy_compute` found it. Unpaid rows are recomputed on every run; a
-    paid row never changes, and what no longer holds of it becomes a Clawback."""
+    paid row never changes: what no longer holds of it becomes a Clawback, and what is found due
+    beyond it a top-up (补差, `top_up` 1, 2, …), an entitlement of its own, paid through a batch
+    like any other."""
 
     household = models.ForeignKey(
         Household, on_delete=models.PROTECT, related_name="entitlements", verbose_name="改造户"
@@ -32,6 +34,8 @@ class Entitlement(models.Model):
     )
     kind = models.CharField("补贴项目", max_length=16, choices=Kind.choices)
     season = models.PositiveSmallIntegerField("年度（采暖季）")
+    # 0: the season's computation; n > 0: the n-th top-up of what was paid (补差).
+    top_up = models.PositiveSmallIntegerField("补差次序", default=0)
     policy = models.ForeignKey(
         Policy, on_delete=models.PROTECT, related_name="entitlements", verbose_name="补贴标准"
     )
@@ -46,12 +50,14 @@ class Entitlement(models.Model):
     objects = EntitlementQuerySet.as_manager()
 
     class Meta:
-        ordering = ["household", "season", "kind"]
+        ordering = ["household", "season", "kind", "top_up"]
         verbose_name = verbose_name_plural = "补贴核算"
         constraints = [
-            # A household is paid each kind once per season, however many batches there are.
+            # A household is paid each kind once per season, however many batches there are, and
+            # each top-up of it once.
             models.UniqueConstraint(
-                fields=["household", "kind", "season"], name="entitlement_once_per_season"
+                fields=["household", "kind", "season", "top_up"],
+                name="entitlement_once_per_season",
             ),
             models.CheckConstraint(
                 condition=Q(kind__in=Kind.values), name="entitlement_kind_valid"
@@ -70,7 +76,12 @@ class Entitlement(models.Model):
         indexes = [models.Index(fields=["season", "county", "kind"], name="entitlement_season")]
 
     def __str__(self) -> str:
-        return f"{self.household_id} {self.season} {self.get_kind_display()} {self.amount}元"
+        return f"{self.household_id} {self.season} {self.label} {self.amount}元"
+
+    @property
+    def label(self) -> str:
+        """设备购置补贴, or 设备购置补贴（补差1） for a top-up: on rosters, exports, the dossier."""
+        return kind_label(self.kind, self.top_up)
 
     @property
     def amount(self) -> Decimal:
@@ -85,14 +96,20 @@ class Entitlement(models.Model):
         return yuan(self.county_fen)
 
 
+def kind_label(kind: str, top_up: int) -> str:
+    label = Kind(kind).label
+    return f"{label}（补差{top_up}）" if top_up else str(label)
+
+
 class ClawbackQuerySet(CountyScopedQuerySet["Clawback"]):
     pass
 
 
 class Clawback(models.Model):
-    """追回: of a paid entitlement, what a later computation no longer finds due (a path or
-    equipment changed, an acceptance revoked, use corrected). Each run adds only what earlier
-    clawbacks have not already claimed."""
+    """追回: of what was paid of a household's kind for a season (its entitlement and any
+    top-ups), what a later computation no longer finds due (a path or equipment changed, an
+    acceptance revoked, use corrected), claimed of the latest payment. Each run adds only what
+    earlier clawbacks have not already claimed."""
 
     entitlement = models.ForeignKey(
         Entitlement, on_delete=models.PROTECT, related_name="clawbacks", verbose_name="已发补贴"

@@ -26,7 +26,6 @@ from subsidies.models import (
     Batch,
     BatchLine,
     Entitlement,
-    Kind,
     Status,
     yuan,
 )
@@ -35,7 +34,6 @@ from subsidies.sheets import Problem, parse_decimal, text
 
 PUBLICITY_WORKING_DAYS = 7
 CHUNK = 5000  # ids in one IN (…): well under SQLite's bound on a statement's parameters
-KIND_LABELS = dict(Kind.choices)
 
 
 @transaction.atomic
@@ -193,7 +191,7 @@ def notice_rows(batch: Batch) -> Iterator[NoticeRow]:
         h = line.entitlement.household
         yield NoticeRow(
             h.township.name, h.village.name, h.code, h.head_name, mask_id_number(h.id_number),
-            KIND_LABELS[line.entitlement.kind], line.amount,
+            line.entitlement.label, line.amount,
         )  # fmt: skip
 
 
@@ -220,7 +218,7 @@ def batch_roster(*, batch: Batch, user: User) -> bytes:
             account: BankAccount = h.bank_account
             yield (
                 n, h.code, h.head_name, h.id_number, account.number, account.bank,
-                KIND_LABELS[line.entitlement.kind], line.amount,
+                line.entitlement.label, line.amount,
             )  # fmt: skip
 
     data = write_sheet(rows(), ROSTER_COLUMNS, title="一卡通发放花名册")

@@ -12,7 +12,10 @@ SQLite and PostgreSQL agree to the fen with the Decimal computation a person doe
 
 The households are read through the ORM (the household table is the ledger engine's to name);
 the rest is this app's own tables. A run replaces the unpaid entitlements of the year; paid ones
-never change, and what of a paid one no longer holds becomes a 追回 (Clawback)."""
+never change. Of a household's kind for the season, once something of it is paid: what the paid
+entitlements (less what was claimed back of them) exceed of what is due now becomes a 追回
+(Clawback); what they fall short of it, less what a live batch is paying, a top-up (补差), an
+unpaid entitlement of its own, recomputed on every run until a batch takes it."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from retrofits.models import Household
 from subsidies.models import Kind, Status
 
 COMPUTED = "subsidies_computed"
+OWED = "subsidies_owed"  # a run's top-ups: the shortfall of each household's paid kind
 
 # Others may withhold a season's running subsidy from households (aftercare: a confirmed 散煤复烧
 # in its 回头看), registered from their AppConfig.ready(): each takes the season's year and gives
@@ -131,7 +135,8 @@ class Computation:
     unchanged: int = 0
     clawbacks: int = 0
     clawback_fen: int = 0
-    above_paid: int = 0  # paid entitlements now found larger: not paid again (no 补发 yet)
+    top_ups: int = 0  # 补差 made or changed by this run
+    top_up_fen: int = 0  # every unpaid top-up of the season, after this run
 
 
 @transaction.atomic
@@ -159,6 +164,7 @@ def subsidy_compute(*, year: int) -> Computation:
         # table for each of them (hours at a city's 68,000), where PostgreSQL would hash.
         cursor.execute(f"CREATE INDEX {COMPUTED}_key ON {COMPUTED} (household_id, kind)")
         outcome = _merge(cursor, year=year, now=now)
+        _top_up(cursor, outcome, year=year, now=now)
         cursor.execute(f"DROP TABLE {COMPUTED}")
     outcome.season = season.label
     return outcome
@@ -224,12 +230,7 @@ def _merge(cursor: Any, *, year: int, now: Any) -> Computation:
     )
     unpaid, paid = Status.UNPAID.value, Status.PAID.value
     match = "c.household_id = e.household_id AND c.kind = e.kind"
-    # An unpaid entitlement on a live batch line is being paid as published (公示): it is left
-    # as it is; what it should have been is settled after payment (a clawback, or counted).
-    in_batch = (
-        "EXISTS (SELECT 1 FROM subsidies_batchline l WHERE l.entitlement_id ="
-        " subsidies_entitlement.id AND l.result = 'pending')"
-    )
+    in_batch = _in_batch("subsidies_entitlement")
     cursor.execute(
         f"DELETE FROM subsidies_entitlement WHERE season = %s AND status = %s AND NOT {in_batch}"
         f" AND NOT EXISTS (SELECT 1 FROM {COMPUTED} c WHERE c.household_id ="
@@ -237,16 +238,13 @@ def _merge(cursor: Any, *, year: int, now: Any) -> Computation:
         [year, unpaid],
     )
     outcome.removed = cursor.rowcount
-    use = "CASE WHEN c.use_c IS NULL THEN NULL ELSE c.use_c / 100.0 END"
-    if connection.vendor == "postgresql":
-        use = "c.use_c::numeric / 100"
     cursor.execute(
         f"""UPDATE subsidies_entitlement SET county_id = c.county_id, policy_id = c.policy_id,
-              use = {use}, amount_fen = c.amount_fen, city_fen = c.city_fen,
+              use = {_use("c")}, amount_fen = c.amount_fen, city_fen = c.city_fen,
               county_fen = c.amount_fen - c.city_fen, computed_at = %s
             FROM {COMPUTED} c
             WHERE subsidies_entitlement.season = %s AND subsidies_entitlement.status = %s
-              AND NOT {in_batch}
+              AND subsidies_entitlement.top_up = 0 AND NOT {in_batch}
               AND c.household_id = subsidies_entitlement.household_id
               AND c.kind = subsidies_entitlement.kind
               AND (c.amount_fen <> subsidies_entitlement.amount_fen
@@ -259,34 +257,39 @@ def _merge(cursor: Any, *, year: int, now: Any) -> Computation:
     )
     outcome.updated = cursor.rowcount
     cursor.execute(
-        f"""INSERT INTO subsidies_entitlement (household_id, county_id, kind, season, policy_id,
-              use, amount_fen, city_fen, county_fen, status, computed_at)
-            SELECT c.household_id, c.county_id, c.kind, %s, c.policy_id, {use}, c.amount_fen,
-                   c.city_fen, c.amount_fen - c.city_fen, %s, %s
+        f"""INSERT INTO subsidies_entitlement (household_id, county_id, kind, season, top_up,
+              policy_id, use, amount_fen, city_fen, county_fen, status, computed_at)
+            SELECT c.household_id, c.county_id, c.kind, %s, 0, c.policy_id, {_use("c")},
+                   c.amount_fen, c.city_fen, c.amount_fen - c.city_fen, %s, %s
             FROM {COMPUTED} c
             WHERE NOT EXISTS (SELECT 1 FROM subsidies_entitlement e WHERE {match}
                               AND e.season = %s)""",
         [year, unpaid, now, year],
     )
     outcome.created = cursor.rowcount
-    # What of each paid entitlement is no longer due and not yet claimed back.
+    # What a household's paid entitlements of a kind (less what was already claimed back of
+    # them) exceed of what is due now, claimed back of the latest paid one, split as it was.
     cursor.execute(
         f"""INSERT INTO subsidies_clawback (entitlement_id, county_id, paid_fen, due_fen,
               amount_fen, city_fen, county_fen, created_at)
-            SELECT id, county_id, amount_fen, due_fen, claim,
-                   (claim * city_fen * 2 + amount_fen) / (amount_fen * 2),
-                   claim - (claim * city_fen * 2 + amount_fen) / (amount_fen * 2), %s
+            SELECT last.id, last.county_id, g.paid_fen, g.due_fen, g.claim,
+                   (g.claim * last.city_fen * 2 + last.amount_fen) / (last.amount_fen * 2),
+                   g.claim - (g.claim * last.city_fen * 2 + last.amount_fen)
+                     / (last.amount_fen * 2), %s
             FROM (
-              SELECT e.id, e.county_id, e.amount_fen, e.city_fen,
+              SELECT p.household_id, p.kind, p.paid_fen, p.top,
                      COALESCE(c.amount_fen, 0) AS due_fen,
-                     e.amount_fen - COALESCE(c.amount_fen, 0)
-                       - COALESCE((SELECT CAST(SUM(k.amount_fen) AS BIGINT) FROM subsidies_clawback k
-                                   WHERE k.entitlement_id = e.id), 0) AS claim
-              FROM subsidies_entitlement e LEFT JOIN {COMPUTED} c ON {match}
-              WHERE e.season = %s AND e.status = %s
-            ) owed
-            WHERE claim > 0""",
-        [now, year, paid],
+                     CAST(p.paid_fen - COALESCE(c.amount_fen, 0) - COALESCE(k.fen, 0)
+                          AS BIGINT) AS claim
+              FROM ({_paid_groups()}) p
+              LEFT JOIN {COMPUTED} c ON c.household_id = p.household_id AND c.kind = p.kind
+              LEFT JOIN ({_clawed_groups()}) k
+                ON k.household_id = p.household_id AND k.kind = p.kind
+            ) g
+            JOIN subsidies_entitlement last ON last.household_id = g.household_id
+              AND last.kind = g.kind AND last.season = %s AND last.top_up = g.top
+            WHERE g.claim > 0""",
+        [now, paid, year, year, year],
     )
     outcome.clawbacks = cursor.rowcount
     cursor.execute(
@@ -295,14 +298,119 @@ def _merge(cursor: Any, *, year: int, now: Any) -> Computation:
     )
     outcome.clawback_fen = cursor.fetchone()[0]
     cursor.execute(
-        f"SELECT COUNT(*) FROM subsidies_entitlement e JOIN {COMPUTED} c ON {match}"
-        " WHERE e.season = %s AND e.status = %s AND c.amount_fen > e.amount_fen",
-        [year, paid],
-    )
-    outcome.above_paid = cursor.fetchone()[0]
-    cursor.execute(
-        "SELECT COUNT(*) FROM subsidies_entitlement WHERE season = %s AND status = %s",
+        "SELECT COUNT(*) FROM subsidies_entitlement WHERE season = %s AND status = %s"
+        " AND top_up = 0",
         [year, unpaid],
     )
     outcome.unchanged = cursor.fetchone()[0] - outcome.created - outcome.updated
     return outcome
+
+
+def _top_up(cursor: Any, outcome: Computation, *, year: int, now: Any) -> None:
+    """补差: of each household's kind with something paid, what is due now beyond what was paid
+    (less what was claimed back of it) and beyond what a live batch is paying of it. It is one
+    unpaid top-up, numbered after the kind's last entitlement, recomputed on every run like any
+    unpaid entitlement and gone when nothing is owed; one a batch holds is left as published,
+    and what is owed beyond it is the next top-up. Split between city and county as what is due
+    now is split."""
+    unpaid, paid = Status.UNPAID.value, Status.PAID.value
+    cursor.execute(f"DROP TABLE IF EXISTS {OWED}")
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE {OWED} AS
+            SELECT c.household_id, c.kind, c.county_id, c.policy_id, c.use_c,
+                   c.amount_fen AS due_fen, c.city_fen AS due_city_fen, p.top,
+                   CAST(c.amount_fen - p.paid_fen + COALESCE(k.fen, 0) - COALESCE(b.fen, 0)
+                        AS BIGINT) AS owed_fen
+            FROM {COMPUTED} c
+            JOIN ({_paid_groups()}) p ON p.household_id = c.household_id AND p.kind = c.kind
+            LEFT JOIN ({_clawed_groups()}) k
+              ON k.household_id = c.household_id AND k.kind = c.kind
+            LEFT JOIN (SELECT household_id, kind, SUM(amount_fen) AS fen
+                       FROM subsidies_entitlement WHERE season = %s AND status = %s
+                         AND {_in_batch("subsidies_entitlement")}
+                       GROUP BY household_id, kind) b
+              ON b.household_id = c.household_id AND b.kind = c.kind""",
+        [paid, year, year, year, unpaid],
+    )
+    # The last of the kind, paid or not, numbers the next top-up.
+    cursor.execute(
+        f"""UPDATE {OWED} SET top = (SELECT MAX(e.top_up) FROM subsidies_entitlement e
+              WHERE e.household_id = {OWED}.household_id AND e.kind = {OWED}.kind
+                AND e.season = %s)""",
+        [year],
+    )
+    free = f"status = '{unpaid}' AND top_up > 0 AND NOT {_in_batch('subsidies_entitlement')}"
+    owed = f"""SELECT 1 FROM {OWED} o WHERE o.household_id = subsidies_entitlement.household_id
+                 AND o.kind = subsidies_entitlement.kind AND o.owed_fen > 0"""
+    cursor.execute(
+        f"DELETE FROM subsidies_entitlement WHERE season = %s AND {free} AND NOT EXISTS ({owed})",
+        [year],
+    )
+    outcome.removed += cursor.rowcount
+    split = "(o.owed_fen * o.due_city_fen * 2 + o.due_fen) / (o.due_fen * 2)"
+    cursor.execute(
+        f"""UPDATE subsidies_entitlement SET county_id = o.county_id, policy_id = o.policy_id,
+              use = {_use("o")}, amount_fen = o.owed_fen, city_fen = {split},
+              county_fen = o.owed_fen - {split}, computed_at = %s
+            FROM {OWED} o
+            WHERE subsidies_entitlement.season = %s AND subsidies_entitlement.{free}
+              AND o.household_id = subsidies_entitlement.household_id
+              AND o.kind = subsidies_entitlement.kind AND o.owed_fen > 0
+              AND (o.owed_fen <> subsidies_entitlement.amount_fen
+                   OR {split} <> subsidies_entitlement.city_fen
+                   OR o.policy_id <> subsidies_entitlement.policy_id
+                   OR o.county_id <> subsidies_entitlement.county_id)""",
+        [now, year],
+    )
+    outcome.top_ups = cursor.rowcount
+    cursor.execute(
+        f"""INSERT INTO subsidies_entitlement (household_id, county_id, kind, season, top_up,
+              policy_id, use, amount_fen, city_fen, county_fen, status, computed_at)
+            SELECT o.household_id, o.county_id, o.kind, %s, o.top + 1, o.policy_id,
+                   {_use("o")}, o.owed_fen, {split}, o.owed_fen - {split}, %s, %s
+            FROM {OWED} o
+            WHERE o.owed_fen > 0 AND NOT EXISTS (
+              SELECT 1 FROM subsidies_entitlement e WHERE e.household_id = o.household_id
+                AND e.kind = o.kind AND e.season = %s AND e.status = %s AND e.top_up > 0
+                AND NOT {_in_batch("e")})""",
+        [year, unpaid, now, year, unpaid],
+    )
+    outcome.top_ups += cursor.rowcount
+    cursor.execute(
+        "SELECT COALESCE(SUM(amount_fen), 0) FROM subsidies_entitlement"
+        " WHERE season = %s AND status = %s AND top_up > 0",
+        [year, unpaid],
+    )
+    outcome.top_up_fen = cursor.fetchone()[0]
+    cursor.execute(f"DROP TABLE {OWED}")
+
+
+def _in_batch(table: str) -> str:
+    """An unpaid entitlement on a live batch line is being paid as published (公示): it is left
+    as it is; what it should have been is settled after payment (a clawback or a top-up)."""
+    return (
+        f"EXISTS (SELECT 1 FROM subsidies_batchline l WHERE l.entitlement_id = {table}.id"
+        " AND l.result = 'pending')"
+    )
+
+
+def _paid_groups() -> str:
+    """Per household and kind of the season (a parameter, after the paid status): what is paid
+    and the last paid entitlement's top-up number."""
+    return """SELECT household_id, kind, CAST(SUM(amount_fen) AS BIGINT) AS paid_fen,
+                     MAX(top_up) AS top
+              FROM subsidies_entitlement WHERE status = %s AND season = %s
+              GROUP BY household_id, kind"""
+
+
+def _clawed_groups() -> str:
+    """Per household and kind of the season (a parameter): what was claimed back."""
+    return """SELECT e.household_id, e.kind, CAST(SUM(k.amount_fen) AS BIGINT) AS fen
+              FROM subsidies_clawback k JOIN subsidies_entitlement e ON e.id = k.entitlement_id
+              WHERE e.season = %s GROUP BY e.household_id, e.kind"""
+
+
+def _use(alias: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"{alias}.use_c::numeric / 100"
+    return f"CASE WHEN {alias}.use_c IS NULL THEN NULL ELSE {alias}.use_c / 100.0 END"

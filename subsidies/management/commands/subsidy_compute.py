@@ -10,7 +10,7 @@ from subsidies.services import subsidy_compute
 
 
 class Command(BaseCommand):
-    help = "核算一个年度的设备购置补贴和运行补贴（可重复运行：未发放的重新核算，已发放而不再成立的生成追回记录）。"
+    help = "核算一个年度的设备购置补贴和运行补贴（可重复运行：未发放的重新核算，已发放而不再成立的生成追回记录，已发放而少发的生成补差）。"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--year", type=int, required=True, help="计划年度，如 2023")
@@ -31,7 +31,8 @@ class Command(BaseCommand):
             f"撤销 {outcome.removed:,}；新增追回 {outcome.clawbacks:,} 笔，"
             f"{yuan(outcome.clawback_fen):,} 元"
         )
-        if outcome.above_paid:
+        if outcome.top_ups or outcome.top_up_fen:
             self.stdout.write(
-                f"  另有 {outcome.above_paid:,} 笔已发放补贴重新核算后高于已发金额，未补发。"
+                f"  补差（已发放后重新核算高于已发金额）：本次新增或调整 {outcome.top_ups:,} 笔，"
+                f"待发补差共 {yuan(outcome.top_up_fen):,} 元"
             )
