@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='entitlement',
             name='top_up',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='补差次序'),
+            field=models.PositiveSmallIntegerField(db_default=0, default=0, verbose_name='补差次序'),
         ),
         migrations.AddConstraint(
             model_name='entitlement',

@@ -34,8 +34,9 @@ class Entitlement(models.Model):
     )
     kind = models.CharField("补贴项目", max_length=16, choices=Kind.choices)
     season = models.PositiveSmallIntegerField("年度（采暖季）")
-    # 0: the season's computation; n > 0: the n-th top-up of what was paid (补差).
-    top_up = models.PositiveSmallIntegerField("补差次序", default=0)
+    # 0: the season's computation; n > 0: the n-th top-up of what was paid (补差). A database
+    # default too: a row written by SQL that does not name it is the computation's own.
+    top_up = models.PositiveSmallIntegerField("补差次序", default=0, db_default=0)
     policy = models.ForeignKey(
         Policy, on_delete=models.PROTECT, related_name="entitlements", verbose_name="补贴标准"
     )
