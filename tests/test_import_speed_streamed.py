@@ -75,15 +75,6 @@ def load(path: Path) -> importer.ImportOutcome:
     )
 
 
-def test_the_first_chunk_is_smaller_so_that_the_store_starts_writing_sooner(
-    tmp_path: Path, tender: list[TenderItem], copied: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(importer, "FIRST_CHUNK", 1)
-    outcome = load(xlsx(tmp_path, households(range(6))))
-    assert (outcome.created, outcome.errors) == (6, [])
-    assert copied == [1, 2, 2, 1]
-
-
 def test_a_large_import_into_an_empty_ledger_is_copied_in_as_it_is_checked(
     tmp_path: Path, tender: list[TenderItem], copied: list[int]
 ) -> None:

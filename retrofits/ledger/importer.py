@@ -28,10 +28,6 @@ Progress = Callable[[str, int, int], None]
 # Rows between progress reports, and in each chunk handed to the store: fewer, larger chunks
 # cost the store fewer round trips (measured: 10,000 rows beat 5,000 by a tenth of the import).
 PROGRESS_EVERY = 10000
-# The first chunk is smaller: the store's thread waits for it before its first write, and the
-# rest of the file is checked while that chunk is written (a county's upload of 30,000 rows
-# started writing 0.15 s later with a first chunk of 10,000).
-FIRST_CHUNK = 2000
 
 
 @dataclass
@@ -114,8 +110,7 @@ def _checked_chunks(
     """The good rows, a chunk between progress reports; errors and the row count go to `outcome`."""
     report("逐行检查", 0, ledger_file.total)
     rows = ledger_file.rows
-    sizes = itertools.chain([min(FIRST_CHUNK, PROGRESS_EVERY)], itertools.repeat(PROGRESS_EVERY))
-    while numbered := list(itertools.islice(rows, next(sizes))):
+    while numbered := list(itertools.islice(rows, PROGRESS_EVERY)):
         chunk, errors = checker.check_rows(numbered)
         outcome.total += len(numbered)
         outcome.errors += errors
