@@ -527,6 +527,26 @@ def test_a_countys_report_form_and_the_citys_round_view(browser, live_server) ->
     assert errors == []
 
 
+def inspector_on_a_phone(browser: Any, live_server: Any) -> tuple[Any, Any, list[str]]:
+    """忻府区's inspector yanshou logged in on a phone (375 px, located in 忻府区, service workers
+    on), once the worklist is kept on it: the context, the page and the page's script errors."""
+    user_create(
+        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
+        counties=[County.objects.get(short_name="忻府区")],
+    )  # fmt: skip
+    context = browser.new_context(
+        viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
+        geolocation={"latitude": 38.404242, "longitude": 112.746046},
+        permissions=["geolocation"], service_workers="allow",
+    )  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    log_in(page, live_server, "yanshou")
+    page.wait_for_selector("[data-testid=offline-ready][data-ready]", timeout=15000)
+    return context, page, errors
+
+
 def test_an_inspector_records_three_visits_offline_and_syncs_them_once(
     browser: Any, live_server: Any, tmp_path: Path
 ) -> None:
@@ -549,10 +569,6 @@ def test_an_inspector_records_three_visits_offline_and_syncs_them_once(
         for n, name in enumerate(names)
     ]  # fmt: skip
     call_command("import_ledger", str(xlsx(tmp_path, rows)), stdout=io.StringIO())
-    user_create(
-        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
-        counties=[County.objects.get(short_name="忻府区")],
-    )  # fmt: skip
     photos = []
     for n in range(3):
         path = tmp_path / f"stove-{n}.jpg"
@@ -560,16 +576,7 @@ def test_an_inspector_records_three_visits_offline_and_syncs_them_once(
         photos.append(str(path))
 
     ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(
-        viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True,
-        geolocation={"latitude": 38.404242, "longitude": 112.746046},
-        permissions=["geolocation"], service_workers="allow",
-    )  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    log_in(page, live_server, "yanshou")
-    page.wait_for_selector("[data-testid=offline-ready][data-ready]", timeout=15000)
+    context, page, errors = inspector_on_a_phone(browser, live_server)
     assert page.evaluate("navigator.serviceWorker.ready.then(() => true)")
     # The village taken along: its households' dossiers too.
     page.click("[data-take-village]")
@@ -680,23 +687,10 @@ def test_a_refused_outbox_record_is_put_right_on_its_form(
     )  # fmt: skip
     done = {"实施进度": "已完工", "完工日期": dt.date(2023, 10, 10)}
     call_command("import_ledger", str(xlsx(tmp_path, [row(**done)])), stdout=io.StringIO())
-    user_create(
-        username="yanshou", password="x-Long-pass-1", role=Role.INSPECTOR,
-        counties=[County.objects.get(short_name="忻府区")],
-    )  # fmt: skip
     photo = tmp_path / "stove.jpg"
     photo.write_bytes(jpeg(scene(7)))
 
-    context = browser.new_context(
-        viewport={"width": 375, "height": 740}, is_mobile=True,
-        geolocation={"latitude": 38.404242, "longitude": 112.746046},
-        permissions=["geolocation"], service_workers="allow",
-    )  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    log_in(page, live_server, "yanshou")
-    page.wait_for_selector("[data-testid=offline-ready][data-ready]", timeout=15000)
+    context, page, errors = inspector_on_a_phone(browser, live_server)
     context.set_offline(True)
     page.reload()
     page.wait_for_selector("#offline-banner")
