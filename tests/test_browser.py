@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,14 @@ def browser(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         if services.required():
             pytest.fail("chromium is missing: .ci/run installs it (apt-get install chromium)")
         pytest.skip("chromium is not installed")
+    if not has_cjk_font():
+        # Every Chinese character would be drawn as a box: the screenshots would show nothing
+        # and the tour would take its pages for blank.
+        if services.required():
+            pytest.fail(
+                "no Chinese font: .ci/run installs one (apt-get install fonts-wqy-microhei)"
+            )
+        pytest.skip("no Chinese font is installed (fonts-wqy-microhei)")
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         launched = p.chromium.launch(
@@ -58,6 +67,15 @@ def browser(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
         )
         yield launched
         launched.close()
+
+
+def has_cjk_font() -> bool:
+    """Whether fontconfig, which chromium draws its text with, knows a font for Chinese."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    found = subprocess.run([fc_list, ":lang=zh", "family"], capture_output=True, text=True)
+    return bool(found.stdout.strip())
 
 
 def test_the_city_dashboard_renders_its_charts_and_map(browser, live_server) -> None:  # type: ignore[no-untyped-def]
