@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from openpyxl import load_workbook
@@ -109,6 +110,32 @@ def test_search_finds_as_people_type(
     page = login(client, administrator).get(reverse("household-list"), {"q": typed})
     assert [h.code for h, _, _ in page.context["rows"]] == found
     assert "末几位" in page.content.decode()  # the hint shows
+
+
+@pytest.mark.parametrize(
+    ("lookup", "typed"),
+    [("holding", IDS[0]), ("search", IDS[0]), ("search", IDS[0][-6:])],
+)
+def test_each_id_number_lookup_goes_through_the_one_index_on_its_reverse(
+    administrator: User, households: dict[str, Household], lookup: str, typed: str
+) -> None:
+    """The ID number has no index of its own, only the unique one on its reverse: a lookup
+    written as `id_number = …` would read the whole ledger at a million households."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's plans; the PostgreSQL pass runs it")
+    assert households["XF-0001"].id_number == IDS[0]
+    found = (
+        Household.objects.holding_id_number(typed)
+        if lookup == "holding"
+        else Household.objects.search(typed, user=administrator)
+    )
+    assert list(found) == [households["XF-0001"]]
+    sql, params = found.values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # what serves it, not what is cheapest
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    assert "household_id_number_unique" in plan, plan
 
 
 @pytest.mark.parametrize(
@@ -229,6 +256,23 @@ def test_an_empty_id_number_is_asked_for_once_by_name(
     response = login(client, official).post(reverse("household-create"), form_data(id_number=""))
     assert response.context["form"].errors["id_number"] == ["请填写身份证号"]
     assert "为0位" not in response.content.decode()
+
+
+def test_an_id_number_the_county_already_holds_is_the_id_number_fields_error(
+    client: Client, official: User, households: dict[str, Household]
+) -> None:
+    # The unique constraint is on the number's reverse (one index for the rule and the
+    # last-digits search): its error must still land beside the field, the input kept.
+    held = households["XF-0001"].id_number
+    response = login(client, official).post(reverse("household-create"), form_data(id_number=held))
+    form = response.context["form"]
+    assert form.errors["id_number"] == [
+        "该身份证号已登记（一个身份证号只能登记一户），如有疑问请联系市能源局核实"
+    ]
+    assert not form.non_field_errors()
+    assert 'value="XF-0100"' in response.content.decode()
+    assert not Household.objects.filter(code="XF-0100").exists()
+    assert Household.objects.holding_id_number(held).get() == households["XF-0001"]
 
 
 def test_the_form_offers_the_paths_own_models_and_says_choose_in_chinese(

@@ -274,7 +274,9 @@ class LedgerStore(OwnForeignKeys):
         taken = self.execute(
             f"SELECT c.row_no, c.id_number, h.code, h.county_id, h.id, c.county_id, c.code, "
             f"c.head_name, c.household_id FROM {CHANGES} c "
-            f"JOIN {self.table} h ON h.id_number = c.id_number WHERE h.code <> c.code{copied}"
+            # (On the numbers' reverses: the unique index's, Household.Meta.constraints.)
+            f"JOIN {self.table} h ON reverse(h.id_number) = reverse(c.id_number) "
+            f"WHERE h.code <> c.code{copied}"
         ).fetchall()
         errors = self._conflict_errors(taken)
         # Rows whose compared state stays as it is are left out: a file never breaks a change rule
@@ -529,8 +531,8 @@ class LedgerStore(OwnForeignKeys):
         return bool(
             self.execute(
                 f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE code = ANY(%s){ours}) "
-                f"OR EXISTS (SELECT 1 FROM {self.table} WHERE id_number = ANY(%s){ours})",
-                [list(map(_code, rows)), list(map(_id_number, rows))],
+                f"OR EXISTS (SELECT 1 FROM {self.table} WHERE reverse(id_number) = ANY(%s){ours})",
+                [list(map(_code, rows)), [_id_number(row)[::-1] for row in rows]],
             ).fetchone()[0]
         )
 

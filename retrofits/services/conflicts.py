@@ -203,7 +203,7 @@ def household_screen(*, household: Household, user: User | None) -> None:
     if stored == number:
         return  # the household's own number, as it was: nothing asked
     holder = (
-        Household.objects.filter(id_number=number)
+        Household.objects.holding_id_number(number)
         .exclude(pk=household.pk)
         .values_list("pk", "county_id")
         .first()

@@ -47,6 +47,9 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
+            # The figures are counted again from the households at any time: a crash that lost
+            # this commit loses nothing, so it need not wait for the disk (25 ms an import).
+            cursor.execute("SET LOCAL synchronous_commit = off")
     previous = RollupRun.objects.latest_complete() if counties is not None else None
     started = timezone.now()
     run = RollupRun.objects.create(started_at=started)
