@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import axes.admin  # noqa: F401  its registrations, two undone below, even before autodiscover
 from axes.models import AccessFailureLog, AccessLog
 from django import forms
 from django.conf import settings

@@ -7,7 +7,10 @@ what is in the tree."""
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -256,3 +259,26 @@ def test_the_readmes_layout_table_matches_the_tree() -> None:
         if p.is_dir() and ((p / "__init__.py").exists() or p.name in CARD_FOLDERS)
     }
     assert folders - set(listed) == set(), "every top-level folder is in the table"
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(
+        f"{path.parent.name}.admin"
+        for path in ROOT.glob("*/admin.py")
+        if path.parent.name in (CORE, *DOMAIN_APPS, TOP_FLOOR)
+    ),
+)
+def test_each_admin_module_imports_before_the_admin_site_loads(module: str) -> None:
+    """The admin site loads with the URLs (heating.apps.AdminLoadedWithTheURLs): a module that
+    imports an app's admin first (a test, a shell) must not find what it unregisters missing."""
+    script = f"import django; django.setup(); import {module}"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "heating.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
