@@ -191,34 +191,35 @@ def kpis(*, counties: QuerySet[County], year: int, as_of: dt.date | None = None)
         received_at__gte=OuterRef("received_at") - dt.timedelta(days=30),
     )
     # Counted by the database, a row for each county and month (the city dashboard asks on every
-    # view: a season's tickets one by one through Python cost it 17 ms).
+    # view: a season's tickets one by one through Python cost it 17 ms). In MonthFigures' order.
+    counted = {
+        "received": Count("pk"),
+        "accepted": Count("accepted_at"),
+        "accepted_on_time": Count("pk", filter=Q(accepted_at__lte=F("accept_due"))),
+        "closed": Count("closed_at"),
+        "closed_on_time": Count("pk", filter=Q(closed_at__lte=F("close_due"))),
+        "called_back": Count("pk", filter=Q(satisfaction__gt="")),
+        "satisfied": Count(
+            "pk", filter=Q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASIC])
+        ),
+        "repeated": Count("pk", filter=Q(reopened__gt=0) | Q(Exists(earlier))),
+        "returned": Count("pk", filter=Q(returns__gt=0)),
+    }
     rows = (
         Ticket.objects.filter(county__in=counties, received_at__gte=start, received_at__lt=end)
         .values("county", month=TruncMonth("received_at"))
-        .annotate(
-            received=Count("pk"),
-            accepted=Count("accepted_at"),
-            accepted_on_time=Count("pk", filter=Q(accepted_at__lte=F("accept_due"))),
-            closed=Count("closed_at"),
-            closed_on_time=Count("pk", filter=Q(closed_at__lte=F("close_due"))),
-            called_back=Count("pk", filter=Q(satisfaction__gt="")),
-            satisfied=Count(
-                "pk", filter=Q(satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASIC])
-            ),
-            repeated=Count("pk", filter=Q(reopened__gt=0) | Q(Exists(earlier))),
-            returned=Count("pk", filter=Q(returns__gt=0)),
-        )
+        .annotate(**counted)
         .order_by("county", "month")
+        .values_list("county", "month", *counted)
     )
     by_pk = {c.pk: c for c in counties}
     months: list[MonthFigures] = []
     totals: dict[int, MonthFigures] = {}
-    for row in rows:
-        county = by_pk[row.pop("county")]
-        month = MonthFigures(county, f"{timezone.localtime(row.pop('month')):%Y-%m}", **row)
-        months.append(month)
+    for county_id, month, *counts in rows:
+        county = by_pk[county_id]
+        months.append(MonthFigures(county, f"{timezone.localtime(month):%Y-%m}", *counts))
         total = totals.setdefault(county.pk, MonthFigures(county, "合计"))
-        for name, n in row.items():
+        for name, n in zip(counted, counts, strict=True):
             setattr(total, name, getattr(total, name) + n)
     return Kpis(year=year, months=months, totals=totals)
 

@@ -8,7 +8,7 @@ cancelled, works taken back from 已投运 or 已通气 (services.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, Sum
@@ -55,9 +55,16 @@ class GasHeadroom:
         return self.used > self.covered
 
 
-def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroom]:
+def gas_headroom(
+    county_ids: Iterable[int],
+    season: int,
+    *,
+    used: Mapping[int, tuple[int, int]] | None = None,
+) -> dict[int, GasHeadroom]:
     """Covered and used households of these counties: one query each, however many counties. A
-    season's gas heats every year's retrofits up to its own, not a later plan year's."""
+    season's gas heats every year's retrofits up to its own, not a later plan year's. `used`, a
+    county's (已选型及以后, 已确户) households counted elsewhere (the pages: by the rollup),
+    instead of the households as they are now (the rules)."""
     ids = sorted(set(county_ids))
     covered = dict(
         GasContract.objects.in_force(season)
@@ -65,15 +72,18 @@ def gas_headroom(county_ids: Iterable[int], season: int) -> dict[int, GasHeadroo
         .values_list("county")
         .annotate(n=Sum("households"))
     )
-    counted = (
-        Household.objects.filter(county__in=ids, path=HeatingPath.GAS, plan_year__year__lte=season)
-        .values_list("county")
-        .annotate(
-            used=Count("pk", filter=Q(stage__in=SELECTED_ON)),
-            confirmed=Count("pk", filter=Q(stage=Stage.CONFIRMED)),
+    if used is None:
+        counted = (
+            Household.objects.filter(
+                county__in=ids, path=HeatingPath.GAS, plan_year__year__lte=season
+            )
+            .values_list("county")
+            .annotate(
+                used=Count("pk", filter=Q(stage__in=SELECTED_ON)),
+                confirmed=Count("pk", filter=Q(stage=Stage.CONFIRMED)),
+            )
         )
-    )
-    used = {county_id: (u, c) for county_id, u, c in counted}
+        used = {county_id: (u, c) for county_id, u, c in counted}
     return {
         county.pk: GasHeadroom(
             county, season, covered.get(county.pk, 0), *used.get(county.pk, (0, 0))

@@ -13,6 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from heating.models import County, Township, User
+from oversight.dashboards.standing import Trend
 from retrofits.choices import Stage
 from retrofits.models import DailyProgress, Household, RollupRun, TenderItem, TrendPoint
 from retrofits.services.rollups import rollup_run
@@ -266,6 +267,14 @@ def test_a_finished_county_shows_the_day_it_finished(client: Client, municipal: 
     rows = client.get(reverse("dashboard")).context["rows"]
     finished = next(p for c, _, _, _, p in rows if c.county == wutaishan)
     assert (finished["expected_finish"], finished["on_time"]) == ("2023-09-24", True)
+    # The day is kept for the run (Trend._reached), but not past a change of the targets.
+    raised = cells.order_by("pk").first()
+    assert raised is not None
+    cell, year = (raised.path, raised.area), raised.plan_year
+    assert Trend([wutaishan.pk], year).reached(wutaishan.pk, cell, year) == dt.date(2023, 9, 24)
+    raised.households += 1
+    raised.save()
+    assert Trend([wutaishan.pk], year).reached(wutaishan.pk, cell, year) is None
 
 
 def test_the_projection_of_a_finished_county_is_its_finish_day() -> None:

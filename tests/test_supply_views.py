@@ -190,6 +190,23 @@ def test_gas_reaching_a_household_is_recorded_on_its_dossier(
     )
 
 
+def test_the_pages_gas_figures_are_the_counts_and_follow_each_new_connection(
+    client: Client, official: User, tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """The pages take the 煤改气 households from the rollup and keep the 通气 figures for its run,
+    but not past a new 通气 record."""
+    gas = row(取暖路径="煤改气", 设备型号="BG-20", 实施进度="已完工", 完工日期=dt.date(2023, 9, 1))
+    call_command("import_ledger", str(xlsx(tmp_path, [gas])), stdout=io.StringIO())
+    h = Household.objects.get()
+    rollup_run()
+    login(client, official)
+    page = reverse("county", args=[h.county_id])
+    energy = client.get(page).context["energy"]
+    assert (energy.gas.used, energy.network.completed_served) == (1, 0)
+    client.post(reverse("gas-connection", args=[h.pk]), {"connected_on": "2023-09-20"})
+    assert client.get(page).context["energy"].network.completed_served == 1
+
+
 @pytest.fixture
 def tonghua(db: None) -> KeyProject:
     project = KeyProject.objects.create(

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum
 
 from acceptance.selectors import building_progress
 from heating.models import AreaType, HeatingPath, PlanYear, Target
@@ -22,6 +23,8 @@ from oversight.dashboards.progress import CountyProgress, Figures, ProgressRepor
 from retrofits.models import RollupRun, TrendPoint
 
 PACE_DAYS = 14
+# How long the day each cell reached its target is kept for a run (Trend._reached).
+REACHED_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -322,6 +325,21 @@ class Trend:
         if self.run is None:
             return None
         if plan_year.year not in self._reached_by_year:
+            self._reached_by_year[plan_year.year] = self._reached(plan_year)
+        return self._reached_by_year[plan_year.year].get((county_id, *cell))
+
+    def _reached(self, plan_year: PlanYear) -> dict[tuple[int, str, str], dt.date]:
+        # A run's points never change, and the targets seldom: the days are kept until either
+        # does. Counted anew they cost a dashboard 14 ms: PostgreSQL never has statistics of the
+        # latest run, so it joins the targets to the points one point at a time.
+        assert self.run is not None
+        targets = Target.history.aggregate(last=Max("history_id"))["last"]
+        key = (
+            f"reached:{self.run.pk}:{self.plan_year.pk}:{plan_year.year}:{targets}:"
+            f"{','.join(map(str, self.counties))}"
+        )
+        found: dict[tuple[int, str, str], dt.date] | None = cache.get(key)
+        if found is None:
             point, target = TrendPoint._meta.db_table, Target._meta.db_table
             counties = ", ".join(["%s"] * len(self.counties)) or "NULL"
             with connection.cursor() as cursor:
@@ -337,10 +355,9 @@ class Trend:
                     "GROUP BY r.county_id, r.path, r.area",
                     [self.run.pk, self.plan_year.pk, *self.counties, plan_year.year],
                 )
-                self._reached_by_year[plan_year.year] = {
-                    (c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()
-                }
-        return self._reached_by_year[plan_year.year].get((county_id, *cell))
+                found = {(c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()}
+            cache.set(key, found, REACHED_SECONDS)
+        return found
 
 
 def _as_date(value: Any) -> dt.date:
