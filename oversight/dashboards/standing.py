@@ -10,7 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db import connection
@@ -288,22 +288,22 @@ class Trend:
             return []
         # A run's points never change: kept for it (a season's days cost a page 6 ms).
         key = f"line:{self.run.pk}:{self.plan_year.pk}:{','.join(map(str, self.counties))}"
-        line: list[tuple[str, int, int]] | None = cache.get(key)
-        if line is None:
-            days = (
-                self._points()
-                .values("day")
-                .annotate(c=Sum("completed"), a=Sum("accepted"))
-                .order_by("day")
-                .values_list("day", "c", "a")
-            )
-            completed = accepted = 0
-            line = []
-            for day, c, a in days:
-                completed += c
-                accepted += a
-                line.append((f"{day:%Y-%m-%d}", completed, accepted))
-            cache.set(key, line, TREND_SECONDS)
+        return cast(list[tuple[str, int, int]], cache.get_or_set(key, self._line, TREND_SECONDS))
+
+    def _line(self) -> list[tuple[str, int, int]]:
+        days = (
+            self._points()
+            .values("day")
+            .annotate(c=Sum("completed"), a=Sum("accepted"))
+            .order_by("day")
+            .values_list("day", "c", "a")
+        )
+        completed = accepted = 0
+        line = []
+        for day, c, a in days:
+            completed += c
+            accepted += a
+            line.append((f"{day:%Y-%m-%d}", completed, accepted))
         return line
 
     def pace(self, county_id: int, today: dt.date, cell: Cell | None = None) -> float:
@@ -338,13 +338,14 @@ class Trend:
         # does. Counted anew they cost a dashboard 14 ms: PostgreSQL never has statistics of the
         # latest run, so it joins the targets to the points one point at a time.
         assert self.run is not None
+        run = self.run
         targets = Target.history.aggregate(last=Max("history_id"))["last"]
         key = (
-            f"reached:{self.run.pk}:{self.plan_year.pk}:{plan_year.year}:{targets}:"
+            f"reached:{run.pk}:{self.plan_year.pk}:{plan_year.year}:{targets}:"
             f"{','.join(map(str, self.counties))}"
         )
-        found: dict[tuple[int, str, str], dt.date] | None = cache.get(key)
-        if found is None:
+
+        def count() -> dict[tuple[int, str, str], dt.date]:
             point, target = TrendPoint._meta.db_table, Target._meta.db_table
             counties = ", ".join(["%s"] * len(self.counties)) or "NULL"
             with connection.cursor() as cursor:
@@ -358,11 +359,13 @@ class Trend:
                     "AND t.area = r.area AND t.plan_year_id = %s "
                     "WHERE t.households > 0 AND r.running >= t.households "
                     "GROUP BY r.county_id, r.path, r.area",
-                    [self.run.pk, self.plan_year.pk, *self.counties, plan_year.year],
+                    [run.pk, self.plan_year.pk, *self.counties, plan_year.year],
                 )
-                found = {(c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()}
-            cache.set(key, found, TREND_SECONDS)
-        return found
+                return {(c, p, a): _as_date(day) for c, p, a, day in cursor.fetchall()}
+
+        return cast(
+            dict[tuple[int, str, str], dt.date], cache.get_or_set(key, count, TREND_SECONDS)
+        )
 
 
 def _as_date(value: Any) -> dt.date:

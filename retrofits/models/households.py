@@ -405,12 +405,9 @@ class Household(Versioned):
             super().validate_constraints(exclude=exclude)
         except ValidationError as exc:
             errors = exc.update_error_dict({})
-            general = errors.pop(NON_FIELD_ERRORS, [])
-            taken = [e for e in general if getattr(e, "code", None) == ID_NUMBER_TAKEN]
-            if taken:
-                errors.setdefault("id_number", []).extend(taken)
-            if rest := [e for e in general if e not in taken]:
-                errors[NON_FIELD_ERRORS] = rest
+            for error in errors.pop(NON_FIELD_ERRORS, []):
+                field = "id_number" if error.code == ID_NUMBER_TAKEN else NON_FIELD_ERRORS
+                errors.setdefault(field, []).append(error)
             raise ValidationError(errors) from exc
 
 
