@@ -47,6 +47,7 @@ def rebuilds(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(ledger_store, "BULK_MIN", 1)
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)  # chunks of two rows
+    monkeypatch.setattr(importer, "FIRST_CHUNK", 2)
     monkeypatch.setattr(ledger_store, "rebuilt_indexes", recorded)
     return calls
 

@@ -54,6 +54,7 @@ def copied(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(ledger_store, "BULK_MIN", 1)
     monkeypatch.setattr(importer, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(importer, "FIRST_CHUNK", 2)
     monkeypatch.setattr(ledger_store.LedgerStore, "copy_new", counted)
     return rows
 
@@ -101,6 +102,19 @@ def test_a_large_import_into_an_empty_ledger_is_copied_in_as_it_is_checked(
     changed = Household.objects.get(code="XF-1")
     assert (changed.notes, changed.version) == ("改", 1)
     assert changed.history.count() == 2
+
+
+def test_the_first_chunk_is_the_smaller_one_so_that_the_store_begins_sooner(
+    tmp_path: Path,
+    tender: list[TenderItem],
+    copied: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(importer, "FIRST_CHUNK", 1)
+    monkeypatch.setattr(importer, "PROGRESS_EVERY", 3)
+    outcome = load(xlsx(tmp_path, households(range(6))))
+    assert (outcome.created, outcome.errors) == (6, [])
+    assert copied == [1, 3, 2]
 
 
 def test_a_streamed_import_lists_every_error_and_writes_nothing(
