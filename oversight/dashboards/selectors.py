@@ -116,7 +116,8 @@ def places(
     counts = ProgressCount.objects.filter(run=run, plan_year=plan_year)
     if township is not None:
         key, name = "village", "village__name"
-        counts = counts.filter(township=township)
+        # With its county: the counts' index leads with it.
+        counts = counts.filter(county=township.county_id, township=township)
     else:
         key, name = "township", "township__name"
         counts = counts.filter(county=county)
