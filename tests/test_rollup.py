@@ -145,6 +145,32 @@ def test_runs_are_pruned_and_the_day_kept_once(ledger: None) -> None:
     )
 
 
+def test_a_later_run_the_same_day_overwrites_every_cell_of_the_days_figures(ledger: None) -> None:
+    rollup_run()
+    emptied = Household.objects.filter(pk__in=unvisited(1)).values(
+        "plan_year", "county", "path", "area", "stage"
+    )[0]
+    cell = Household.objects.filter(**emptied)
+    with household_writer():
+        cell.delete()
+    rollup_run()
+
+    today = DailyProgress.objects.filter(day=timezone.localdate())
+    assert today.count() == 16 * 4 * 2 * 5
+    counted = {
+        tuple(r[k] for k in ("plan_year", "county", "path", "area", "stage")): r["n"]
+        for r in Household.objects.values("plan_year", "county", "path", "area", "stage")
+        .annotate(n=Count("pk"))
+        .order_by()
+    }
+    assert {
+        (d.plan_year_id, d.county_id, d.path, d.area, d.stage): d.households
+        for d in today
+        if d.households
+    } == counted
+    assert today.get(**emptied).households == 0
+
+
 def test_before_any_rollup_the_api_shows_targets_and_no_time(
     client: Client, municipal: User
 ) -> None:

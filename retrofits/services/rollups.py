@@ -140,35 +140,35 @@ def _sql(queryset: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
 def _snapshot_day(run: RollupRun, day: dt.date) -> None:
     """The whole plan year × county × path × area × stage grid for the day, zeros included, so
     that a later run the same day overwrites every cell (an upsert: two runs at once wait for
-    each other)."""
-    found = {
-        (r["plan_year"], r["county"], r["path"], r["area"], r["stage"]): r["n"]
-        for r in ProgressCount.objects.filter(run=run)
-        .values("plan_year", "county", "path", "area", "stage")
-        .annotate(n=Sum("households"))
-    }
-    rows = [
-        DailyProgress(
-            day=day,
-            plan_year_id=year,
-            county_id=county_id,
-            path=path,
-            area=area,
-            stage=stage,
-            households=found.get((year, county_id, path, area, stage), 0),
+    each other). In one statement: the grid's 2,000 rows made and sent one by one in Python cost a
+    county's upload 70 ms."""
+    grid: list[str] = []
+    params: list[Any] = [day]
+    for column, values in (
+        ("path", HeatingPath.values),
+        ("area", AreaType.values),
+        ("stage", Stage.values),
+    ):
+        grid.append(" UNION ALL ".join([f"SELECT %s AS {column}"] * len(values)))
+        params += values
+    daily, count = DailyProgress._meta.db_table, ProgressCount._meta.db_table
+    years, counties = PlanYear._meta.db_table, County._meta.db_table
+    year = PlanYear._meta.pk.column  # the year itself
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {daily} (day, plan_year_id, county_id, path, area, stage, households) "
+            f"SELECT %s, y.{year}, c.id, p.path, a.area, s.stage, COALESCE(n.households, 0) "
+            f"FROM {years} y CROSS JOIN {counties} c CROSS JOIN ({grid[0]}) p "
+            f"CROSS JOIN ({grid[1]}) a CROSS JOIN ({grid[2]}) s LEFT JOIN ("
+            "SELECT plan_year_id, county_id, path, area, stage, SUM(households) AS households "
+            f"FROM {count} WHERE run_id = %s GROUP BY plan_year_id, county_id, path, area, stage"
+            f") n ON n.plan_year_id = y.{year} AND n.county_id = c.id AND n.path = p.path "
+            "AND n.area = a.area AND n.stage = s.stage "
+            # WHERE: SQLite would otherwise read ON CONFLICT as the join's.
+            "WHERE 1 = 1 ON CONFLICT (day, plan_year_id, county_id, path, area, stage) "
+            "DO UPDATE SET households = excluded.households",
+            [*params, run.pk],
         )
-        for year in PlanYear.objects.values_list("pk", flat=True)
-        for county_id in County.objects.values_list("pk", flat=True)
-        for path in HeatingPath.values
-        for area in AreaType.values
-        for stage in Stage.values
-    ]
-    DailyProgress.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["day", "plan_year", "county", "path", "area", "stage"],
-        update_fields=["households"],
-    )
 
 
 # A count asked for but not run by then (a worker died) is asked for again by the next write.
