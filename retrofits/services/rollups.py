@@ -30,8 +30,6 @@ from retrofits.models import (
 )
 
 KEEP_RUNS = 3
-# The households counted by a run, by all the keys of its figures (within its transaction).
-COUNTED = "rollup_counted"
 
 
 # Rollup runs take this transaction-level advisory lock, one at a time: a run that counts some
@@ -60,45 +58,38 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
     if previous is not None and counties is not None:
         households = households.filter(county__in=counties)
         _carry_over(previous, run, exclude=counties)
-    # The households are read through the ORM (only the ledger engine writes SQL about them), in
-    # one pass by every key either figure needs (two passes cost a county's upload 75 ms more),
-    # into a temporary table whose few thousand rows the village counts and the trend's points
-    # are summed from: the counting stays in the database.
-    fine = _sql(
+    # The households are read through the ORM (only the ledger engine writes SQL about them):
+    # each aggregate is the inner SELECT of one INSERT … SELECT, so the counting stays in the
+    # database. COUNT(*), not COUNT(id): PostgreSQL answers from the (county, path, area,
+    # stage)-led indexes without visiting the table.
+    cells = _sql(
         households.values(
-            "plan_year_id",
-            "county_id",
-            "township_id",
-            "village_id",
-            "path",
-            "area",
-            "stage",
-            "completed_on",
-            "accepted_on",
-        ).annotate(n=Count("*"))
+            "plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage"
+        ).annotate(households=Count("*"))
+    )
+    # Each day's completions and acceptances by county and target cell, from the households' own
+    # dates: one pass over the completed (an accepted household has completed), split by date.
+    pairs = _sql(
+        households.filter(completed_on__isnull=False)
+        .values("plan_year_id", "county_id", "path", "area", "completed_on", "accepted_on")
+        .annotate(n=Count("*"))
     )
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {COUNTED} AS {fine[0]}", fine[1])
         cursor.execute(
             f"INSERT INTO {count} (run_id, plan_year_id, county_id, township_id, village_id, "
-            "path, area, stage, households) SELECT %s, plan_year_id, county_id, township_id, "
-            f"village_id, path, area, stage, SUM(n) FROM {COUNTED} GROUP BY plan_year_id, "
-            "county_id, township_id, village_id, path, area, stage",
-            [run.pk],
+            f"path, area, stage, households) SELECT %s, cells.* FROM ({cells[0]}) cells",
+            [run.pk, *cells[1]],
         )
-        # Each day's completions and acceptances by county and target cell, from the households'
-        # own dates: the completed (an accepted household has completed), split by date.
         cursor.execute(
-            f"WITH pairs AS (SELECT * FROM {COUNTED} WHERE completed_on IS NOT NULL) "
+            f"WITH pairs AS ({pairs[0]}) "
             f"INSERT INTO {trend} (run_id, plan_year_id, county_id, path, area, day, completed, "
             "accepted) SELECT %s, plan_year_id, county_id, path, area, day, SUM(completed), "
             "SUM(accepted) FROM (SELECT plan_year_id, county_id, path, area, completed_on AS day, "
             "n AS completed, 0 AS accepted FROM pairs UNION ALL SELECT plan_year_id, county_id, "
             "path, area, accepted_on, 0, n FROM pairs WHERE accepted_on IS NOT NULL) days "
             "GROUP BY plan_year_id, county_id, path, area, day",
-            [run.pk],
+            [*pairs[1], run.pk],
         )
-        cursor.execute(f"DROP TABLE {COUNTED}")
     run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
     counted = set(map(str, counties or ()))
     run.electric_other = {
