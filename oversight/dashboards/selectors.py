@@ -116,7 +116,7 @@ def places(
     counts = ProgressCount.objects.filter(run=run, plan_year=plan_year)
     if township is not None:
         key, name = "village", "village__name"
-        # With its county: the counts' index leads with it.
+        # With its county, which the counts' index has after the run and the plan year.
         counts = counts.filter(county=township.county_id, township=township)
     else:
         key, name = "township", "township__name"
