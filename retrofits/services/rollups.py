@@ -67,9 +67,9 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
         households = households.filter(county__in=counties)
         _carry_over(previous, run, exclude=counties)
     # The households are read through the ORM (only the ledger engine writes SQL about them):
-    # each aggregate is the inner SELECT of one INSERT … SELECT, so the counting stays in the
-    # database. COUNT(*), not COUNT(id): PostgreSQL answers from the (county, path, area,
-    # stage)-led indexes without visiting the table.
+    # each aggregate is the SELECT that fills one of the run's tables, so the counting stays in
+    # the database. The cells group by village and the pairs by two dates, which no index holds:
+    # both read the table (in parallel on PostgreSQL, see _counted).
     cells = _sql(
         households.values(
             "plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage"
