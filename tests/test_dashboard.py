@@ -182,6 +182,24 @@ def test_a_countys_status_writes_large_numbers_with_separators() -> None:
     assert status.detail == "施工截止 2023年10月15日 已过，尚余 154,048 户"
 
 
+def test_a_cell_of_the_city_table_is_completed_over_target_and_the_rate() -> None:
+    from oversight.dashboards.progress import Figures
+    from oversight.templatetags.dashboards import group_cell
+
+    cell = Figures(target=154898)
+    cell.by_stage.update(completed=150000, accepted=385)
+    html = group_cell(cell)
+    assert 'title="完工 150,385 / 任务 154,898"' in html
+    assert '<span class="done">150,385</span><span class="of"> / 154,898</span>' in html
+    assert '<small class="pct">97.1%</small>' in html
+    untargeted = Figures()
+    untargeted.by_stage["completed"] = 1200
+    assert '1,200</span><span class="of"> / 0</span><br><small class="pct">无任务' in (
+        group_cell(untargeted)
+    )
+    assert '<span class="muted">—</span>' in group_cell(Figures())
+
+
 def test_the_projection_is_the_last_14_days_pace_beside_the_countys_deadline() -> None:
     from oversight.dashboards.standing import projection
 

@@ -40,6 +40,10 @@ class Figures:
     def accepted(self) -> int:
         return self.by_stage[Stage.ACCEPTED]
 
+    @property
+    def completed_pct(self) -> float | None:
+        return _pct(self.completed, self.target)
+
     def add(self, other: Figures) -> None:
         self.target += other.target
         for stage, n in other.by_stage.items():
@@ -52,7 +56,7 @@ class Figures:
             "by_stage": dict(self.by_stage),
             "completed": self.completed,
             "accepted": self.accepted,
-            "completed_pct": _pct(self.completed, self.target),
+            "completed_pct": self.completed_pct,
             "accepted_pct": _pct(self.accepted, self.target),
         }
 
