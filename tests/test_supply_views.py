@@ -23,10 +23,13 @@ from energy_supply.models import (
     GasContract,
     GasNetwork,
     GridUpgrade,
+    HeatSource,
     KeyProject,
     Milestone,
+    ReserveNorm,
 )
-from heating.models import County, HeatingPath, Township, User
+from energy_supply.selectors import county_energy
+from heating.models import County, HeatingPath, PlanYear, Township, User
 from retrofits.models import Household, TenderItem
 from retrofits.services.rollups import rollup_run
 from tests.conftest import login
@@ -205,6 +208,75 @@ def test_the_pages_gas_figures_are_the_counts_and_follow_each_new_connection(
     assert (energy.gas.used, energy.network.completed_served) == (1, 0)
     client.post(reverse("gas-connection", args=[h.pk]), {"connected_on": "2023-09-20"})
     assert client.get(page).context["energy"].network.completed_served == 1
+
+
+def _contract(xinfu: County) -> None:
+    contract = GasContract.objects.filter(county=xinfu).first()
+    assert contract is not None
+    contract.households += 1
+    contract.save()
+
+
+def _works(model: type[GridUpgrade] | type[GasNetwork]) -> Any:
+    def change(xinfu: County) -> None:
+        works = model.objects.filter(county=xinfu, status=model.READY).first()
+        assert works is not None
+        works.status = model.Status.BUILDING
+        works.energized_on = works.supplied_on = None  # type: ignore[union-attr]
+        works.save()
+
+    return change
+
+
+def _heat_source(xinfu: County) -> None:
+    source = HeatSource.objects.create(
+        name="忻府区生物质热电厂", kind=HeatSource.Kind.CHP, fuel=HeatSource.Fuel.BIOMASS,
+        capacity=Decimal(30), unit=HeatSource.Unit.MW, status=HeatSource.Status.RUNNING,
+    )  # fmt: skip
+    source.counties.set([xinfu])
+
+
+def _norm(xinfu: County) -> None:
+    norm = ReserveNorm.objects.get(fuel="clean_coal")
+    norm.tonnes_per_household += 1
+    norm.save()
+
+
+def _reserve(xinfu: County) -> None:
+    reserve = FuelReserve.objects.get(county=xinfu)
+    reserve.stored_t += 1
+    reserve.save()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_contract, _works(GridUpgrade), _works(GasNetwork), _heat_source, _norm, _reserve],
+    ids=["contract", "grid", "gas-network", "heat-source", "reserve-norm", "reserve"],
+)
+def test_the_supply_figures_kept_for_a_count_follow_every_change_of_supply(
+    tmp_path: Path, tender: list[TenderItem], change: Any
+) -> None:
+    """The figures are kept for the latest count and the supply tables as they stand: any write
+    to a table they read shows on the next page view, with no new count."""
+    electric = row(实施进度="已完工", 完工日期=dt.date(2023, 9, 1))
+    gas = row(户编号="GAS-1", 身份证号="140902198001010016", 取暖路径="煤改气", 设备型号="BG-20", 实施进度="已完工", 完工日期=dt.date(2023, 9, 1))  # fmt: skip
+    call_command("import_ledger", str(xlsx(tmp_path, [electric, gas])), stdout=io.StringIO())
+    rollup_run()
+    xinfu = county("忻府区")
+    FuelReserve.objects.create(
+        county=xinfu, season=2023, fuel="clean_coal", households=1000,
+        contracted_t=Decimal(2600), stored_t=Decimal(2000),
+    )  # fmt: skip
+    plan_year = PlanYear.objects.get(year=2023)
+
+    def figures() -> dict[str, Any]:
+        (energy,) = county_energy(counties=County.objects.filter(pk=xinfu.pk), plan_year=plan_year)
+        return energy.as_dict()
+
+    before = figures()
+    assert figures() == before
+    change(xinfu)
+    assert figures() != before
 
 
 @pytest.fixture
