@@ -9,10 +9,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache as cache_once
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db.models import Count, F, Func, Max, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 
 from energy_supply import rules
@@ -33,8 +35,9 @@ from retrofits.models import ProgressCount, RollupRun
 
 # A county's gas headroom under this share of its contracts is a warning.
 LOW_HEADROOM_PCT = 5.0
-# How long coverage figures are kept at most (a new count or changed works replace them sooner).
-COVERAGE_SECONDS = 600
+# How long the supply figures are kept at most (a new count or any write to supply replaces them
+# sooner).
+ENERGY_SECONDS = 600
 
 
 def _num(value: Decimal) -> str:
@@ -159,13 +162,6 @@ def _coverage(
     found: dict[int, Coverage] = defaultdict(Coverage)
     if run is None:
         return found
-    # The figures change only with a new count or a change of works: kept until then (a page
-    # view at a million households would otherwise spend half its time here).
-    changed = rule.works.history.aggregate(last=Max("history_id"))["last"]
-    key = f"coverage:{run.pk}:{plan_year.pk}:{rule.path}:{changed}:{','.join(map(str, sorted(counties)))}"
-    cached: dict[int, Coverage] | None = cache.get(key)
-    if cached is not None:
-        return defaultdict(Coverage, cached)
     served = rule.works.objects.ready().filter(county__in=counties).covering()
     counts = ProgressCount.objects.filter(
         run=run, plan_year=plan_year, county__in=counties, path=rule.path
@@ -197,7 +193,6 @@ def _coverage(
     )
     for p in places:
         found[p["county"]].waiting_places.append((p["township__name"], p["village__name"], p["n"]))
-    cache.set(key, dict(found), COVERAGE_SECONDS)
     return found
 
 
@@ -223,52 +218,46 @@ def _gas_used(
     return {county_id: (used, confirmed) for county_id, used, confirmed in counted}
 
 
-def _connected(run: RollupRun | None, ids: list[int]) -> dict[int, int]:
-    """The completed 煤改气 households with gas (通气) by county: kept for the count's run and the
-    通气 records as they stand (a join of the records to the households, 15 ms at a million)."""
-
-    def count() -> dict[int, int]:
-        return dict(
-            GasConnection.objects.filter(
-                household__county__in=ids,
-                household__path=HeatingPath.GAS,
-                household__stage__in=DONE_STAGES,
-            )
-            .values_list("household__county")
-            .annotate(n=Count("*"))
+def _connected(ids: list[int]) -> dict[int, int]:
+    """The completed 煤改气 households with gas (通气) by county, from the 通气 records and the
+    households as they stand (a join, 15 ms at a million: county_energy keeps what it finds)."""
+    return dict(
+        GasConnection.objects.filter(
+            household__county__in=ids,
+            household__path=HeatingPath.GAS,
+            household__stage__in=DONE_STAGES,
         )
-
-    if run is None:  # the households may change before the first count: nothing to key on
-        return count()
-    records = GasConnection.objects.aggregate(n=Count("pk"), last=Max("pk"))
-    counties = ",".join(map(str, ids))
-    key = f"connected:{run.pk}:{records['n']}:{records['last']}:{counties}"
-    return cast(dict[int, int], cache.get_or_set(key, count, COVERAGE_SECONDS))
-
-
-def _supply_changed(run: RollupRun) -> tuple[int | None, ...]:
-    """Where the supply tables the figures read stand, in one query: the last history row of each
-    (every write of theirs writes one, bulk imports included) and the 通气 records' count and last
-    id (they keep no history)."""
-
-    def last(model: Any) -> Subquery:
-        return Subquery(model.history.order_by("-history_id").values("history_id")[:1])
-
-    tables = (GasContract, GridUpgrade, GasNetwork, HeatSource, ReserveNorm, FuelReserve)
-    connections = GasConnection.objects.order_by()
-    return cast(
-        tuple[int | None, ...],
-        RollupRun.objects.filter(pk=run.pk)
-        .annotate(
-            **{f"t{i}": last(model) for i, model in enumerate(tables)},
-            connections=Subquery(
-                connections.annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1]
-            ),
-            last_connection=Subquery(connections.order_by("-pk").values("pk")[:1]),
-        )
-        .values_list(*(f"t{i}" for i in range(len(tables))), "connections", "last_connection")
-        .get(),
+        .values_list("household__county")
+        .annotate(n=Count("*"))
     )
+
+
+# Every table the supply figures read: each keeps a history row for every write of its own, bulk
+# imports included; the 通气 records (GasConnection) keep none.
+SUPPLY_TABLES = (GasContract, GridUpgrade, GasNetwork, HeatSource, ReserveNorm, FuelReserve)
+
+
+@cache_once
+def _supply_changed_sql() -> str:
+    """Written once: composing its six subqueries through the ORM cost each page view longer than
+    the database takes to answer them."""
+    qn = connection.ops.quote_name
+    lasts = [
+        f"(SELECT MAX(history_id) FROM {qn(model.history.model._meta.db_table)})"
+        for model in SUPPLY_TABLES
+    ]
+    table = qn(GasConnection._meta.db_table)
+    return (
+        f"SELECT {', '.join(lasts)}, (SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table})"
+    )
+
+
+def _supply_changed() -> str:
+    """Where the supply tables stand, in one query: the last history row of each, and the 通气
+    records' count and last id."""
+    with connection.cursor() as cursor:
+        cursor.execute(_supply_changed_sql())
+        return ":".join(map(str, cursor.fetchone()))
 
 
 def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[CountyEnergy]:
@@ -279,12 +268,12 @@ def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[Co
     run = RollupRun.objects.latest_complete()
     if run is None:  # the households may change before the first count: nothing to key on
         return _county_energy(chosen, plan_year, run)
-    changed = ":".join(map(str, _supply_changed(run)))
+    changed = _supply_changed()
     counties_key = ",".join(str(c.pk) for c in chosen)
     key = f"energy:{run.pk}:{plan_year.pk}:{changed}:{counties_key}"
     return cast(
         list[CountyEnergy],
-        cache.get_or_set(key, lambda: _county_energy(chosen, plan_year, run), COVERAGE_SECONDS),
+        cache.get_or_set(key, lambda: _county_energy(chosen, plan_year, run), ENERGY_SECONDS),
     )
 
 
@@ -296,7 +285,7 @@ def _county_energy(
     gas = rules.gas_headroom(ids, season, used=_gas_used(run, ids, season))
     grid = _coverage(run, rules.GRID, ids, plan_year)
     network = _coverage(run, rules.NETWORK, ids, plan_year)
-    for county_id, n in _connected(run, ids).items():
+    for county_id, n in _connected(ids).items():
         network[county_id].completed_served = n
     norms = dict(ReserveNorm.objects.values_list("fuel", "tonnes_per_household"))
     reserves: dict[int, list[ReserveFigure]] = defaultdict(list)
