@@ -9,11 +9,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache as cache_once
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.urls import reverse
 
@@ -29,6 +27,7 @@ from energy_supply.models import (
     ReserveNorm,
     season_label,
 )
+from heating.marks import table_marks
 from heating.models import County, HeatingPath, PlanYear
 from retrofits.choices import DONE_STAGES, Stage
 from retrofits.models import ProgressCount, RollupRun
@@ -232,32 +231,16 @@ def _connected(ids: list[int]) -> dict[int, int]:
     )
 
 
-# Every table the supply figures read: each keeps a history row for every write of its own, bulk
-# imports included; the 通气 records (GasConnection) keep none.
-SUPPLY_TABLES = (GasContract, GridUpgrade, GasNetwork, HeatSource, ReserveNorm, FuelReserve)
-
-
-@cache_once
-def _supply_changed_sql() -> str:
-    """Written once: composing its six subqueries through the ORM cost each page view longer than
-    the database takes to answer them."""
-    qn = connection.ops.quote_name
-    lasts = [
-        f"(SELECT MAX(history_id) FROM {qn(model.history.model._meta.db_table)})"
-        for model in SUPPLY_TABLES
-    ]
-    table = qn(GasConnection._meta.db_table)
-    return (
-        f"SELECT {', '.join(lasts)}, (SELECT COUNT(*) FROM {table}), (SELECT MAX(id) FROM {table})"
-    )
-
-
-def _supply_changed() -> str:
-    """Where the supply tables stand, in one query: the last history row of each, and the 通气
-    records' count and last id."""
-    with connection.cursor() as cursor:
-        cursor.execute(_supply_changed_sql())
-        return ":".join(map(str, cursor.fetchone()))
+# Every table the supply figures read: each writes a history row for every write of its own, bulk
+# imports included; the 通气 records (GasConnection) keep none, so their count and last id.
+SUPPLY_MARKS = (
+    *(
+        (model.history.model, "MAX(history_id)")
+        for model in (GasContract, GridUpgrade, GasNetwork, HeatSource, ReserveNorm, FuelReserve)
+    ),
+    (GasConnection, "COUNT(*)"),
+    (GasConnection, "MAX(id)"),
+)
 
 
 def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[CountyEnergy]:
@@ -268,7 +251,7 @@ def county_energy(*, counties: QuerySet[County], plan_year: PlanYear) -> list[Co
     run = RollupRun.objects.latest_complete()
     if run is None:  # the households may change before the first count: nothing to key on
         return _county_energy(chosen, plan_year, run)
-    changed = _supply_changed()
+    changed = table_marks(*SUPPLY_MARKS)
     counties_key = ",".join(str(c.pk) for c in chosen)
     key = f"energy:{run.pk}:{plan_year.pk}:{changed}:{counties_key}"
     return cast(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from acceptance.services import heating_removal_record
 from acceptance.services.bulk import RemovalInput, heating_removals_record_bulk
 from aftercare import limits
 from aftercare.models import Category, Channel, RemovalCheck, Satisfaction, State, Ticket
-from aftercare.selectors import season_stability
+from aftercare.selectors import kpis, season_stability
 from aftercare.services import (
     TicketInput,
     ticket_accept,
@@ -178,6 +179,32 @@ def test_a_ticket_through_every_state(
     assert ticket.escalated_at is None
     with pytest.raises(ValidationError, match="已回访"):
         ticket_close(ticket=ticket, user=official, resolution="再办")
+
+
+def test_the_monthly_figures_kept_between_writes_follow_every_step(
+    official: User, municipal: User
+) -> None:
+    def figures() -> dict[str, Any]:
+        totals = kpis(counties=County.objects.order_by("pk"), year=2023).totals.values()
+        return {f.county.short_name: f.as_dict() for f in totals}
+
+    assert figures() == {}
+    ticket = a_ticket(municipal, received="2023-11-06 09:00")
+    seen = [figures()]
+    ticket = ticket_accept(ticket=ticket, user=official, now=at("2023-11-06 15:00"))
+    seen.append(figures())
+    ticket = ticket_close(
+        ticket=ticket, user=official, resolution="更换", now=at("2023-11-07 10:00")
+    )
+    seen.append(figures())
+    ticket_callback(
+        ticket=ticket, user=municipal, satisfaction=Satisfaction.UNSATISFIED,
+        now=at("2023-11-08 10:00"),
+    )  # fmt: skip
+    seen.append(figures())
+    assert all(before != after for before, after in itertools.pairwise(seen))
+    last = seen[-1]["忻府区"]
+    assert (last["received"], last["accepted"], last["closed"], last["repeated"]) == (1, 1, 0, 1)
 
 
 def test_returning_is_refused_after_two_working_days(official: User, municipal: User) -> None:
