@@ -43,6 +43,23 @@ def test_city_dashboard_shows_the_rollup(client: Client, municipal: User, rolled
     assert response.context["charts"]["funnel"][0]["value"] == Household.objects.count()
 
 
+def test_the_report_kept_for_a_count_follows_a_change_of_target(rolled_up: None) -> None:
+    from heating.models import PlanYear, Target
+    from oversight.dashboards.progress import progress_report
+
+    plan_year = PlanYear.objects.get(year=2023)
+
+    def target() -> int:
+        return progress_report(plan_year=plan_year, counties=County.objects.all()).total.target
+
+    assert target() == target() == 209683
+    cell = Target.objects.filter(plan_year=plan_year).first()
+    assert cell is not None
+    cell.households += 1
+    cell.save()
+    assert target() == 209684
+
+
 def test_every_county_is_overdue_or_done_after_its_deadline(
     client: Client, municipal: User, rolled_up: None
 ) -> None:
