@@ -222,7 +222,7 @@ def _works(model: type[GridUpgrade] | type[GasNetwork]) -> Any:
         works = model.objects.filter(county=xinfu, status=model.READY).first()
         assert works is not None
         works.status = model.Status.BUILDING
-        works.energized_on = works.supplied_on = None  # type: ignore[union-attr]
+        works.energized_on = works.supplied_on = None
         works.save()
 
     return change
