@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from aftercare.services import tickets_escalate_breached
+from heating.celery import app
 
 
-@shared_task
+@app.task
 def escalate_breached() -> int:
     return tickets_escalate_breached()

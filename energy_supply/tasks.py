@@ -3,16 +3,15 @@ died (energy_supply/services/jobs.py)."""
 
 from __future__ import annotations
 
-from celery import shared_task
-
 from energy_supply.services.jobs import supply_import_run, supply_imports_sweep
+from heating.celery import app
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def run_supply_import(job_id: int) -> None:
     supply_import_run(job_id=job_id)
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def sweep_supply_imports() -> int:
     return supply_imports_sweep()

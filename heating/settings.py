@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dj_database_url
 import django_stubs_ext
-from celery.schedules import crontab
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
@@ -262,34 +261,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # Seconds after a household write before the figures are counted again (once for all the writes
 # of that time); 0 counts at once.
 ROLLUP_DEBOUNCE_SECONDS = envint("ROLLUP_DEBOUNCE_SECONDS", 30)
-# Progress figures are recounted every few minutes, and after every import (retrofits.services).
-CELERY_BEAT_SCHEDULE = {
-    "progress-rollup": {
-        "task": "retrofits.tasks.run_rollup",
-        "schedule": envint("ROLLUP_SECONDS", 300),
-    },
-    # Imports whose worker died are queued again or failed (retrofits/ledger/jobs.py).
-    "sweep-stuck-imports": {"task": "retrofits.tasks.sweep_imports", "schedule": 60},
-    "sweep-stuck-supply-imports": {
-        "task": "energy_supply.tasks.sweep_supply_imports",
-        "schedule": 60,
-    },
-    # Exported files a day old are deleted; exports whose worker died are failed.
-    "sweep-exports": {"task": "heating.tasks.sweep_exports", "schedule": 3600},
-    # Dispatch (oversight/dispatch/tasks.py): the weekly round and its deadlines, every hour; the
-    # season's warnings each morning; the digests of those who chose them each evening.
-    "dispatch-checks": {"task": "oversight.dispatch.tasks.dispatch_checks", "schedule": 3600},
-    "season-checks": {
-        "task": "oversight.dispatch.tasks.season_checks",
-        "schedule": crontab(hour=8, minute=0),
-    },
-    # Tickets past their time limit go to the bureau (督办), once (aftercare/services/).
-    "ticket-escalations": {"task": "aftercare.tasks.escalate_breached", "schedule": 900},
-    "alert-digests": {
-        "task": "oversight.dispatch.tasks.send_digests",
-        "schedule": crontab(hour=18, minute=0),
-    },
-}
+# Seconds between beat's counts of the whole ledger (heating/celery.py, beat's schedule).
+ROLLUP_SECONDS = envint("ROLLUP_SECONDS", 300)
 # A weekly round is due this many days after it opens, at 17:00.
 DISPATCH_DUE_DAYS = envint("DISPATCH_DUE_DAYS", 2)
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from heating.celery import app
 from heating.services import export_run, exports_sweep
 
 
-@shared_task
+@app.task
 def run_export(job_id: int) -> None:
     export_run(job_id=job_id)
 
 
-@shared_task
+@app.task
 def sweep_exports() -> int:
     return exports_sweep()

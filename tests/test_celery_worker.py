@@ -56,7 +56,7 @@ def worker() -> Iterator[None]:
             "-m",
             "celery",
             "-A",
-            "heating",
+            "heating.celery",
             "worker",
             "--pool=solo",
             "--loglevel=WARNING",

@@ -11,25 +11,33 @@ thread and connection."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from heating.access import Scope
-from heating.models import County
+from heating.models import County, User
+from retrofits import tasks
 from retrofits.choices import Stage
 from retrofits.ledger import importer
 from retrofits.ledger import store as ledger_store
 from retrofits.ledger.file import read_ledger
 from retrofits.ledger.store import FIELDS
-from retrofits.models import Household, TenderItem
+from retrofits.models import Household, LedgerImport, RollupRun, TenderItem
 from retrofits.rules import PLAN_RULES, lock_counties
+from retrofits.services.rollups import rollup_run
 from tests import plan_rules
+from tests.conftest import login
 from tests.ledger_files import id_number, row, xlsx, yuanping_row
+from tests.test_rollup import figures
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -385,3 +393,100 @@ def test_a_trigger_of_its_own_keeps_the_tables_triggers_on(
     with connection.cursor() as cursor:
         cursor.execute("SHOW session_replication_role")
         assert cursor.fetchone()[0] == "origin"
+
+
+@pytest.fixture
+def delayed(monkeypatch: pytest.MonkeyPatch) -> list[list[int] | None]:
+    """The counts an import asks for after its commit (of its counties)."""
+    asked: list[list[int] | None] = []
+    monkeypatch.setattr(tasks.run_rollup, "delay", asked.append)
+    return asked
+
+
+def new_households() -> list[dict[str, object]]:
+    """Households no run has counted, in two counties: built, completed (a day of the trend), and
+    煤改电 with storage heaters (no heat pump) and no reason given."""
+    return [
+        *households(range(3, 6)),
+        row(户编号="XF-6", 身份证号=id_number(6), 实施进度="已完工", 完工日期="2023-10-02"),
+        row(户编号="XF-7", 身份证号=id_number(7), 设备型号="XR-3000"),
+        *yuanping_households(range(2)),
+    ]
+
+
+def test_a_streamed_import_adds_its_households_to_the_figures_in_its_own_transaction(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int], delayed: list[list[int] | None]
+) -> None:
+    """From the tally of the rows as they were copied, in the store's thread and connection: the
+    latest run equals a whole count, and its counties are not counted again after the commit."""
+    load(xlsx(tmp_path, households(range(3))))
+    before = rollup_run()
+    copied.clear()
+    outcome = load(xlsx(tmp_path, new_households(), name="new.xlsx"))
+    assert (outcome.created, outcome.counted, sum(copied)) == (7, True, 7)
+    run = RollupRun.objects.latest_complete()
+    assert run is not None and run.pk != before.pk
+    assert run.households == before.households + 7 == Household.objects.count()
+    xinfu = str(County.objects.get(short_name="忻府区").pk)
+    assert run.electric_other[xinfu] == [1, 1]
+    assert figures(run) == figures(rollup_run())
+
+
+def test_the_cli_and_the_upload_page_add_new_households_the_same_way(
+    client: Client, official: User, tmp_path: Path, tender: list[TenderItem], copied: list[int],
+    delayed: list[list[int] | None],
+) -> None:  # fmt: skip
+    load(xlsx(tmp_path, households(range(3))))
+    before = rollup_run()
+    call_command(
+        "import_ledger", str(xlsx(tmp_path, households(range(3, 6)))), stdout=io.StringIO()
+    )
+    cli = RollupRun.objects.latest_complete()
+    assert cli is not None and cli.households == before.households + 3
+    login(client, official)
+    with xlsx(tmp_path, households(range(6, 9)), name="page.xlsx").open("rb") as f:
+        client.post(reverse("ledger-import"), {"file": f})
+    assert LedgerImport.objects.latest("pk").created_count == 3
+    page = RollupRun.objects.latest_complete()
+    assert page is not None and page.households == cli.households + 3 == 9
+    assert delayed == []
+    assert figures(page) == figures(rollup_run())
+
+
+def test_a_streamed_import_that_changes_a_household_or_finds_no_run_counts_after_its_commit(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int], delayed: list[list[int] | None]
+) -> None:
+    """With no run to add to, or a household changed (its old figures are in the latest run), the
+    import's counties are counted after its commit, as every other write's."""
+    xinfu = County.objects.get(short_name="忻府区").pk
+    outcome = load(xlsx(tmp_path, households(range(3))))
+    assert (outcome.created, outcome.counted, RollupRun.objects.count()) == (3, False, 0)
+    before = rollup_run()
+    rows = households(range(5))
+    rows[0]["实施进度"] = "施工中"
+    call_command(
+        "import_ledger", str(xlsx(tmp_path, rows, name="again.xlsx")), stdout=io.StringIO()
+    )
+    assert delayed == [[xinfu]]
+    assert RollupRun.objects.latest_complete() == before  # until that count runs
+    call_command(
+        "import_ledger", str(xlsx(tmp_path, households(range(5, 7)), name="dry.xlsx")),
+        "--dry-run", stdout=io.StringIO(),
+    )  # fmt: skip
+    assert RollupRun.objects.latest_complete() == before and delayed == [[xinfu]]
+
+
+def test_a_streamed_import_that_changes_a_household_after_copying_new_ones_counts_after_its_commit(
+    tmp_path: Path, tender: list[TenderItem], copied: list[int], delayed: list[list[int] | None]
+) -> None:
+    """The first chunks' new households copied in, a later chunk's changed household staged: the
+    figures of the new ones alone would miss the change."""
+    load(xlsx(tmp_path, households(range(3))))
+    before = rollup_run()
+    copied.clear()
+    rows = [*households(range(3, 7)), *households(range(3))]
+    rows[4]["实施进度"] = "施工中"
+    outcome = load(xlsx(tmp_path, rows, name="later.xlsx"))
+    assert (outcome.created, outcome.updated, sum(copied)) == (4, 1, 4)
+    assert not outcome.counted
+    assert RollupRun.objects.latest_complete() == before

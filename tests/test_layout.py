@@ -272,8 +272,13 @@ def test_the_readmes_layout_table_matches_the_tree() -> None:
 def test_each_admin_module_imports_before_the_admin_site_loads(module: str) -> None:
     """The admin site loads with the URLs (heating.apps.AdminLoadedWithTheURLs): a module that
     imports an app's admin first (a test, a shell) must not find what it unregisters missing."""
-    script = f"import django; django.setup(); import {module}"
-    done = subprocess.run(
+    done = python(f"import django; django.setup(); import {module}")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def python(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` run by a fresh interpreter with the portal's own settings."""
+    return subprocess.run(
         [sys.executable, "-c", script],
         cwd=ROOT,
         env={**os.environ, "DEBUG": "1", "DJANGO_SETTINGS_MODULE": "heating.settings"},
@@ -281,4 +286,24 @@ def test_each_admin_module_imports_before_the_admin_site_loads(module: str) -> N
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_command_that_sends_no_task_starts_without_celery() -> None:
+    """Celery is loaded with the first tasks module a process imports (heating/celery.py): Django's
+    start and a ledger import's modules do without it (60 ms of every such command's start)."""
+    done = python(
+        "import sys, django; django.setup(); "
+        "import retrofits.management.commands.import_ledger, retrofits.ledger.store; "
+        "print('celery' in sys.modules); import retrofits.tasks; print('celery' in sys.modules)"
+    )
+    assert done.stdout.split() == ["False", "True"], done.stderr[-2000:]
+
+
+def test_beat_sends_only_tasks_the_app_knows() -> None:
+    from heating.celery import app
+
+    app.loader.import_default_modules()  # the tasks modules, as a worker finds them
+    schedule = app.conf.beat_schedule
+    assert schedule["progress-rollup"]["schedule"] == settings.ROLLUP_SECONDS
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+    assert len(schedule) == 8

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import smtplib
 
-from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
+from heating.celery import app
 from heating.models import User
 from oversight.dispatch.models import Alert
 from oversight.dispatch.services.alerts import alerts_mark_emailed
@@ -17,7 +17,7 @@ from oversight.dispatch.services.alerts import alerts_mark_emailed
 RETRY_ON = (smtplib.SMTPException, OSError)
 
 
-@shared_task(
+@app.task(
     acks_late=True, autoretry_for=RETRY_ON, retry_backoff=60, retry_backoff_max=3600,
     max_retries=24,
 )  # fmt: skip
@@ -34,7 +34,7 @@ def alert_email(alert_id: int) -> None:
     alerts_mark_emailed(alert_ids=[alert.pk])
 
 
-@shared_task(
+@app.task(
     acks_late=True, autoretry_for=RETRY_ON, retry_backoff=60, retry_backoff_max=3600,
     max_retries=24,
 )  # fmt: skip
@@ -54,7 +54,7 @@ def alert_digest(user_id: int) -> None:
     alerts_mark_emailed(alert_ids=[a.pk for a in alerts])
 
 
-@shared_task
+@app.task
 def send_digests() -> None:
     users = User.objects.filter(
         alert_delivery=User.Delivery.DIGEST, is_active=True, alerts__emailed_at=None
@@ -63,7 +63,7 @@ def send_digests() -> None:
         alert_digest.delay(user_id)
 
 
-@shared_task
+@app.task
 def dispatch_checks() -> None:
     """Hourly: the weekly round when it is due, and reports due within a day or late."""
     from oversight.dispatch.checks import open_scheduled_round, report_deadlines
@@ -72,7 +72,7 @@ def dispatch_checks() -> None:
     report_deadlines()
 
 
-@shared_task
+@app.task
 def season_checks() -> None:
     """Daily: supply warnings, acceptance and rectification overdue."""
     from oversight.dispatch.checks import season_warnings

@@ -3,11 +3,10 @@ longer than a request should wait (under `make run` the task runs in-process).""
 
 from __future__ import annotations
 
-from celery import shared_task
-
+from heating.celery import app
 from oversight.evaluation.services import pack_make
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def make_pack(pack_id: int) -> None:
     pack_make(pack_id=pack_id)

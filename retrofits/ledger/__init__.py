@@ -29,7 +29,10 @@ ID number the ledger holds: it and the rest are staged (`store._streamed`). It g
 or nothing; every error listed by sheet row and column; the plan rules (`retrofits/rules.py`)
 hold after the write, checked in the same transaction; other counties' writes go on meanwhile,
 and readers see the ledger as it was until the commit; an unchanged row writes nothing, not even
-history.
+history. The progress figures follow: a streamed file that only added households, all copied in,
+adds them to the latest figures in its own transaction (`retrofits.services.rollups.rollup_added`,
+from a tally of the rows as they were copied); any other write's counties are counted again after
+it commits.
 
 **The first load** (only by an administrator's `import_ledger --first-load`, PostgreSQL, a file of
 at least `store.BULK_MIN` rows with more than twice the rows the ledger holds): the household tables'

@@ -41,6 +41,7 @@ class ImportOutcome:
     unchanged: int = 0
     errors: list[SheetError] = field(default_factory=list)
     counties: frozenset[int] = frozenset()  # of the rows written
+    counted: bool = False  # the figures were counted with the write (store._streamed)
 
 
 def import_ledger(
@@ -103,6 +104,7 @@ def import_ledger(
         return outcome
     outcome.created, outcome.updated = stored.created, stored.updated
     outcome.counties = frozenset(store.counties)
+    outcome.counted = stored.counted
     outcome.unchanged = stored.staged - stored.created - stored.updated
     return outcome
 

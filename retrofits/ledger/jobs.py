@@ -392,7 +392,7 @@ def _import(
         outcome.updated,
         outcome.unchanged,
     )
-    if not job.dry_run and (outcome.created or outcome.updated):
+    if not job.dry_run and (outcome.created or outcome.updated) and not outcome.counted:
         from retrofits.tasks import run_rollup
 
         # The counties the file wrote are counted anew; the others' figures carry over.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -25,14 +26,14 @@ from psycopg import errors as psycopg_errors
 
 from heating import access
 from heating.access import Action
-from heating.models import County, User
+from heating.models import County, HeatingPath, User
 from heating.sheets import SheetError
-from retrofits.choices import Stage
+from retrofits.choices import HEAT_PUMP_CATEGORY, Stage
 from retrofits.ledger.file import COLUMNS, HEADER_OF
 from retrofits.ledger.handoff import Failed
 from retrofits.ledger.indexes import rebuilt_indexes
 from retrofits.ledger.keys import OwnForeignKeys
-from retrofits.models import Household, IdConflict
+from retrofits.models import Household, IdConflict, TenderItem
 from retrofits.rules import (
     Breach,
     Problem,
@@ -44,6 +45,7 @@ from retrofits.rules import (
     plan_breaches,
 )
 from retrofits.services import conflicts
+from retrofits.services.rollups import CELL, DAY, Added, rollup_added
 
 # The Household fields of a ledger row, in the template's order.
 FIELDS = tuple(c.field for c in COLUMNS)
@@ -89,6 +91,12 @@ _code = operator.itemgetter(CheckedRow._fields.index("code"))
 REFERENCING = tuple(i for i, name in enumerate(CheckedRow._fields) if name.endswith("_id"))
 _id_number = operator.itemgetter(CheckedRow._fields.index("id_number"))
 PLAN_YEAR_AT = CheckedRow._fields.index("plan_year_id")
+PATH_AT, EQUIPMENT_AT, NOTES_AT, COMPLETED_AT = map(
+    CheckedRow._fields.index, ("path", "equipment_id", "notes", "completed_on")
+)
+# A row's keys in a rollup's figures (rollups.Added): the plan year first, blank in the file.
+_cell = operator.itemgetter(*map(CheckedRow._fields.index, CELL))
+_day = operator.itemgetter(*(CheckedRow._fields.index(f) for f in DAY[:-1]), COMPLETED_AT)
 _county_and_stage = operator.itemgetter(
     CheckedRow._fields.index("county_id"), CheckedRow._fields.index("stage")
 )
@@ -177,6 +185,9 @@ class LedgerStore(OwnForeignKeys):
         self.new_ids: set[str] = set()
         self.repeated = False
         self.copying_to: str | None = None  # the table of the copied households' ids, if kept
+        # The figures of the new households a streamed write copied in, and how many (tally).
+        self.added = Added()
+        self.added_rows = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = connection.cursor()
@@ -508,6 +519,32 @@ class LedgerStore(OwnForeignKeys):
                     copy.write("".join(f"{i}\n" for (i,) in ids))
         return len(rows)
 
+    def tally(self, rows: list[CheckedRow]) -> None:
+        """Add copied new households to the figures of `added` (rollups.rollup_added): their
+        village cells, their completion days, their 煤改电 equipment other than heat pumps."""
+        self.added_rows += len(rows)
+        added, year = self.added, self.default_year
+        for counter, key, counted in (
+            (added.cells, _cell, rows),
+            (added.days, _day, [r for r in rows if r[COMPLETED_AT] is not None]),
+        ):
+            for values, n in Counter(map(key, counted)).items():
+                counter[values if values[0] is not None else (year, *values[1:])] += n
+        heat_pumps = self.heat_pumps
+        added.electric.update(
+            (_county(r), r[NOTES_AT] == "")
+            for r in rows
+            if r[PATH_AT] == HeatingPath.ELECTRIC
+            and r[EQUIPMENT_AT] is not None
+            and r[EQUIPMENT_AT] not in heat_pumps
+        )
+
+    @cached_property
+    def heat_pumps(self) -> set[int]:
+        return set(
+            TenderItem.objects.filter(category=HEAT_PUMP_CATEGORY).values_list("pk", flat=True)
+        )
+
     def new_rows(self, rows: list[CheckedRow]) -> list[CheckedRow]:
         """A streamed chunk's rows, but a code or ID number that came before in the file (or twice
         in the chunk): the checks will say so (finish()), and nothing will be written
@@ -692,6 +729,7 @@ class Stored:
     updated: int = 0
     errors: list[SheetError] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
+    counted: bool = False  # the figures were counted in the write's transaction (_streamed)
 
 
 def _store_rows(
@@ -843,6 +881,15 @@ def _streamed(
         _write_staged(store, stored, dry_run=dry_run, failed=failed)
         if store.repeated and not transaction.get_rollback():
             raise RuntimeError("a streamed import left out a repeated row, yet found no error")
+        # A file of new households, all copied in: they are added to the latest figures in this
+        # transaction, from the tally of the rows as they were copied (a count of them would read
+        # the ledger); any other write's counties are counted after its commit (jobs.py).
+        if (
+            not transaction.get_rollback()
+            and not stored.updated
+            and stored.created == store.added_rows > 0
+        ):
+            stored.counted = rollup_added(store.added, store.counties) is not None
     return stored
 
 
@@ -867,6 +914,7 @@ def _copied(
             stored.created += store.copy_new(new)
     except psycopg_errors.UniqueViolation:  # COPY's own (copy_new writes through psycopg's cursor)
         return False
+    store.tally(new)
     return True
 
 

@@ -3,14 +3,17 @@
 
 A run is one transaction: its village-level counts, its finish time and the day's county-level
 snapshot commit together or not at all, so a worker killed halfway leaves the previous figures in place.
-Runs may overlap; each is whole, and readers take the latest finished one.
+Runs may overlap; each is whole, and readers take the latest finished one. A ledger file of new
+households adds them to the latest run in its own transaction instead (rollup_added).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -33,9 +36,11 @@ from retrofits.models import (
 KEEP_RUNS = 3
 
 
-# Rollup runs take this transaction-level advisory lock, one at a time: a run that counts some
-# counties anew and carries the others over from the latest run must see that run finished.
+# The runs' transaction-level advisory lock (_lock).
 RUN_LOCK = 0x526F6C6C  # "Roll"
+# The keys of a run's counts: a village's cell (ProgressCount), a day's (TrendPoint).
+CELL = ("plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage")
+DAY = ("plan_year_id", "county_id", "path", "area", "day")
 
 
 @transaction.atomic
@@ -45,9 +50,9 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
     the latest run, which counted them as they are (each write asks for the count of what it
     wrote, and beat's schedule counts everything): a county's upload then costs the count of its
     own households, not the city's."""
+    _lock()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
             # The figures are counted again from the households at any time: a crash that lost
             # this commit loses nothing, so it need not wait for the disk (25 ms an import).
             cursor.execute("SET LOCAL synchronous_commit = off")
@@ -70,11 +75,7 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
     # each aggregate is the SELECT that fills one of the run's tables, so the counting stays in
     # the database. The cells group by village and the pairs by two dates, which no index holds:
     # both read the table (in parallel on PostgreSQL, see _counted).
-    cells = _sql(
-        households.values(
-            "plan_year_id", "county_id", "township_id", "village_id", "path", "area", "stage"
-        ).annotate(households=Count("*"))
-    )
+    cells = _sql(households.values(*CELL).annotate(households=Count("*")))
     # Each day's completions and acceptances by county and target cell, from the households' own
     # dates: one pass over the completed (an accepted household has completed), split by date.
     pairs = _sql(
@@ -88,8 +89,8 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
             _counted(cursor, pairs, "rollup_pairs"),
         )
         cursor.execute(
-            f"INSERT INTO {count} (run_id, plan_year_id, county_id, township_id, village_id, "
-            f"path, area, stage, households) SELECT %s, cells.* FROM ({cells[0]}) cells",
+            f"INSERT INTO {count} (run_id, {', '.join(CELL)}, households) "
+            f"SELECT %s, cells.* FROM ({cells[0]}) cells",
             [run.pk, *cells[1]],
         )
         cursor.execute(
@@ -102,9 +103,8 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
             "GROUP BY plan_year_id, county_id, path, area, day",
             [*pairs[1], run.pk],
         )
-    run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
     counted = set(map(str, counties or ()))
-    run.electric_other = {
+    electric_other = {
         **{
             county: pair
             for county, pair in (previous.electric_other if previous else {}).items()
@@ -117,6 +117,77 @@ def rollup_run(counties: Collection[int] | None = None) -> RollupRun:
             .annotate(n=Count("pk"), unexplained=Count("pk", filter=Q(notes="")))
         },
     }
+    return _finish(run, electric_other)
+
+
+@dataclass
+class Added:
+    """The figures of the households a write created, tallied as it wrote them (by the store,
+    retrofits/ledger/store.py), for rollup_added: each the count of a key of the run's tables."""
+
+    cells: Counter[tuple[Any, ...]] = field(default_factory=Counter)  # by CELL
+    # Completions by plan year, county, path, area and day (a new household has no acceptance).
+    days: Counter[tuple[Any, ...]] = field(default_factory=Counter)
+    # 煤改电 households whose equipment is not a heat pump, by county and whether no reason is
+    # given (see HouseholdQuerySet.electric_not_heat_pump).
+    electric: Counter[tuple[int, bool]] = field(default_factory=Counter)
+
+
+def rollup_added(added: Added, counties: Collection[int]) -> RollupRun | None:
+    """In the transaction of a write that created households and changed none, all of them in
+    `counties`: a run that is the latest one with the households `added`, committed with the
+    write, instead of a count of the counties after the commit (a county's upload of 30,000
+    households into its 125,000: the tally of 30,000, not a count of 155,000). None where there
+    is no run to add them to: the caller asks for a count after its commit.
+
+    Under the runs' lock, held until the write commits: a run that began before it has finished
+    and has counted none of the write's households, which nobody sees before the commit; one that
+    begins after it waits, then sees them. What the latest run had not seen of an earlier write
+    stays unseen until that write's own count, as after a count of the counties alone."""
+    _lock()
+    previous = RollupRun.objects.latest_complete()
+    if previous is None:
+        return None
+    run = RollupRun.objects.create(started_at=timezone.now())
+    _carry_over(previous, run, exclude=counties)
+    count, trend = ProgressCount._meta.db_table, TrendPoint._meta.db_table
+    # The previous run's figures of the counties, to which the households are added.
+    held = f"WHERE run_id = %s AND county_id IN ({', '.join(['%s'] * len(counties))})"
+    with connection.cursor() as cursor:
+        for table, key, amounts, rows in (
+            (count, CELL, ("households",), [(*k, n) for k, n in added.cells.items()]),
+            (trend, DAY, ("completed", "accepted"), [(*k, n, 0) for k, n in added.days.items()]),
+        ):
+            keys, columns = ", ".join(key), ", ".join((*key, *amounts))
+            sums = ", ".join(f"SUM({a})" for a in amounts)
+            row = f"({', '.join(['%s'] * (len(key) + len(amounts)))})"
+            values = f" UNION ALL VALUES {', '.join([row] * len(rows))}" if rows else ""
+            cursor.execute(
+                f"INSERT INTO {table} (run_id, {columns}) SELECT %s, {keys}, {sums} FROM ("
+                f"SELECT {columns} FROM {table} {held}{values}) figures GROUP BY {keys}",
+                [run.pk, previous.pk, *counties, *(v for r in rows for v in r)],
+            )
+    electric_other = {county: list(pair) for county, pair in previous.electric_other.items()}
+    for (county, unexplained), n in added.electric.items():
+        pair = electric_other.setdefault(str(county), [0, 0])
+        pair[0] += n
+        pair[1] += n if unexplained else 0
+    return _finish(run, electric_other)
+
+
+def _lock() -> None:
+    """Runs are made one at a time: one that carries figures over from the latest run must see
+    that run finished."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RUN_LOCK])
+
+
+def _finish(run: RollupRun, electric_other: dict[str, list[int]]) -> RollupRun:
+    """Finish a run whose counts are written: its totals, the day's figures, the older runs
+    pruned."""
+    run.households = ProgressCount.objects.filter(run=run).aggregate(n=Sum("households"))["n"] or 0
+    run.electric_other = electric_other
     run.finished_at = timezone.now()
     run.save(update_fields=["households", "finished_at", "electric_other"])
     _snapshot_day(run, timezone.localdate(run.finished_at))
