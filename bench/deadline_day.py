@@ -158,7 +158,7 @@ def start_services(
     worker = subprocess.Popen(
         [
             "nice", "-n", str(nice),
-            str(VENV_BIN / "celery"), "-A", "heating", "worker", "--loglevel", "WARNING",
+            str(VENV_BIN / "celery"), "-A", "heating.celery", "worker", "--loglevel", "WARNING",
             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle",
         ],
         cwd=ROOT, env=env, start_new_session=True,
