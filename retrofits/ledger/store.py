@@ -185,9 +185,8 @@ class LedgerStore(OwnForeignKeys):
         self.new_ids: set[str] = set()
         self.repeated = False
         self.copying_to: str | None = None  # the table of the copied households' ids, if kept
-        # The figures of the new households a streamed write copied in, and how many (tally).
+        # The figures of the new households a streamed write copied in (tally).
         self.added = Added()
-        self.added_rows = 0
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = connection.cursor()
@@ -522,7 +521,6 @@ class LedgerStore(OwnForeignKeys):
     def tally(self, rows: list[CheckedRow]) -> None:
         """Add copied new households to the figures of `added` (rollups.rollup_added): their
         village cells, their completion days, their 煤改电 equipment other than heat pumps."""
-        self.added_rows += len(rows)
         added, year = self.added, self.default_year
         for counter, key, counted in (
             (added.cells, _cell, rows),
@@ -887,7 +885,7 @@ def _streamed(
         if (
             not transaction.get_rollback()
             and not stored.updated
-            and stored.created == store.added_rows > 0
+            and stored.created == sum(store.added.cells.values()) > 0
         ):
             stored.counted = rollup_added(store.added, store.counties) is not None
     return stored
