@@ -9,10 +9,12 @@ import io
 import sys
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from heating.models import User
@@ -24,6 +26,9 @@ from retrofits.models.households import household_writer
 from tests.ledger_files import HEADERS, IDS, csv_file, id_number, row, xlsx, yuanping_row
 
 pytestmark = pytest.mark.django_db
+
+# 2026-12-08 00:30 in Shanghai, still 2026-12-07 in UTC.
+SHANGHAI_PAST_MIDNIGHT = dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)
 
 
 def run(path: Path, *args: str) -> str:
@@ -131,7 +136,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, tender: list[TenderItem]) -> Non
         ({"完工日期": dt.date(2023, 9, 1)}, "完工日期", "实施进度为“已选型”时不应填写完工日期"),
         ({"实施进度": "已完工", "完工日期": "2023-13-01"}, "完工日期", "应为日期"),
         (
-            {"实施进度": "已完工", "完工日期": dt.date.today() + dt.timedelta(days=1)},
+            {"实施进度": "已完工", "完工日期": dt.date(2026, 12, 9)},
             "完工日期",
             "晚于今天",
         ),
@@ -141,10 +146,24 @@ def test_dry_run_writes_nothing(tmp_path: Path, tender: list[TenderItem]) -> Non
 def test_it_refuses_a_bad_cell_naming_row_and_column(
     tmp_path: Path, tender: list[TenderItem], changes: dict[str, Any], column: str, message: str
 ) -> None:
-    errors = refused(xlsx(tmp_path, [row(户编号="OK-1", 身份证号=IDS[3]), row(**changes)]))
+    # The clock is fixed: a date computed when the cases are collected and checked after midnight
+    # would be today's, not tomorrow's (CI once collected at 23:59 and ran at 00:01, Shanghai time).
+    with mock.patch.object(timezone, "now", return_value=SHANGHAI_PAST_MIDNIGHT):
+        errors = refused(xlsx(tmp_path, [row(户编号="OK-1", 身份证号=IDS[3]), row(**changes)]))
     assert f"第3行「{column}」：" in errors
     assert message in errors
     assert "第2行" not in errors
+
+
+def test_today_is_shanghai_today_whatever_the_hour_in_utc(
+    tmp_path: Path, tender: list[TenderItem]
+) -> None:
+    """At 00:30 in Shanghai it is still the day before in UTC: a household finished that morning
+    is not "later than today"."""
+    finished = row(实施进度="已完工", 完工日期=dt.date(2026, 12, 8))
+    with mock.patch.object(timezone, "now", return_value=SHANGHAI_PAST_MIDNIGHT):
+        assert "新增 1" in run(xlsx(tmp_path, [finished]))
+    assert Household.objects.get().completed_on == dt.date(2026, 12, 8)
 
 
 def test_it_lists_every_error_at_once(tmp_path: Path, tender: list[TenderItem]) -> None:
