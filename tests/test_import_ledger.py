@@ -9,7 +9,6 @@ import io
 import sys
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -27,8 +26,12 @@ from tests.ledger_files import HEADERS, IDS, csv_file, id_number, row, xlsx, yua
 
 pytestmark = pytest.mark.django_db
 
-# 2026-12-08 00:30 in Shanghai, still 2026-12-07 in UTC.
-SHANGHAI_PAST_MIDNIGHT = dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)
+
+@pytest.fixture
+def past_midnight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock at 2026-12-08 00:30 in Shanghai, still 2026-12-07 in UTC."""
+    moment = dt.datetime(2026, 12, 7, 16, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: moment)
 
 
 def run(path: Path, *args: str) -> str:
@@ -144,25 +147,28 @@ def test_dry_run_writes_nothing(tmp_path: Path, tender: list[TenderItem]) -> Non
     ],
 )
 def test_it_refuses_a_bad_cell_naming_row_and_column(
-    tmp_path: Path, tender: list[TenderItem], changes: dict[str, Any], column: str, message: str
+    tmp_path: Path,
+    tender: list[TenderItem],
+    past_midnight: None,
+    changes: dict[str, Any],
+    column: str,
+    message: str,
 ) -> None:
-    # The clock is fixed: a date computed when the cases are collected and checked after midnight
-    # would be today's, not tomorrow's (CI once collected at 23:59 and ran at 00:01, Shanghai time).
-    with mock.patch.object(timezone, "now", return_value=SHANGHAI_PAST_MIDNIGHT):
-        errors = refused(xlsx(tmp_path, [row(户编号="OK-1", 身份证号=IDS[3]), row(**changes)]))
+    # The clock is fixed: a "tomorrow" computed when the cases are collected would be today by the
+    # time a case runs after midnight in Shanghai (CI collected before it and ran after).
+    errors = refused(xlsx(tmp_path, [row(户编号="OK-1", 身份证号=IDS[3]), row(**changes)]))
     assert f"第3行「{column}」：" in errors
     assert message in errors
     assert "第2行" not in errors
 
 
 def test_today_is_shanghai_today_whatever_the_hour_in_utc(
-    tmp_path: Path, tender: list[TenderItem]
+    tmp_path: Path, tender: list[TenderItem], past_midnight: None
 ) -> None:
     """At 00:30 in Shanghai it is still the day before in UTC: a household finished that morning
     is not "later than today"."""
     finished = row(实施进度="已完工", 完工日期=dt.date(2026, 12, 8))
-    with mock.patch.object(timezone, "now", return_value=SHANGHAI_PAST_MIDNIGHT):
-        assert "新增 1" in run(xlsx(tmp_path, [finished]))
+    assert "新增 1" in run(xlsx(tmp_path, [finished]))
     assert Household.objects.get().completed_on == dt.date(2026, 12, 8)
 
 
