@@ -22,16 +22,21 @@ INDEXES = (
 )
 
 
-def fill(percent: int):  # type: ignore[no-untyped-def]
-    def run(apps, schema_editor):  # type: ignore[no-untyped-def]
-        if schema_editor.connection.vendor == "postgresql":
-            for name in INDEXES:
-                schema_editor.execute(f"ALTER INDEX {name} SET (fillfactor = {percent})")
-                schema_editor.execute(f"REINDEX INDEX {name}")
+def built_with_room(apps, schema_editor):  # type: ignore[no-untyped-def]
+    alter(schema_editor, "SET (fillfactor = 70)")
 
-    return run
+
+def built_full(apps, schema_editor):  # type: ignore[no-untyped-def]
+    alter(schema_editor, "RESET (fillfactor)")
+
+
+def alter(schema_editor, change: str) -> None:  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor == "postgresql":
+        for name in INDEXES:
+            schema_editor.execute(f"ALTER INDEX {name} {change}")
+            schema_editor.execute(f"REINDEX INDEX {name}")
 
 
 class Migration(migrations.Migration):
     dependencies = [("retrofits", "0023_rollup_keys_one_index")]
-    operations = [migrations.RunPython(fill(70), fill(90))]
+    operations = [migrations.RunPython(built_with_room, built_full)]
