@@ -18,11 +18,13 @@ import datetime as dt
 import io
 import unicodedata
 from collections.abc import Iterable, Sequence
-
-import xlsxwriter
-from xlsxwriter.format import Format
+from typing import TYPE_CHECKING
 
 from heating.sheets import Column, SheetError, SheetFile, header_key, neutralise
+
+if TYPE_CHECKING:
+    import xlsxwriter
+    from xlsxwriter.format import Format
 
 ERROR_HEADER = "错误说明"
 # The bad cell's tint: the whole row tinted hid which cell was wrong.
@@ -91,6 +93,8 @@ def write_annotated(
     widths = [template_width(known[h]) if h in known else max(10, display_width(h) + 4)
               for h in headers]  # fmt: skip
     error_at = len(headers)
+
+    import xlsxwriter  # loaded where a file is written, as in heating/sheets.py
 
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 import tablib
-from xlsxwriter.utility import xl_col_to_name
 
 from heating.models import AreaType, County, HeatingPath
 from heating.sheet_reader import UNREADABLE, Limits, Refused, read_xlsx
@@ -186,6 +185,8 @@ def _whole(value: object) -> object:
 
 
 def _check_headers(rows: Sequence[Sequence[object]], header_at: int) -> None:
+    from xlsxwriter.utility import xl_col_to_name  # as in heating/sheets.py: loaded where used
+
     groups = list(rows[header_at]) + [None] * len(FLAT_HEADERS)
     subs = list(rows[header_at + 1]) if header_at + 1 < len(rows) else []
     subs += [None] * len(FLAT_HEADERS)

@@ -23,9 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import xlsxwriter
 from django.conf import settings
-from xlsxwriter.utility import xl_col_to_name
 
 from heating.sheet_reader import Limits, Refused, start_csv, start_xlsx
 
@@ -266,6 +264,11 @@ def write_sheet(
     spreadsheet would run as a formula is neutralised here, once, for every export. XlsxWriter's
     constant-memory mode streams a full city's 209,683 rows several times faster than openpyxl.
     """
+    # Loaded by the writers alone: every process reads this module, and an import never writes
+    # (XlsxWriter's package loads all of it, 25 ms of a command's start).
+    import xlsxwriter
+    from xlsxwriter.utility import xl_col_to_name
+
     out = io.BytesIO()
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
     sheet = book.add_worksheet(title)
