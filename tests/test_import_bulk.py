@@ -99,7 +99,6 @@ def test_a_first_load_rebuilds_and_keeps_every_index_and_constraint(
 
 RANDOM_KEYS = {
     "household_id_number_unique",
-    "household_code_tail",
     "household_head_name",
     "household_completed_desc",
 }
