@@ -322,3 +322,79 @@ def test_only_an_administrators_explicit_first_load_drops_the_indexes(
     call_command("import_ledger", str(path), "--first-load", stdout=sys.stdout)
     assert rebuilds == [TABLES]
     assert Household.objects.count() == 3
+
+
+@FIRST_LOAD
+def test_a_first_load_counts_its_figures_in_its_own_transaction(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    """A run of the households it wrote, committed with them (nothing counted after the commit),
+    equal to a whole count, whatever the latest run held."""
+    from heating.models import County
+    from retrofits.models import RollupRun
+    from retrofits.services.rollups import rollup_run
+    from tests.ledger_files import id_number as numbered
+    from tests.ledger_files import yuanping_row
+    from tests.test_rollup import figures
+
+    load(xlsx(tmp_path, households(range(3))))
+    stale = rollup_run()  # of households then removed: figures a first load must not add to
+    Household.history.all().delete()
+    with household_writer():
+        Household.objects.all().delete()
+    rows = [
+        *households(range(3, 6)),
+        row(户编号="XF-6", 身份证号=id_number(6), 实施进度="已完工", 完工日期="2023-10-02"),
+        row(户编号="XF-7", 身份证号=id_number(7), 设备型号="XR-3000"),  # no heat pump, no reason
+        yuanping_row(户编号="YP-1", 身份证号=numbered(1, "140981")),
+    ]
+    outcome = load(xlsx(tmp_path, rows, name="first.xlsx"))
+    assert (outcome.created, outcome.counted, len(rebuilds)) == (6, True, 2)
+    run = RollupRun.objects.latest_complete()
+    assert run is not None and run.pk != stale.pk
+    assert run.households == Household.objects.count() == 6
+    assert run.electric_other[str(County.objects.get(short_name="忻府区").pk)] == [1, 1]
+    assert figures(run) == figures(rollup_run())
+
+
+@FIRST_LOAD
+def test_a_first_load_lets_a_run_of_the_figures_that_began_first_read_the_households(
+    tmp_path: Path, tender: list[TenderItem], rebuilds: list[list[str]]
+) -> None:
+    """A run reads the households under the runs' lock. A first load that held the household
+    tables first and asked for that lock at the end, to count its figures, would wait for the run
+    while the run waited for the tables: a deadlock, one of the two killed. It asks first."""
+    import threading
+    import time
+
+    from retrofits.services.rollups import lock_runs
+
+    read: list[int] = []
+    locked = threading.Event()
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                lock_runs()
+                locked.set()
+                with connection.cursor() as cursor:
+                    for _ in range(200):  # until the first load waits for the lock
+                        cursor.execute(
+                            "SELECT EXISTS (SELECT 1 FROM pg_locks "
+                            "WHERE locktype = 'advisory' AND NOT granted)"
+                        )
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.05)
+                read.append(Household.objects.count())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        outcome = load(xlsx(tmp_path, households(range(3))))
+    finally:
+        thread.join()
+    assert (outcome.created, outcome.counted, read) == (3, True, [0])

@@ -41,7 +41,8 @@ its rows' keys itself: `store.LedgerStore.own_foreign_keys`), the checked chunks
 straight into the ledger while the next ones are checked, and the indexes are built and the
 constraints checked once at the end. It guarantees the same result, the same errors and the same
 plan rules, all or nothing; but it holds the household tables exclusively until it commits, so
-nobody reads or writes households meanwhile: for a city's first upload, not for a county's.
+nobody reads or writes households meanwhile: for a city's first upload, not for a county's. Its
+figures are counted in its transaction, before the tables are let go.
 
 `acceptances.py` is the store's other bulk write: many households made 已验收 at once, with the
 same change rules, plan rules and county locks.

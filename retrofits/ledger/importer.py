@@ -41,7 +41,7 @@ class ImportOutcome:
     unchanged: int = 0
     errors: list[SheetError] = field(default_factory=list)
     counties: frozenset[int] = frozenset()  # of the rows written
-    counted: bool = False  # the figures were counted with the write (store._streamed)
+    counted: bool = False  # the figures were counted with the write (store._streamed, _first_load)
 
 
 def import_ledger(
